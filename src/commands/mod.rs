@@ -1,0 +1,49 @@
+//! One file per subcommand: the only layer that talks to the terminal.
+
+pub mod serve;
+
+use crate::cli::{Cli, Command};
+
+/// How a command ended, as an exit code (DESIGN.md: 0 ok, 1 found a problem, 2 usage or
+/// configuration error, 3+ per command).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    Failure,
+    Usage,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Usage => 2,
+        }
+    }
+}
+
+/// An error with the exit status it should produce.
+#[derive(Debug)]
+pub struct CommandError {
+    pub status: ExitStatus,
+    pub error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for CommandError {
+    fn from(e: E) -> Self {
+        let error = e.into();
+        let status = if error.downcast_ref::<crate::settings::SettingsError>().is_some() {
+            ExitStatus::Usage
+        } else {
+            ExitStatus::Failure
+        };
+        CommandError { status, error }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.global, args),
+    }
+}

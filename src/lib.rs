@@ -1,0 +1,9 @@
+//! `provision`: takes a fresh Linux host to a verified Live Validation Dashboard deployment,
+//! and is the dashboard server itself. See CONTRIBUTING.md for the layering.
+
+pub mod cli;
+pub mod commands;
+pub mod logging;
+pub mod schema;
+pub mod server;
+pub mod settings;

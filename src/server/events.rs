@@ -1,0 +1,134 @@
+//! Live events: every committed write reaches every WebSocket client on every instance.
+//!
+//! A write calls [`notify`] inside its transaction: PostgreSQL delivers the NOTIFY to
+//! every listening session only when that transaction commits. Each instance LISTENs on
+//! one dedicated connection, reads the run back and fans the event out to its clients
+//! through a broadcast channel. Redis is not involved, so events flow during its outages.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+
+use super::metrics::Metrics;
+use super::model::{fetch_run, Run};
+
+pub const CHANNEL: &str = "ld_events";
+
+/// What a write announces: the kind of event and the run's id.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Notice {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: i64,
+}
+
+/// The frame sent to WebSocket clients.
+#[derive(Serialize)]
+struct Frame<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    run: &'a Run,
+}
+
+/// Announces an event from inside the writing transaction (delivered on commit).
+pub async fn notify(
+    tx: &mut sqlx::PgConnection,
+    kind: &str,
+    run_id: i64,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::to_string(&Notice {
+        kind: kind.to_string(),
+        id: run_id,
+    })
+    .expect("notice serializes");
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// The fan-out side: WebSocket handlers subscribe here.
+#[derive(Clone)]
+pub struct Events {
+    tx: broadcast::Sender<Arc<str>>,
+}
+
+impl Events {
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        Events { tx }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.tx.subscribe()
+    }
+
+    /// Starts the LISTEN loop; it reconnects by itself when PostgreSQL goes away.
+    pub fn spawn_listener(&self, pool: PgPool, metrics: Arc<Metrics>) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match listen(&pool, &tx, &metrics).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+async fn listen(
+    pool: &PgPool,
+    tx: &broadcast::Sender<Arc<str>>,
+    metrics: &Metrics,
+) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    // A lost connection is an error here, so the caller rebuilds the listener with backoff.
+    listener.ignore_pool_close_event(true);
+    listener.listen(CHANNEL).await?;
+    tracing::info!(channel = CHANNEL, "listening for events");
+    loop {
+        let Some(note) = listener.try_recv().await? else {
+            return Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "LISTEN connection closed",
+            )));
+        };
+        let Ok(notice) = serde_json::from_str::<Notice>(note.payload()) else {
+            tracing::warn!(payload = note.payload(), "ignoring a malformed event");
+            continue;
+        };
+        if tx.receiver_count() == 0 {
+            continue;
+        }
+        let mut conn = pool.acquire().await?;
+        let Some(run) = fetch_run(&mut conn, notice.id).await? else {
+            continue;
+        };
+        drop(conn);
+        let frame = serde_json::to_string(&Frame {
+            kind: &notice.kind,
+            run: &run,
+        })
+        .expect("run serializes");
+        metrics.events_delivered.inc();
+        let _ = tx.send(Arc::from(frame));
+    }
+}

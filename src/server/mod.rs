@@ -1,0 +1,123 @@
+//! The dashboard server (`provision serve`): an axum app over PostgreSQL and Redis that
+//! speaks api.md. It uses none of the provisioning layers; `launch` takes a bound
+//! listener and a shutdown future, so tests run instances on port 0 in-process.
+
+pub mod auth;
+mod breaker;
+pub mod cache;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod metrics;
+pub mod model;
+mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::settings::{redact_url, ServeSettings};
+use state::{AppState, Inner};
+
+/// Opens the pool, waiting up to `settings.db_wait` for PostgreSQL to accept connections.
+/// Every connection runs in UTC with the configured `statement_timeout`.
+pub async fn connect_pool(settings: &ServeSettings) -> anyhow::Result<PgPool> {
+    let shown = redact_url(settings.database_url.expose());
+    let options = PgConnectOptions::from_str(settings.database_url.expose())
+        .with_context(|| format!("DATABASE_URL {shown} is not a valid PostgreSQL URL"))?
+        .application_name("live-dashboard")
+        .options([
+            (
+                "statement_timeout",
+                settings.statement_timeout.as_millis().to_string(),
+            ),
+            ("TimeZone", "UTC".to_string()),
+        ]);
+    let deadline = Instant::now() + settings.db_wait;
+    loop {
+        let attempt = PgPoolOptions::new()
+            .max_connections(settings.pool_size)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await;
+        match attempt {
+            Ok(pool) => return Ok(pool),
+            Err(e) if Instant::now() < deadline && is_transient(&e) => {
+                tracing::warn!(database = %shown, error = %e, "PostgreSQL not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(e)).with_context(|| {
+                    format!(
+                        "cannot connect to PostgreSQL at {shown}: check that it runs and that the \
+                         URL's host, port, database, user and password are right"
+                    )
+                })
+            }
+        }
+    }
+}
+
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P03")),
+        _ => false,
+    }
+}
+
+/// Runs the server on `listener` until `shutdown` resolves, then drains: stops accepting,
+/// closes WebSockets with a close frame, and finishes in-flight requests.
+pub async fn launch(
+    settings: ServeSettings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let pool = connect_pool(&settings).await?;
+    crate::schema::apply(&pool)
+        .await
+        .context("applying the dashboard schema (migrations/) failed")?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let cache = cache::Cache::start(&settings, Arc::clone(&metrics)).await;
+    let events = events::Events::new();
+    events.spawn_listener(pool.clone(), Arc::clone(&metrics));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = AppState(Arc::new(Inner {
+        pool: pool.clone(),
+        cache,
+        events,
+        metrics,
+        settings,
+        draining: AtomicBool::new(false),
+        shutdown: shutdown_rx,
+    }));
+    let app = routes::router(state.clone());
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "serving");
+    let drain_state = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("draining: no new connections; finishing in-flight requests");
+            drain_state
+                .draining
+                .store(true, std::sync::atomic::Ordering::Release);
+            let _ = shutdown_tx.send(true);
+        })
+        .await
+        .context("the HTTP server failed")?;
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! A run's results: the keyset-paged list and the batch insert that updates the counters.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sqlx::QueryBuilder;
+
+use super::json;
+use crate::server::auth::token::TokenUser;
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::events;
+use crate::server::extract::{self, JsonBody, Query};
+use crate::server::model::{fetch_run, CheckResult, RESULT_STATUSES};
+use crate::server::state::AppState;
+
+pub const CHECK_NAME_MAX: usize = 500;
+pub const MESSAGE_MAX: usize = 65_536;
+pub const MAX_RESULTS: usize = 1000;
+
+pub async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<Response> {
+    let run_id = extract::run_id(&id)?;
+    let status = q.one_of("status", &RESULT_STATUSES)?;
+    let limit = q.int("limit", 1, MAX_RESULTS as i64)?.unwrap_or(100);
+    let after = q.int("after", 0, i64::MAX)?;
+
+    let mut qb = QueryBuilder::new(
+        "SELECT id, run_id, check_name, status, duration_ms, message, details, created_at \
+         FROM validation_results WHERE run_id = ",
+    );
+    qb.push_bind(run_id);
+    if let Some(status) = status {
+        qb.push(" AND status = ").push_bind(status);
+    }
+    if let Some(after) = after {
+        qb.push(" AND id > ").push_bind(after);
+    }
+    qb.push(" ORDER BY id LIMIT ").push_bind(limit + 1);
+
+    let mut conn = state.conn().await?;
+    let mut items: Vec<CheckResult> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    if items.is_empty() {
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM validation_runs WHERE id = $1)")
+                .bind(run_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !exists {
+            return Err(ApiError::not_found(format!("no run with id {run_id}")));
+        }
+    }
+    drop(conn);
+    let next_after = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(json(
+        StatusCode::OK,
+        serde_json::to_string(&serde_json::json!({"items": items, "next_after": next_after}))
+            .expect("results serialize"),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewResults {
+    results: Vec<NewResult>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewResult {
+    check_name: String,
+    status: String,
+    #[serde(default)]
+    duration_ms: Option<f64>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    details: Option<Box<RawValue>>,
+}
+
+/// Checks every result; the error names the first bad one by its index.
+fn validate(results: &[NewResult]) -> ApiResult<()> {
+    if results.is_empty() || results.len() > MAX_RESULTS {
+        return Err(ApiError::unprocessable(format!(
+            "results must hold 1 to {MAX_RESULTS} items (got {})",
+            results.len()
+        )));
+    }
+    for (i, r) in results.iter().enumerate() {
+        let at = |field: &str| format!("results[{i}].{field}");
+        extract::text_field(&at("check_name"), &r.check_name, CHECK_NAME_MAX)?;
+        if !RESULT_STATUSES.contains(&r.status.as_str()) {
+            return Err(ApiError::unprocessable(format!(
+                "{} must be one of {}",
+                at("status"),
+                RESULT_STATUSES.join(", ")
+            )));
+        }
+        if r.duration_ms.is_some_and(|d| !(d.is_finite() && d >= 0.0)) {
+            return Err(ApiError::unprocessable(format!(
+                "{} must be a non-negative number",
+                at("duration_ms")
+            )));
+        }
+        extract::optional_text_field(&at("message"), r.message.as_deref(), MESSAGE_MAX)?;
+    }
+    Ok(())
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _user: TokenUser,
+    JsonBody(body): JsonBody<NewResults>,
+) -> ApiResult<Response> {
+    let run_id = extract::run_id(&id)?;
+    validate(&body.results)?;
+    let n = body.results.len();
+    let mut names = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut durations = Vec::with_capacity(n);
+    let mut messages = Vec::with_capacity(n);
+    let mut details = Vec::with_capacity(n);
+    let (mut passed, mut failed) = (0i64, 0i64);
+    for r in body.results {
+        match r.status.as_str() {
+            "pass" => passed += 1,
+            "fail" | "error" => failed += 1,
+            _ => {}
+        }
+        names.push(r.check_name);
+        statuses.push(r.status);
+        durations.push(r.duration_ms);
+        messages.push(r.message);
+        details.push(r.details.filter(|d| d.get() != "null").map(|d| d.get().to_string()));
+    }
+
+    let mut tx = state.pool.begin().await?;
+    // Locks the run so concurrent batches add to the counters one after the other.
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM validation_runs WHERE id = $1 FOR UPDATE")
+            .bind(run_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if found.is_none() {
+        return Err(ApiError::not_found(format!("no run with id {run_id}")));
+    }
+    sqlx::query(
+        "INSERT INTO validation_results (run_id, check_name, status, duration_ms, message, details) \
+         SELECT $1, u.name, u.status, u.duration, u.message, u.details::jsonb \
+         FROM UNNEST($2::text[], $3::text[], $4::float8[], $5::text[], $6::text[]) \
+              AS u(name, status, duration, message, details)",
+    )
+    .bind(run_id)
+    .bind(&names)
+    .bind(&statuses)
+    .bind(&durations)
+    .bind(&messages)
+    .bind(&details)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE validation_runs SET \
+             total_checks = coalesce(total_checks, 0) + $2, \
+             passed_checks = coalesce(passed_checks, 0) + $3, \
+             failed_checks = coalesce(failed_checks, 0) + $4 \
+         WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(n as i64)
+    .bind(passed)
+    .bind(failed)
+    .execute(&mut *tx)
+    .await?;
+    events::notify(&mut tx, "results_added", run_id).await?;
+    let run = fetch_run(&mut tx, run_id).await?.ok_or_else(ApiError::internal)?;
+    tx.commit().await?;
+    state.cache.invalidate().await;
+    state.metrics.events_published.inc();
+    Ok(json(
+        StatusCode::CREATED,
+        serde_json::to_string(&serde_json::json!({"inserted": n, "run": run}))
+            .expect("run serializes"),
+    ))
+}

@@ -1,0 +1,184 @@
+//! Runs: the keyset-paged list, one run, creating a run, finishing a run.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sqlx::QueryBuilder;
+
+use super::json;
+use crate::server::auth::token::TokenUser;
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::events;
+use crate::server::extract::{self, JsonBody, Query};
+use crate::server::model::{
+    fetch_run, Run, FINAL_RUN_STATUSES, RUN_COLUMNS, RUN_FROM, RUN_STATUSES,
+};
+use crate::server::state::AppState;
+
+pub const SUITE_NAME_MAX: usize = 200;
+pub const ENVIRONMENT_MAX: usize = 100;
+
+pub async fn list(State(state): State<AppState>, q: Query) -> ApiResult<Response> {
+    let suite = q.int("suite", 1, i64::MAX)?;
+    let status = q.one_of("status", &RUN_STATUSES)?;
+    let env = q.text("env", ENVIRONMENT_MAX)?;
+    let limit = q.int("limit", 1, 200)?.unwrap_or(50);
+    let before = q.int("before", 1, i64::MAX)?;
+
+    let mut qb = QueryBuilder::new(format!("SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE true"));
+    if let Some(suite) = suite {
+        qb.push(" AND r.suite_id = ").push_bind(suite);
+    }
+    if let Some(status) = status {
+        qb.push(" AND r.status = ").push_bind(status);
+    }
+    if let Some(env) = env {
+        qb.push(" AND r.environment = ").push_bind(env);
+    }
+    if let Some(before) = before {
+        qb.push(" AND r.id < ").push_bind(before);
+    }
+    qb.push(" ORDER BY r.id DESC LIMIT ").push_bind(limit + 1);
+
+    let mut conn = state.conn().await?;
+    let mut items: Vec<Run> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    drop(conn);
+    let next_before = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(json(
+        StatusCode::OK,
+        serde_json::to_string(&serde_json::json!({"items": items, "next_before": next_before}))
+            .expect("runs serialize"),
+    ))
+}
+
+pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let id = extract::run_id(&id)?;
+    let mut conn = state.conn().await?;
+    let run = fetch_run(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))?;
+    Ok(json(StatusCode::OK, serde_json::to_string(&run).expect("run serializes")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRun {
+    suite: String,
+    environment: String,
+    #[serde(default)]
+    metadata: Option<Box<RawValue>>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    user: TokenUser,
+    JsonBody(body): JsonBody<NewRun>,
+) -> ApiResult<Response> {
+    extract::text_field("suite", &body.suite, SUITE_NAME_MAX)?;
+    extract::text_field("environment", &body.environment, ENVIRONMENT_MAX)?;
+    let metadata = body.metadata.filter(|m| m.get() != "null");
+    if let Some(m) = &metadata {
+        if !m.get().trim_start().starts_with('{') {
+            return Err(ApiError::unprocessable("metadata must be a JSON object or null"));
+        }
+    }
+    let metadata = metadata.map(|m| m.get().to_string());
+
+    let mut tx = state.pool.begin().await?;
+    let mut id: Option<i64> = None;
+    // Two attempts: a suite created concurrently by another request may be invisible to
+    // this statement's snapshot the first time.
+    for _ in 0..2 {
+        id = sqlx::query_scalar(
+            "WITH new_suite AS ( \
+                 INSERT INTO validation_suites (name) VALUES ($1) \
+                 ON CONFLICT (name) DO NOTHING RETURNING id), \
+             suite AS ( \
+                 SELECT id FROM new_suite \
+                 UNION ALL SELECT id FROM validation_suites WHERE name = $1 LIMIT 1) \
+             INSERT INTO validation_runs \
+                 (suite_id, environment, status, triggered_by, started_at, metadata, \
+                  total_checks, passed_checks, failed_checks) \
+             SELECT id, $2, 'running', $3, now(), $4::jsonb, 0, 0, 0 FROM suite \
+             RETURNING id",
+        )
+        .bind(&body.suite)
+        .bind(&body.environment)
+        .bind(user.user_id)
+        .bind(metadata.as_deref())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if id.is_some() {
+            break;
+        }
+    }
+    let id = id.ok_or_else(|| {
+        ApiError::unavailable("conflict_retry", "the suite was being created concurrently; retry")
+    })?;
+    events::notify(&mut tx, "run_created", id).await?;
+    let run = fetch_run(&mut tx, id).await?.ok_or_else(ApiError::internal)?;
+    tx.commit().await?;
+    state.cache.invalidate().await;
+    state.metrics.events_published.inc();
+    Ok(json(StatusCode::CREATED, serde_json::to_string(&run).expect("run serializes")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinishRun {
+    status: String,
+}
+
+pub async fn finish(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _user: TokenUser,
+    JsonBody(body): JsonBody<FinishRun>,
+) -> ApiResult<Response> {
+    let id = extract::run_id(&id)?;
+    if !FINAL_RUN_STATUSES.contains(&body.status.as_str()) {
+        return Err(ApiError::unprocessable(format!(
+            "status must be one of {}",
+            FINAL_RUN_STATUSES.join(", ")
+        )));
+    }
+    let mut tx = state.pool.begin().await?;
+    let updated: Option<i64> = sqlx::query_scalar(
+        "UPDATE validation_runs SET status = $2, finished_at = now() \
+         WHERE id = $1 AND finished_at IS NULL AND status IN ('queued', 'running') \
+         RETURNING id",
+    )
+    .bind(id)
+    .bind(&body.status)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if updated.is_none() {
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM validation_runs WHERE id = $1)")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        return Err(if exists {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "run_finished",
+                format!("run {id} has already finished"),
+            )
+        } else {
+            ApiError::not_found(format!("no run with id {id}"))
+        });
+    }
+    events::notify(&mut tx, "run_finished", id).await?;
+    let run = fetch_run(&mut tx, id).await?.ok_or_else(ApiError::internal)?;
+    tx.commit().await?;
+    state.cache.invalidate().await;
+    state.metrics.events_published.inc();
+    Ok(json(StatusCode::OK, serde_json::to_string(&run).expect("run serializes")))
+}

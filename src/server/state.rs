@@ -1,0 +1,50 @@
+//! `AppState`: what every handler shares — the pool, the cache, live events, metrics,
+//! the resolved settings and the drain flag.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
+use tokio::sync::watch;
+
+use super::cache::Cache;
+use super::error::ApiResult;
+use super::events::Events;
+use super::metrics::Metrics;
+use crate::settings::ServeSettings;
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+pub struct Inner {
+    pub pool: PgPool,
+    pub cache: Arc<Cache>,
+    pub events: Events,
+    pub metrics: Arc<Metrics>,
+    pub settings: ServeSettings,
+    pub draining: AtomicBool,
+    /// Flips to true when the instance starts draining; WebSockets close on it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// A pooled connection, counting the wait in `ld_db_pool_waiting`.
+    pub async fn conn(&self) -> ApiResult<PoolConnection<Postgres>> {
+        self.metrics.pool_waiting.inc();
+        let conn = self.pool.acquire().await;
+        self.metrics.pool_waiting.dec();
+        Ok(conn?)
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+}

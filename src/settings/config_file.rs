@@ -1,0 +1,101 @@
+//! The YAML config file (`/etc/live-dashboard/provision.yaml` by default): the source of
+//! truth that `init` writes and every command reads. Unknown keys are errors with a line.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Secret, SettingsError};
+
+/// The parts of the config file the commands read so far.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub database: DatabaseSection,
+    #[serde(default)]
+    pub redis: RedisSection,
+    #[serde(default)]
+    pub server: ServerSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    pub url: Option<Secret>,
+    pub pool_size: Option<u32>,
+    pub acquire_timeout_ms: Option<u64>,
+    pub statement_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSection {
+    pub url: Option<Secret>,
+    pub timeout_ms: Option<u64>,
+    pub prefix: Option<String>,
+    pub cache_ttl_s: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub listen: Option<String>,
+    pub request_timeout_ms: Option<u64>,
+    pub workers: Option<usize>,
+}
+
+impl ConfigFile {
+    /// Reads `path`; a missing file is an error only when `required` (the user named it).
+    pub fn load(path: &Path, required: bool) -> Result<(Self, Option<PathBuf>), SettingsError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok((ConfigFile::default(), None))
+            }
+            Err(e) => {
+                return Err(SettingsError::Io {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })
+            }
+        };
+        let file = Self::parse(&text).map_err(|(line, message)| SettingsError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            message,
+        })?;
+        Ok((file, Some(path.to_path_buf())))
+    }
+
+    /// Parses YAML text; on error returns the 1-based line and serde's message.
+    pub fn parse(text: &str) -> Result<Self, (usize, String)> {
+        if text.trim().is_empty() {
+            return Ok(ConfigFile::default());
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            let line = e.location().map(|l| l.line()).unwrap_or(0);
+            (line, e.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_sections() {
+        let c = ConfigFile::parse("server:\n  listen: 127.0.0.1:9000\ndatabase:\n  pool_size: 7\n")
+            .unwrap();
+        assert_eq!(c.server.listen.as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(c.database.pool_size, Some(7));
+    }
+
+    #[test]
+    fn unknown_key_names_its_line() {
+        let (line, msg) = ConfigFile::parse("server:\n  listen: x\n  lisen: y\n").unwrap_err();
+        assert_eq!(line, 3);
+        assert!(msg.contains("lisen"), "{msg}");
+    }
+}
