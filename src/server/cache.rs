@@ -217,11 +217,8 @@ impl Cache {
         let body = compute.await?;
         let key = format!("{entry_prefix}{gen}:{name}");
         let ttl = self.ttl.as_secs().max(1);
-        let me = Arc::clone(self);
-        let value = body.clone();
-        tokio::spawn(async move {
-            me.call(conn.set_ex::<_, _, ()>(key, value, ttl)).await;
-        });
+        // Stored before answering, so the next reader after this one is a hit.
+        self.call(conn.set_ex::<_, _, ()>(key, &body, ttl)).await;
         Ok((body, CacheStatus::Miss))
     }
 

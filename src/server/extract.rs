@@ -54,6 +54,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("the body is not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
     })?;
+    // Syntax first, so a malformed document is a 400 even when its start already breaks
+    // the expected shape (serde stops at the first type error).
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })?;
     serde_json::from_str(text).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
