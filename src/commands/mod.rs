@@ -33,7 +33,10 @@ pub struct CommandError {
 impl<E: Into<anyhow::Error>> From<E> for CommandError {
     fn from(e: E) -> Self {
         let error = e.into();
-        let status = if error.downcast_ref::<crate::settings::SettingsError>().is_some() {
+        let status = if error
+            .downcast_ref::<crate::settings::SettingsError>()
+            .is_some()
+        {
             ExitStatus::Usage
         } else {
             ExitStatus::Failure

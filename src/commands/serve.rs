@@ -8,7 +8,10 @@ use crate::cli::{GlobalArgs, ServeArgs};
 use crate::settings::{url_has_password, ServeFlags, ServeSettings, Sources};
 
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> Result<ExitStatus, CommandError> {
-    for (flag, url) in [("--database-url", &args.database_url), ("--redis-url", &args.redis_url)] {
+    for (flag, url) in [
+        ("--database-url", &args.database_url),
+        ("--redis-url", &args.redis_url),
+    ] {
         if url.as_ref().is_some_and(|u| url_has_password(u.expose())) {
             tracing::warn!(
                 "{flag} carries a password, and argv is visible to every user of this host: \

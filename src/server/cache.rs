@@ -160,11 +160,9 @@ impl Cache {
             .await;
             if let Ok(Ok(_)) = ping {
                 // Anything cached before the outage may miss writes made during it.
-                let bump = tokio::time::timeout(
-                    self.timeout,
-                    conn.incr::<_, _, i64>(self.gen_key(), 1),
-                )
-                .await;
+                let bump =
+                    tokio::time::timeout(self.timeout, conn.incr::<_, _, i64>(self.gen_key(), 1))
+                        .await;
                 if let Ok(Ok(_)) = bump {
                     self.breaker.close();
                     tracing::info!(redis = %self.redacted_url, "redis is back: caching resumed");

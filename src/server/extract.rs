@@ -63,7 +63,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         use serde_json::error::Category;
         match e.classify() {
             Category::Data => ApiError::unprocessable(format!("invalid body: {e}")),
-            _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")),
+            _ => {
+                ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+            }
         }
     })
 }
@@ -89,7 +91,11 @@ impl Query {
 
     /// The last value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// An integer parameter within `min..=max`.
@@ -116,7 +122,10 @@ impl Query {
         } else {
             Err(ApiError::bad_request(
                 "bad_query",
-                format!("query parameter {name}={v:?} must be one of {}", allowed.join(", ")),
+                format!(
+                    "query parameter {name}={v:?} must be one of {}",
+                    allowed.join(", ")
+                ),
             ))
         }
     }
@@ -175,7 +184,9 @@ pub fn optional_text_field(name: &str, value: Option<&str>, max: usize) -> Resul
         )));
     }
     if value.contains('\0') {
-        return Err(ApiError::unprocessable(format!("{name} contains a NUL character")));
+        return Err(ApiError::unprocessable(format!(
+            "{name} contains a NUL character"
+        )));
     }
     Ok(())
 }
@@ -197,7 +208,10 @@ mod tests {
         assert_eq!(parse_json::<T>(b"{\"a\":").unwrap_err().status, 400);
         assert_eq!(parse_json::<T>(b"\xff\xfe").unwrap_err().status, 400);
         assert_eq!(parse_json::<T>(b"{\"a\":\"x\"}").unwrap_err().status, 422);
-        assert_eq!(parse_json::<T>(b"{\"a\":1,\"b\":2}").unwrap_err().status, 422);
+        assert_eq!(
+            parse_json::<T>(b"{\"a\":1,\"b\":2}").unwrap_err().status,
+            422
+        );
     }
 
     #[test]

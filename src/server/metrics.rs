@@ -19,7 +19,9 @@ type HistogramFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
     // 100 µs .. ~13 s, doubling.
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 18))
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.0001, 2.0, 18,
+    ))
 }
 
 pub struct Metrics {
@@ -62,23 +64,51 @@ impl Metrics {
             events_delivered: Counter::default(),
             registry: Registry::default(),
         };
-        registry.register("http_requests", "HTTP requests by route and status", m.requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            m.requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status",
             m.latency.clone(),
         );
-        registry.register("db_pool_connections", "PostgreSQL pool: open connections", m.pool_size.clone());
-        registry.register("db_pool_idle", "PostgreSQL pool: idle connections", m.pool_idle.clone());
+        registry.register(
+            "db_pool_connections",
+            "PostgreSQL pool: open connections",
+            m.pool_size.clone(),
+        );
+        registry.register(
+            "db_pool_idle",
+            "PostgreSQL pool: idle connections",
+            m.pool_idle.clone(),
+        );
         registry.register(
             "db_pool_waiting",
             "Requests waiting for a PostgreSQL connection",
             m.pool_waiting.clone(),
         );
-        registry.register("cache_hits", "Cached reads answered from Redis", m.cache_hits.clone());
-        registry.register("cache_misses", "Cached reads computed and stored", m.cache_misses.clone());
-        registry.register("cache_bypass", "Cached reads served without Redis", m.cache_bypass.clone());
-        registry.register("websocket_clients", "Connected WebSocket clients", m.ws_clients.clone());
+        registry.register(
+            "cache_hits",
+            "Cached reads answered from Redis",
+            m.cache_hits.clone(),
+        );
+        registry.register(
+            "cache_misses",
+            "Cached reads computed and stored",
+            m.cache_misses.clone(),
+        );
+        registry.register(
+            "cache_bypass",
+            "Cached reads served without Redis",
+            m.cache_bypass.clone(),
+        );
+        registry.register(
+            "websocket_clients",
+            "Connected WebSocket clients",
+            m.ws_clients.clone(),
+        );
         registry.register(
             "events_published",
             "Events this instance published (committed writes)",

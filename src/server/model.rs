@@ -87,12 +87,11 @@ impl FromRow<'_, PgRow> for CheckResult {
 }
 
 /// Fetches one run by id.
-pub async fn fetch_run(
-    conn: &mut sqlx::PgConnection,
-    id: i64,
-) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as::<_, Run>(&format!("SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+pub async fn fetch_run(conn: &mut sqlx::PgConnection, id: i64) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as::<_, Run>(&format!(
+        "SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }

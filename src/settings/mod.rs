@@ -76,9 +76,7 @@ impl Sources {
     where
         T::Err: std::fmt::Display,
     {
-        Ok(self
-            .pick_opt(flag, env, file, file_key)?
-            .unwrap_or(default))
+        Ok(self.pick_opt(flag, env, file, file_key)?.unwrap_or(default))
     }
 
     /// Like [`Sources::pick`] without a default.
@@ -128,10 +126,13 @@ fn parse_named<T: FromStr>(value: &str, name: &str) -> Result<T, SettingsError>
 where
     T::Err: std::fmt::Display,
 {
-    value.trim().parse().map_err(|e: T::Err| SettingsError::Invalid {
-        source_name: name.to_string(),
-        message: format!("{e} (got {:?})", mask_if_url(value)),
-    })
+    value
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| SettingsError::Invalid {
+            source_name: name.to_string(),
+            message: format!("{e} (got {:?})", mask_if_url(value)),
+        })
 }
 
 fn mask_if_url(value: &str) -> String {
@@ -197,7 +198,12 @@ impl ServeSettings {
             "127.0.0.1:8000".parse().expect("valid default"),
         )?;
         let database_url = src
-            .pick_opt(flags.database_url, "DATABASE_URL", c.database.url.clone(), "database.url")?
+            .pick_opt(
+                flags.database_url,
+                "DATABASE_URL",
+                c.database.url.clone(),
+                "database.url",
+            )?
             .ok_or_else(|| SettingsError::Invalid {
                 source_name: "DATABASE_URL".into(),
                 message: "not set: pass --database-url, set DATABASE_URL, or put it in the .env \
@@ -212,7 +218,9 @@ impl ServeSettings {
             Secret::new("redis://127.0.0.1:6379/0"),
         )?;
         let ms = |v: u64| Duration::from_millis(v);
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let settings = ServeSettings {
             listen,
             database_url,

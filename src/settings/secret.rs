@@ -73,7 +73,10 @@ mod tests {
             redact_url("postgres://app:s3cret@db.example:5432/x"),
             "postgres://app:****@db.example:5432/x"
         );
-        assert_eq!(redact_url("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
         assert_eq!(redact_url("not a url s3cret"), "****");
         assert!(url_has_password("redis://:pw@localhost"));
         assert!(!url_has_password("postgresql:///db?host=/run/postgresql"));

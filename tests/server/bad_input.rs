@@ -15,8 +15,18 @@ struct Case {
     status: u16,
 }
 
-fn case(method: &'static str, path: impl Into<String>, body: impl Into<Vec<u8>>, status: u16) -> Case {
-    Case { method, path: path.into(), body: body.into(), status }
+fn case(
+    method: &'static str,
+    path: impl Into<String>,
+    body: impl Into<Vec<u8>>,
+    status: u16,
+) -> Case {
+    Case {
+        method,
+        path: path.into(),
+        body: body.into(),
+        status,
+    }
 }
 
 fn j(v: Value) -> Vec<u8> {
@@ -31,7 +41,9 @@ async fn bad_input_table() {
     let results = format!("/api/runs/{id}/results");
     let run_path = format!("/api/runs/{id}");
     let long = "x".repeat(1001);
-    let many: Vec<Value> = (0..1001).map(|i| json!({"check_name": format!("c{i}"), "status": "pass"})).collect();
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"check_name": format!("c{i}"), "status": "pass"}))
+        .collect();
     let big_details = format!(
         r#"{{"results":[{{"check_name":"big","status":"pass","details":{{"blob":"{}"}}}}]}}"#,
         "y".repeat(10 * 1024 * 1024)
@@ -40,36 +52,136 @@ async fn bad_input_table() {
         // 400: not JSON, not UTF-8.
         case("POST", "/api/runs", "{\"suite\": ", 400),
         case("POST", "/api/runs", "", 400),
-        case("POST", "/api/runs", b"{\"suite\": \"\xff\xfe\", \"environment\": \"dev\"}".to_vec(), 400),
+        case(
+            "POST",
+            "/api/runs",
+            b"{\"suite\": \"\xff\xfe\", \"environment\": \"dev\"}".to_vec(),
+            400,
+        ),
         case("POST", results.clone(), "[1, 2", 400),
         case("PATCH", run_path.clone(), "nope", 400),
         // 422: wrong types, unknown fields, rules.
-        case("POST", "/api/runs", j(json!({"suite": 1, "environment": "dev"})), 422),
+        case(
+            "POST",
+            "/api/runs",
+            j(json!({"suite": 1, "environment": "dev"})),
+            422,
+        ),
         case("POST", "/api/runs", j(json!({"suite": "s"})), 422),
-        case("POST", "/api/runs", j(json!({"suite": "s", "environment": "dev", "extra": 1})), 422),
-        case("POST", "/api/runs", j(json!({"suite": "", "environment": "dev"})), 422),
-        case("POST", "/api/runs", j(json!({"suite": long, "environment": "dev"})), 422),
-        case("POST", "/api/runs", j(json!({"suite": "s", "environment": "dev", "metadata": [1]})), 422),
-        case("POST", "/api/runs", j(json!({"suite": "nul\u{0}", "environment": "dev"})), 422),
-        case("POST", "/api/runs", j(json!({"suite": "s", "environment": "dev", "metadata": {"k": "\u{0}"}})), 422),
+        case(
+            "POST",
+            "/api/runs",
+            j(json!({"suite": "s", "environment": "dev", "extra": 1})),
+            422,
+        ),
+        case(
+            "POST",
+            "/api/runs",
+            j(json!({"suite": "", "environment": "dev"})),
+            422,
+        ),
+        case(
+            "POST",
+            "/api/runs",
+            j(json!({"suite": long, "environment": "dev"})),
+            422,
+        ),
+        case(
+            "POST",
+            "/api/runs",
+            j(json!({"suite": "s", "environment": "dev", "metadata": [1]})),
+            422,
+        ),
+        case(
+            "POST",
+            "/api/runs",
+            j(json!({"suite": "nul\u{0}", "environment": "dev"})),
+            422,
+        ),
+        case(
+            "POST",
+            "/api/runs",
+            j(json!({"suite": "s", "environment": "dev", "metadata": {"k": "\u{0}"}})),
+            422,
+        ),
         case("POST", "/api/runs", j(json!([])), 422),
         case("POST", "/api/runs", j(json!(null)), 422),
         case("POST", results.clone(), j(json!({"results": []})), 422),
         case("POST", results.clone(), j(json!({"results": many})), 422),
-        case("POST", results.clone(), j(json!({"results": [{"check_name": "a", "status": "passed"}]})), 422),
-        case("POST", results.clone(), j(json!({"results": [{"check_name": "a"}]})), 422),
-        case("POST", results.clone(), j(json!({"results": [{"check_name": "a", "status": "pass", "id": 5}]})), 422),
-        case("POST", results.clone(), j(json!({"results": [{"check_name": "a", "status": "pass", "duration_ms": -1}]})), 422),
-        case("POST", results.clone(), j(json!({"results": [{"check_name": "a", "status": "pass", "duration_ms": "fast"}]})), 422),
-        case("POST", results.clone(), j(json!({"results": [{"check_name": "x".repeat(501), "status": "pass"}]})), 422),
-        case("POST", results.clone(), j(json!({"results": [{"check_name": "a", "status": "pass", "details": {"\u{0}": 1}}]})), 422),
-        case("POST", results.clone(), j(json!({"results": {"check_name": "a"}})), 422),
-        case("PATCH", run_path.clone(), j(json!({"status": "running"})), 422),
-        case("PATCH", run_path.clone(), j(json!({"status": "passed", "finished_at": "now"})), 422),
+        case(
+            "POST",
+            results.clone(),
+            j(json!({"results": [{"check_name": "a", "status": "passed"}]})),
+            422,
+        ),
+        case(
+            "POST",
+            results.clone(),
+            j(json!({"results": [{"check_name": "a"}]})),
+            422,
+        ),
+        case(
+            "POST",
+            results.clone(),
+            j(json!({"results": [{"check_name": "a", "status": "pass", "id": 5}]})),
+            422,
+        ),
+        case(
+            "POST",
+            results.clone(),
+            j(json!({"results": [{"check_name": "a", "status": "pass", "duration_ms": -1}]})),
+            422,
+        ),
+        case(
+            "POST",
+            results.clone(),
+            j(json!({"results": [{"check_name": "a", "status": "pass", "duration_ms": "fast"}]})),
+            422,
+        ),
+        case(
+            "POST",
+            results.clone(),
+            j(json!({"results": [{"check_name": "x".repeat(501), "status": "pass"}]})),
+            422,
+        ),
+        case(
+            "POST",
+            results.clone(),
+            j(json!({"results": [{"check_name": "a", "status": "pass", "details": {"\u{0}": 1}}]})),
+            422,
+        ),
+        case(
+            "POST",
+            results.clone(),
+            j(json!({"results": {"check_name": "a"}})),
+            422,
+        ),
+        case(
+            "PATCH",
+            run_path.clone(),
+            j(json!({"status": "running"})),
+            422,
+        ),
+        case(
+            "PATCH",
+            run_path.clone(),
+            j(json!({"status": "passed", "finished_at": "now"})),
+            422,
+        ),
         case("PATCH", run_path.clone(), j(json!({})), 422),
         // 404: ids that don't exist.
-        case("POST", "/api/runs/0/results", j(json!({"results": [{"check_name": "a", "status": "pass"}]})), 404),
-        case("PATCH", "/api/runs/424242", j(json!({"status": "passed"})), 404),
+        case(
+            "POST",
+            "/api/runs/0/results",
+            j(json!({"results": [{"check_name": "a", "status": "pass"}]})),
+            404,
+        ),
+        case(
+            "PATCH",
+            "/api/runs/424242",
+            j(json!({"status": "passed"})),
+            404,
+        ),
         case("GET", "/api/runs/-5", "", 404),
         // 400: query values that don't parse.
         case("GET", "/api/runs?limit=1e3", "", 400),
@@ -94,7 +206,10 @@ async fn bad_input_table() {
     // 413: over 1 MiB, including a 10 MB details document. The server answers before it
     // has read the whole body and closes, so the request goes over a raw socket that
     // ignores the broken pipe and still reads the answer.
-    for (path, body) in [(results.as_str(), big_details.into_bytes()), ("/api/runs", vec![b' '; 1024 * 1024 + 1])] {
+    for (path, body) in [
+        (results.as_str(), big_details.into_bytes()),
+        ("/api/runs", vec![b' '; 1024 * 1024 + 1]),
+    ] {
         let (status, text) = raw_request(app.addr, "POST", path, &token, &body).await;
         assert_eq!(status, 413, "{path}: {text}");
         let v: Value = serde_json::from_str(&text).expect("JSON error body");
@@ -107,7 +222,13 @@ async fn bad_input_table() {
 }
 
 /// Sends a request over a plain socket, ignoring write errors, and returns the status and body.
-async fn raw_request(addr: std::net::SocketAddr, method: &str, path: &str, token: &str, body: &[u8]) -> (u16, String) {
+async fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &[u8],
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
@@ -120,8 +241,15 @@ async fn raw_request(addr: std::net::SocketAddr, method: &str, path: &str, token
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf)).await;
     let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -130,10 +258,14 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
         ".{0,40}".prop_map(Value::String),
-        prop::sample::select(vec!["pass", "fail", "skip", "error", "passed", "failed", "running", "dev"])
-            .prop_map(|s| Value::String(s.into())),
+        prop::sample::select(vec![
+            "pass", "fail", "skip", "error", "passed", "failed", "running", "dev"
+        ])
+        .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(3, 24, 5, |inner| {
         prop_oneof![
@@ -147,8 +279,17 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn field_name() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "suite", "environment", "metadata", "results", "check_name", "status",
-            "duration_ms", "message", "details", "username", "password",
+            "suite",
+            "environment",
+            "metadata",
+            "results",
+            "check_name",
+            "status",
+            "duration_ms",
+            "message",
+            "details",
+            "username",
+            "password",
         ])
         .prop_map(String::from),
         "[a-z_\u{0}]{0,8}",
@@ -163,7 +304,10 @@ fn text() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn maybe(field: &'static str, v: impl Strategy<Value = Value>) -> impl Strategy<Value = Option<(String, Value)>> {
+fn maybe(
+    field: &'static str,
+    v: impl Strategy<Value = Value>,
+) -> impl Strategy<Value = Option<(String, Value)>> {
     prop::option::of(v.prop_map(move |v| (field.to_string(), v)))
 }
 
@@ -173,26 +317,48 @@ fn shaped(route: usize) -> BoxedStrategy<Vec<u8>> {
         j(Value::Object(fields.into_iter().flatten().collect()))
     };
     match route {
-        0 => (maybe("suite", text()), maybe("environment", text()), maybe("metadata", json_value()))
+        0 => (
+            maybe("suite", text()),
+            maybe("environment", text()),
+            maybe("metadata", json_value()),
+        )
             .prop_map(move |(a, b, c)| object(vec![a, b, c]))
             .boxed(),
         1 => prop::collection::vec(
             (
                 maybe("check_name", text()),
-                maybe("status", prop::sample::select(vec!["pass", "fail", "skip", "error", "x"]).prop_map(|s| json!(s))),
-                maybe("duration_ms", prop_oneof![any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)), json_value()]),
+                maybe(
+                    "status",
+                    prop::sample::select(vec!["pass", "fail", "skip", "error", "x"])
+                        .prop_map(|s| json!(s)),
+                ),
+                maybe(
+                    "duration_ms",
+                    prop_oneof![
+                        any::<f64>()
+                            .prop_filter("finite", |f| f.is_finite())
+                            .prop_map(|f| json!(f)),
+                        json_value()
+                    ],
+                ),
                 maybe("message", text()),
                 maybe("details", json_value()),
             )
-                .prop_map(move |(a, b, c, d, e)| Value::Object(vec![a, b, c, d, e].into_iter().flatten().collect())),
+                .prop_map(move |(a, b, c, d, e)| {
+                    Value::Object(vec![a, b, c, d, e].into_iter().flatten().collect())
+                }),
             0..4,
         )
         .prop_map(|results| j(json!({"results": results})))
         .boxed(),
-        2 => maybe("status", prop_oneof![
-            prop::sample::select(vec!["passed", "failed", "error", "running"]).prop_map(|s| json!(s)),
-            json_value()
-        ])
+        2 => maybe(
+            "status",
+            prop_oneof![
+                prop::sample::select(vec!["passed", "failed", "error", "running"])
+                    .prop_map(|s| json!(s)),
+                json_value()
+            ],
+        )
         .prop_map(move |a| object(vec![a]))
         .boxed(),
         _ => (maybe("username", text()), maybe("password", text()))
@@ -221,10 +387,16 @@ async fn generated_bodies_never_cause_a_5xx() {
     let (app, token, _) = app_with_token().await;
     let run = create_run(&app, &token, "fuzz", "dev").await;
     let id = run["id"].as_i64().unwrap();
-    let seed: u64 = std::env::var("PROVISION_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261129);
+    let seed: u64 = std::env::var("PROVISION_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261129);
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
     let strategies: Vec<_> = (0..4).map(body).collect();
     let routes: [(&str, String); 4] = [
         ("POST", "/api/runs".into()),

@@ -60,10 +60,15 @@ fn launch_chromium() -> Browser {
     let port = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("chromium printed its DevTools address within 30 s");
-    Browser { child, _profile: profile, port }
+    Browser {
+        child,
+        _profile: profile,
+        port,
+    }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct Page {
     ws: Ws,
@@ -94,7 +99,7 @@ impl Page {
         let id = self.next_id;
         self.next_id += 1;
         let msg = json!({"id": id, "method": method, "params": params}).to_string();
-        self.ws.send(Message::Text(msg.into())).await.unwrap();
+        self.ws.send(Message::Text(msg)).await.unwrap();
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(30), self.ws.next())
                 .await
@@ -113,7 +118,10 @@ impl Page {
 
     async fn eval(&mut self, expr: &str) -> Value {
         let r = self
-            .call("Runtime.evaluate", json!({"expression": expr, "returnByValue": true}))
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expr, "returnByValue": true}),
+            )
             .await;
         r["result"]["value"].clone()
     }
@@ -125,7 +133,10 @@ impl Page {
             if self.eval(expr).await == Value::Bool(true) {
                 return start.elapsed();
             }
-            assert!(start.elapsed() < within, "page never satisfied {expr} within {within:?}");
+            assert!(
+                start.elapsed() < within,
+                "page never satisfied {expr} within {within:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -143,24 +154,41 @@ async fn dashboard_shows_data_and_updates_live_in_chromium() {
             json!({"results": [{"check_name": "pay-with-card", "status": status}, {"check_name": "cart", "status": "pass"}]}))
             .await;
         let fin = if status == "fail" { "failed" } else { "passed" };
-        app.patch(&format!("/api/runs/{id}"), &token, json!({"status": fin})).await;
+        app.patch(&format!("/api/runs/{id}"), &token, json!({"status": fin}))
+            .await;
     }
     let browser = launch_chromium();
     let mut page = Page::open(&browser).await;
     page.call("Page.enable", json!({})).await;
-    page.call("Page.navigate", json!({"url": app.url("/")})).await;
+    page.call("Page.navigate", json!({"url": app.url("/")}))
+        .await;
 
-    page.wait_for("document.querySelector('#live')?.textContent === 'live'", Duration::from_secs(10)).await;
-    page.wait_for("document.querySelectorAll('#runs tbody tr').length === 8", Duration::from_secs(10)).await;
+    page.wait_for(
+        "document.querySelector('#live')?.textContent === 'live'",
+        Duration::from_secs(10),
+    )
+    .await;
+    page.wait_for(
+        "document.querySelectorAll('#runs tbody tr').length === 8",
+        Duration::from_secs(10),
+    )
+    .await;
     page.wait_for(
         "!!document.querySelector('.card[data-suite=\"checkout-flow\"] svg polyline')",
         Duration::from_secs(10),
     )
     .await;
-    let rate = page.eval("document.querySelector('.card .rate').textContent").await;
+    let rate = page
+        .eval("document.querySelector('.card .rate').textContent")
+        .await;
     assert_eq!(rate, "62.5 %", "5 of 8 runs passed");
-    let failing = page.eval("document.querySelector('#failing').innerText").await;
-    assert!(failing.as_str().unwrap().contains("pay-with-card"), "{failing}");
+    let failing = page
+        .eval("document.querySelector('#failing').innerText")
+        .await;
+    assert!(
+        failing.as_str().unwrap().contains("pay-with-card"),
+        "{failing}"
+    );
 
     // A run POSTed now appears without a reload.
     let marker = unique("appeared");
@@ -172,12 +200,21 @@ async fn dashboard_shows_data_and_updates_live_in_chromium() {
             Duration::from_secs(2),
         )
         .await;
-    println!("run {} appeared on the page {:?} after the POST returned ({:?} after it was sent)", run["id"], seen, posted.elapsed());
+    println!(
+        "run {} appeared on the page {:?} after the POST returned ({:?} after it was sent)",
+        run["id"],
+        seen,
+        posted.elapsed()
+    );
     assert!(posted.elapsed() < Duration::from_secs(2));
-    let reloaded = page.eval("performance.getEntriesByType('navigation').length").await;
+    let reloaded = page
+        .eval("performance.getEntriesByType('navigation').length")
+        .await;
     assert_eq!(reloaded, 1, "the page did not reload");
 
-    let shot = page.call("Page.captureScreenshot", json!({"format": "png"})).await;
+    let shot = page
+        .call("Page.captureScreenshot", json!({"format": "png"}))
+        .await;
     let png = base64::engine::general_purpose::STANDARD
         .decode(shot["data"].as_str().unwrap())
         .unwrap();

@@ -35,7 +35,9 @@ pub fn with_database(base: &str, db: &str) -> String {
 /// Creates a fresh database on the cluster at `admin_url`; returns its URL.
 pub async fn create_database_on(admin_url: &str) -> String {
     let name = unique("t");
-    let mut admin = PgConnection::connect(admin_url).await.expect("connect as admin");
+    let mut admin = PgConnection::connect(admin_url)
+        .await
+        .expect("connect as admin");
     sqlx::query(&format!("CREATE DATABASE \"{name}\""))
         .execute(&mut admin)
         .await
@@ -102,7 +104,12 @@ impl App {
         self.http.get(self.url(path)).send().await.expect("GET")
     }
 
-    pub async fn post(&self, path: &str, token: &str, body: serde_json::Value) -> reqwest::Response {
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
         self.http
             .post(self.url(path))
             .bearer_auth(token)
@@ -112,7 +119,12 @@ impl App {
             .expect("POST")
     }
 
-    pub async fn patch(&self, path: &str, token: &str, body: serde_json::Value) -> reqwest::Response {
+    pub async fn patch(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
         self.http
             .patch(self.url(path))
             .bearer_auth(token)
@@ -126,7 +138,12 @@ impl App {
 /// An instance on a fresh database and the shared Redis.
 pub async fn spawn_app() -> App {
     let db = new_database().await;
-    spawn_app_on(settings(&db, &required_env("PROVISION_TEST_REDIS"), &unique("c"))).await
+    spawn_app_on(settings(
+        &db,
+        &required_env("PROVISION_TEST_REDIS"),
+        &unique("c"),
+    ))
+    .await
 }
 
 /// An instance with the given settings (its `listen` is ignored: port 0).
@@ -152,7 +169,10 @@ pub async fn spawn_app_on(settings: ServeSettings) -> App {
             }
         }
         assert!(!handle.is_finished(), "server exited during start-up");
-        assert!(std::time::Instant::now() < deadline, "server not ready within 20 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server not ready within 20 s"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let pool = PgPool::connect(&db_url).await.expect("test pool");
@@ -215,17 +235,29 @@ pub async fn assert_error(resp: reqwest::Response, status: u16) -> String {
         .unwrap_or_default();
     let body = resp.text().await.unwrap();
     assert_eq!(got, status, "status (body {body})");
-    assert!(ct.starts_with("application/json"), "content-type {ct} for {body}");
+    assert!(
+        ct.starts_with("application/json"),
+        "content-type {ct} for {body}"
+    );
     let v: serde_json::Value = serde_json::from_str(&body).expect("error is JSON");
     let code = v["error"]["code"].as_str().expect("error.code").to_string();
-    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     code
 }
 
 /// Creates a run through the API and returns its JSON.
 pub async fn create_run(app: &App, token: &str, suite: &str, env: &str) -> serde_json::Value {
     let r = app
-        .post("/api/runs", token, serde_json::json!({"suite": suite, "environment": env}))
+        .post(
+            "/api/runs",
+            token,
+            serde_json::json!({"suite": suite, "environment": env}),
+        )
         .await;
     assert_eq!(r.status().as_u16(), 201);
     body_json(r).await
@@ -249,13 +281,25 @@ impl OwnRedis {
     pub fn start() -> Self {
         let port = free_port();
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server (scripts/test installs redis-server)");
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         OwnRedis {
@@ -302,7 +346,12 @@ pub struct OwnPostgres {
 }
 
 fn as_postgres(cmd: &str, args: &[&str]) -> std::process::Output {
-    let is_root = std::process::Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        == b"0\n";
     let mut c = if is_root {
         let mut c = std::process::Command::new("runuser");
         c.args(["-u", "postgres", "--", cmd]);
@@ -317,17 +366,35 @@ impl OwnPostgres {
     pub fn start() -> Self {
         let bin = required_env("PROVISION_TEST_PG_BIN");
         let dir = tempfile::Builder::new().prefix("pg-own").tempdir().unwrap();
-        let _ = std::process::Command::new("chmod").args(["755", dir.path().to_str().unwrap()]).status();
+        let _ = std::process::Command::new("chmod")
+            .args(["755", dir.path().to_str().unwrap()])
+            .status();
         let _ = std::process::Command::new("chown")
             .args(["postgres:postgres", dir.path().to_str().unwrap()])
             .status();
         let data = dir.path().join("data");
         let out = as_postgres(
             &format!("{bin}/initdb"),
-            &["-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
         );
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        let pg = OwnPostgres { dir, bin, port: free_port() };
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pg = OwnPostgres {
+            dir,
+            bin,
+            port: free_port(),
+        };
         pg.pg_ctl_start();
         pg
     }
@@ -349,9 +416,24 @@ impl OwnPostgres {
         let log = format!("{}/log", self.dir.path().display());
         let out = as_postgres(
             &format!("{}/pg_ctl", self.bin),
-            &["-D", &self.data(), "-l", &log, "-w", "-t", "30", "-o", &opts, "start"],
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                &opts,
+                "start",
+            ],
         );
-        assert!(out.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn pg_ctl_stop(&self) {
@@ -359,7 +441,11 @@ impl OwnPostgres {
             &format!("{}/pg_ctl", self.bin),
             &["-D", &self.data(), "-m", "fast", "-w", "stop"],
         );
-        assert!(out.status.success(), "pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

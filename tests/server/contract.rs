@@ -14,14 +14,20 @@ async fn health_ready_and_fallbacks() {
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
 
     let v = body_json(app.get("/ready").await).await;
-    assert_eq!(v, json!({"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}));
+    assert_eq!(
+        v,
+        json!({"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}})
+    );
 
     assert_eq!(assert_error(app.get("/nope").await, 404).await, "not_found");
     let r = app.http.delete(app.url("/api/runs")).send().await.unwrap();
     assert_eq!(assert_error(r, 405).await, "method_not_allowed");
     let r = app.http.put(app.url("/health")).send().await.unwrap();
     assert_eq!(assert_error(r, 405).await, "method_not_allowed");
-    assert_eq!(assert_error(app.get("/static/nope.js").await, 404).await, "not_found");
+    assert_eq!(
+        assert_error(app.get("/static/nope.js").await, 404).await,
+        "not_found"
+    );
     // Request ids are set and echoed.
     let r = app.get("/health").await;
     assert!(r.headers().get("x-request-id").is_some());
@@ -60,8 +66,18 @@ async fn run_lifecycle_results_and_counters() {
     assert!(started.ends_with('Z'), "{started}");
     chrono::DateTime::parse_from_rfc3339(started).unwrap();
     for key in [
-        "id", "suite_id", "suite", "environment", "status", "triggered_by", "started_at",
-        "finished_at", "total_checks", "passed_checks", "failed_checks", "metadata",
+        "id",
+        "suite_id",
+        "suite",
+        "environment",
+        "status",
+        "triggered_by",
+        "started_at",
+        "finished_at",
+        "total_checks",
+        "passed_checks",
+        "failed_checks",
+        "metadata",
     ] {
         assert!(run.get(key).is_some(), "run lacks {key}");
     }
@@ -79,7 +95,9 @@ async fn run_lifecycle_results_and_counters() {
         {"check_name": "d", "status": "skip"},
         {"check_name": "e", "status": "pass"}
     ]});
-    let r = app.post(&format!("/api/runs/{id}/results"), &token, results).await;
+    let r = app
+        .post(&format!("/api/runs/{id}/results"), &token, results)
+        .await;
     assert_eq!(r.status(), 201);
     let v = body_json(r).await;
     assert_eq!(v["inserted"], 5);
@@ -98,33 +116,68 @@ async fn run_lifecycle_results_and_counters() {
     assert!(items[0]["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(items[1]["details"], json!({"line": 3}));
     let after = page["next_after"].as_i64().expect("next_after");
-    let page2 = body_json(app.get(&format!("/api/runs/{id}/results?limit=2&after={after}")).await).await;
-    let names: Vec<_> = page2["items"].as_array().unwrap().iter().map(|r| r["check_name"].clone()).collect();
+    let page2 = body_json(
+        app.get(&format!("/api/runs/{id}/results?limit=2&after={after}"))
+            .await,
+    )
+    .await;
+    let names: Vec<_> = page2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["check_name"].clone())
+        .collect();
     assert_eq!(names, vec![json!("c"), json!("d")]);
     let after = page2["next_after"].as_i64().unwrap();
-    let page3 = body_json(app.get(&format!("/api/runs/{id}/results?limit=2&after={after}")).await).await;
+    let page3 = body_json(
+        app.get(&format!("/api/runs/{id}/results?limit=2&after={after}"))
+            .await,
+    )
+    .await;
     assert_eq!(page3["items"].as_array().unwrap().len(), 1);
     assert_eq!(page3["next_after"], serde_json::Value::Null);
-    let fails = body_json(app.get(&format!("/api/runs/{id}/results?status=fail")).await).await;
+    let fails = body_json(
+        app.get(&format!("/api/runs/{id}/results?status=fail"))
+            .await,
+    )
+    .await;
     assert_eq!(fails["items"].as_array().unwrap().len(), 1);
     assert_eq!(fails["items"][0]["message"], "boom");
 
     // Finish, then finishing again is a conflict.
-    let r = app.patch(&format!("/api/runs/{id}"), &token, json!({"status": "failed"})).await;
+    let r = app
+        .patch(
+            &format!("/api/runs/{id}"),
+            &token,
+            json!({"status": "failed"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let fin = body_json(r).await;
     assert_eq!(fin["status"], "failed");
     assert!(fin["finished_at"].as_str().unwrap().ends_with('Z'));
-    let r = app.patch(&format!("/api/runs/{id}"), &token, json!({"status": "passed"})).await;
+    let r = app
+        .patch(
+            &format!("/api/runs/{id}"),
+            &token,
+            json!({"status": "passed"}),
+        )
+        .await;
     assert_eq!(assert_error(r, 409).await, "run_finished");
 
     // Unknown runs are 404 on GET, PATCH and POST results alike.
     assert_error(app.get("/api/runs/999999").await, 404).await;
     assert_error(app.get("/api/runs/999999/results").await, 404).await;
-    let r = app.patch("/api/runs/999999", &token, json!({"status": "passed"})).await;
+    let r = app
+        .patch("/api/runs/999999", &token, json!({"status": "passed"}))
+        .await;
     assert_error(r, 404).await;
     let r = app
-        .post("/api/runs/999999/results", &token, json!({"results": [{"check_name": "x", "status": "pass"}]}))
+        .post(
+            "/api/runs/999999/results",
+            &token,
+            json!({"results": [{"check_name": "x", "status": "pass"}]}),
+        )
         .await;
     assert_error(r, 404).await;
     // A run with no results yet has an empty page, not a 404.
@@ -141,16 +194,31 @@ async fn runs_list_filters_and_keyset_pages() {
     for i in 0..7 {
         let suite = if i % 2 == 0 { "alpha" } else { "beta" };
         let env = if i < 4 { "dev" } else { "prod" };
-        ids.push(create_run(&app, &token, suite, env).await["id"].as_i64().unwrap());
+        ids.push(
+            create_run(&app, &token, suite, env).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
-    app.patch(&format!("/api/runs/{}", ids[6]), &token, json!({"status": "passed"})).await;
+    app.patch(
+        &format!("/api/runs/{}", ids[6]),
+        &token,
+        json!({"status": "passed"}),
+    )
+    .await;
 
     // Newest first, three at a time.
     let mut seen = Vec::new();
     let mut path = "/api/runs?limit=3".to_string();
     loop {
         let page = body_json(app.get(&path).await).await;
-        seen.extend(page["items"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap()),
+        );
         match page["next_before"].as_i64() {
             Some(b) => path = format!("/api/runs?limit=3&before={b}"),
             None => break,
@@ -160,9 +228,15 @@ async fn runs_list_filters_and_keyset_pages() {
     expected.reverse();
     assert_eq!(seen, expected);
 
-    let alpha = body_json(app.get("/api/runs").await).await["items"][0]["suite_id"].as_i64().unwrap();
+    let alpha = body_json(app.get("/api/runs").await).await["items"][0]["suite_id"]
+        .as_i64()
+        .unwrap();
     let page = body_json(app.get(&format!("/api/runs?suite={alpha}")).await).await;
-    assert!(page["items"].as_array().unwrap().iter().all(|r| r["suite_id"] == alpha));
+    assert!(page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["suite_id"] == alpha));
     let page = body_json(app.get("/api/runs?env=dev").await).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 4);
     let page = body_json(app.get("/api/runs?status=passed").await).await;
@@ -174,13 +248,24 @@ async fn runs_list_filters_and_keyset_pages() {
     assert_eq!(page["next_before"], ids[5]);
 
     for bad in [
-        "status=bogus", "limit=0", "limit=201", "limit=x", "before=0", "before=-1",
-        "suite=abc", "before=99999999999999999999",
+        "status=bogus",
+        "limit=0",
+        "limit=201",
+        "limit=x",
+        "before=0",
+        "before=-1",
+        "suite=abc",
+        "before=99999999999999999999",
     ] {
         assert_error(app.get(&format!("/api/runs?{bad}")).await, 400).await;
     }
     for bad in ["limit=0", "limit=1001", "after=x", "status=passed"] {
-        assert_error(app.get(&format!("/api/runs/{}/results?{bad}", ids[0])).await, 400).await;
+        assert_error(
+            app.get(&format!("/api/runs/{}/results?{bad}", ids[0]))
+                .await,
+            400,
+        )
+        .await;
     }
     assert_error(app.get("/api/runs/abc").await, 400).await;
     app.stop().await;
@@ -190,21 +275,29 @@ async fn runs_list_filters_and_keyset_pages() {
 async fn keyset_pages_are_index_range_scans() {
     let app = spawn_app().await;
     // Enough rows that the planner prefers the index honestly.
-    sqlx::query("INSERT INTO validation_suites (name) SELECT 'suite' || g FROM generate_series(1, 20) g")
-        .execute(&app.pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO validation_suites (name) SELECT 'suite' || g FROM generate_series(1, 20) g",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     sqlx::query(
         "INSERT INTO validation_runs (suite_id, environment, status, started_at) \
          SELECT 1 + g % 20, CASE WHEN g % 3 = 0 THEN 'prod' ELSE 'dev' END, \
                 (ARRAY['queued','running','passed','failed','error'])[1 + g % 5], \
                 now() - g * interval '1 minute' FROM generate_series(1, 20000) g",
     )
-    .execute(&app.pool).await.unwrap();
+    .execute(&app.pool)
+    .await
+    .unwrap();
     sqlx::query(
         "INSERT INTO validation_results (run_id, check_name, status) \
          SELECT 1 + g / 20, 'check' || g % 50, (ARRAY['pass','fail','skip','error'])[1 + g % 4] \
          FROM generate_series(0, 399999) g",
     )
-    .execute(&app.pool).await.unwrap();
+    .execute(&app.pool)
+    .await
+    .unwrap();
     sqlx::query("ANALYZE").execute(&app.pool).await.unwrap();
     let explain = |sql: &'static str| {
         let pool = app.pool.clone();
@@ -218,27 +311,51 @@ async fn keyset_pages_are_index_range_scans() {
     };
     // The unfiltered pages, what the dashboard reads most: a range scan in index order.
     let strict = [
-        explain("SELECT r.id FROM validation_runs r JOIN validation_suites s ON s.id = r.suite_id \
-                 WHERE r.id < 15000 ORDER BY r.id DESC LIMIT 51").await,
-        explain("SELECT id FROM validation_results WHERE run_id = 77 AND id > 10 ORDER BY id LIMIT 101").await,
+        explain(
+            "SELECT r.id FROM validation_runs r JOIN validation_suites s ON s.id = r.suite_id \
+                 WHERE r.id < 15000 ORDER BY r.id DESC LIMIT 51",
+        )
+        .await,
+        explain(
+            "SELECT id FROM validation_results WHERE run_id = 77 AND id > 10 ORDER BY id LIMIT 101",
+        )
+        .await,
     ];
     for plan in &strict {
         println!("{plan}\n");
-        assert!(plan.contains("Index Cond: ((run_id = 77) AND (id > 10))") || plan.contains("Index Cond: (id < 15000)"),
-            "the keyset bound is not an index condition:\n{plan}");
-        assert!(!plan.contains("Sort"), "sorts instead of reading the index in order:\n{plan}");
+        assert!(
+            plan.contains("Index Cond: ((run_id = 77) AND (id > 10))")
+                || plan.contains("Index Cond: (id < 15000)"),
+            "the keyset bound is not an index condition:\n{plan}"
+        );
+        assert!(
+            !plan.contains("Sort"),
+            "sorts instead of reading the index in order:\n{plan}"
+        );
         assert!(!plan.contains("Seq Scan"), "sequential scan:\n{plan}");
     }
     // Filtered pages: an index either way (the planner picks which), never a table scan.
     let filtered = [
-        explain("SELECT r.id FROM validation_runs r WHERE r.suite_id = 3 AND r.id < 15000 \
-                 ORDER BY r.id DESC LIMIT 51").await,
-        explain("SELECT r.id FROM validation_runs r WHERE r.status = 'failed' AND r.id < 15000 \
-                 ORDER BY r.id DESC LIMIT 51").await,
-        explain("SELECT r.id FROM validation_runs r WHERE r.environment = 'prod' AND r.id < 15000 \
-                 ORDER BY r.id DESC LIMIT 51").await,
-        explain("SELECT id FROM validation_results WHERE run_id = 77 AND status = 'fail' AND id > 10 \
-                 ORDER BY id LIMIT 101").await,
+        explain(
+            "SELECT r.id FROM validation_runs r WHERE r.suite_id = 3 AND r.id < 15000 \
+                 ORDER BY r.id DESC LIMIT 51",
+        )
+        .await,
+        explain(
+            "SELECT r.id FROM validation_runs r WHERE r.status = 'failed' AND r.id < 15000 \
+                 ORDER BY r.id DESC LIMIT 51",
+        )
+        .await,
+        explain(
+            "SELECT r.id FROM validation_runs r WHERE r.environment = 'prod' AND r.id < 15000 \
+                 ORDER BY r.id DESC LIMIT 51",
+        )
+        .await,
+        explain(
+            "SELECT id FROM validation_results WHERE run_id = 77 AND status = 'fail' AND id > 10 \
+                 ORDER BY id LIMIT 101",
+        )
+        .await,
     ];
     for plan in &filtered {
         println!("{plan}\n");
@@ -263,7 +380,10 @@ async fn suites_are_listed_by_name_with_last_run_and_cached() {
     assert_eq!(items[0]["name"], "alpha");
     assert_eq!(items[0]["last_run"]["id"], r2["id"]);
     assert_eq!(items[0]["last_run"]["status"], "running");
-    assert!(items[0]["last_run"]["started_at"].as_str().unwrap().ends_with('Z'));
+    assert!(items[0]["last_run"]["started_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
     assert_eq!(items[0].as_object().unwrap().len(), 6);
     assert_eq!(items[1]["name"], "zeta");
     assert_eq!(items[1]["config"], json!({"k": [1]}));
@@ -287,7 +407,9 @@ async fn summary_groups_pass_rates_and_failing_checks() {
     let app = spawn_app().await;
     let pool = &app.pool;
     sqlx::query("INSERT INTO validation_suites (id, name) VALUES (1, 'api'), (2, 'ui')")
-        .execute(pool).await.unwrap();
+        .execute(pool)
+        .await
+        .unwrap();
     // api/prod: 4 runs in the window (3 passed), durations 10, 20, 30, 40 s; one run too old.
     sqlx::query(
         "INSERT INTO validation_runs (id, suite_id, environment, status, started_at, finished_at) VALUES \
@@ -304,7 +426,9 @@ async fn summary_groups_pass_rates_and_failing_checks() {
          (3, 'login', 'fail'), (3, 'login', 'error'), (3, 'search', 'fail'), (4, 'login', 'fail'), \
          (1, 'login', 'pass'), (5, 'ancient', 'fail'), (6, 'search', 'skip')",
     )
-    .execute(pool).await.unwrap();
+    .execute(pool)
+    .await
+    .unwrap();
 
     let r = app.get("/api/summary").await;
     assert_eq!(r.status(), 200);
@@ -353,7 +477,13 @@ async fn summary_groups_pass_rates_and_failing_checks() {
 async fn bearer_tokens_are_checked() {
     let (app, token, user) = app_with_token().await;
     let body = json!({"suite": "s", "environment": "dev"});
-    let r = app.http.post(app.url("/api/runs")).json(&body).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/api/runs"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(assert_error(r, 401).await, "unauthorized");
     let r = app.post("/api/runs", "not-a-token", body.clone()).await;
     assert_error(r, 401).await;
@@ -366,26 +496,40 @@ async fn bearer_tokens_are_checked() {
         .await
         .unwrap();
     assert_error(r, 401).await;
-    assert_eq!(app.post("/api/runs", &token, body.clone()).await.status(), 201);
+    assert_eq!(
+        app.post("/api/runs", &token, body.clone()).await.status(),
+        201
+    );
     // last_used is recorded.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let used: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("SELECT last_used FROM api_tokens WHERE user_id = $1")
-            .bind(user).fetch_one(&app.pool).await.unwrap();
+            .bind(user)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(used.is_some());
 
     // Revoked.
     sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1")
-        .bind(user).execute(&app.pool).await.unwrap();
+        .bind(user)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     assert_error(app.post("/api/runs", &token, body.clone()).await, 401).await;
     // Inactive user.
     let other = seed_user(&app.pool, "inactive", "x", true).await;
     let t2 = seed_token(&app.pool, other).await;
     assert_eq!(app.post("/api/runs", &t2, body.clone()).await.status(), 201);
     sqlx::query("UPDATE users SET is_active = false WHERE id = $1")
-        .bind(other).execute(&app.pool).await.unwrap();
+        .bind(other)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     assert_error(app.post("/api/runs", &t2, body.clone()).await, 401).await;
-    let r = app.patch("/api/runs/1", &t2, json!({"status": "passed"})).await;
+    let r = app
+        .patch("/api/runs/1", &t2, json!({"status": "passed"}))
+        .await;
     assert_error(r, 401).await;
     app.stop().await;
 }
@@ -403,7 +547,13 @@ async fn login_with_legacy_and_own_hashes_and_logout() {
     for (i, hash) in WZ.iter().enumerate() {
         seed_user(&app.pool, &format!("legacy{i}"), hash, true).await;
     }
-    seed_user(&app.pool, "own", &provision::server::auth::password::hash_with("s3cret!", 1000), true).await;
+    seed_user(
+        &app.pool,
+        "own",
+        &provision::server::auth::password::hash_with("s3cret!", 1000),
+        true,
+    )
+    .await;
     seed_user(&app.pool, "gone", WZ[0], false).await;
     let login = |user: &str, pw: &str| {
         app.http
@@ -416,14 +566,21 @@ async fn login_with_legacy_and_own_hashes_and_logout() {
         assert_eq!(r.status(), 200, "legacy{i}");
         let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
         assert!(cookie.starts_with("ld_session="), "{cookie}");
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
         assert!(!cookie.contains("Secure"), "{cookie}");
         let v = body_json(r).await;
         assert_eq!(v["user"]["username"], format!("legacy{i}"));
         assert_eq!(v["user"]["role"], "engineer");
         assert!(v["user"]["id"].as_i64().is_some());
         assert_eq!(v["user"].as_object().unwrap().len(), 3);
-        assert_error(login(&format!("legacy{i}"), "correct horsE").await.unwrap(), 401).await;
+        assert_error(
+            login(&format!("legacy{i}"), "correct horsE").await.unwrap(),
+            401,
+        )
+        .await;
     }
     let r = login("own", "s3cret!").await.unwrap();
     assert_eq!(r.status(), 200);
@@ -440,7 +597,10 @@ async fn login_with_legacy_and_own_hashes_and_logout() {
         .send()
         .await
         .unwrap();
-    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
     // JSON only.
     let r = app
         .http
@@ -461,7 +621,10 @@ async fn login_with_legacy_and_own_hashes_and_logout() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     app.stop().await;
 }
 
@@ -473,7 +636,9 @@ async fn metrics_expose_requests_pool_cache_and_websockets() {
     app.get("/api/summary").await;
     app.get("/api/summary").await;
     app.get("/nope").await;
-    let (_ws, _) = tokio_tungstenite::connect_async(app.ws_url()).await.unwrap();
+    let (_ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), 200);
@@ -501,12 +666,21 @@ async fn dashboard_page_and_assets_are_served() {
     let app = spawn_app().await;
     let r = app.get("/").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = r.text().await.unwrap();
     assert!(html.contains("/static/app.js") && html.contains("/static/app.css"));
-    assert!(!html.contains("http://") && !html.contains("https://"), "no CDN");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no CDN"
+    );
     let js = app.get("/static/app.js").await;
-    assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
     assert!(js.text().await.unwrap().contains("/ws"));
     app.stop().await;
 }

@@ -20,7 +20,8 @@ async fn two_instances() -> (App, App, String) {
     (a, b, token)
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn next_event(ws: &mut Ws) -> serde_json::Value {
     loop {
@@ -53,16 +54,29 @@ async fn a_write_on_one_instance_reaches_websocket_clients_of_the_other() {
     assert_eq!(next_event(&mut ws_a).await["type"], "run_created");
 
     let r = a
-        .post(&format!("/api/runs/{id}/results"), &token, json!({"results": [{"check_name": "c", "status": "fail"}]}))
+        .post(
+            &format!("/api/runs/{id}/results"),
+            &token,
+            json!({"results": [{"check_name": "c", "status": "fail"}]}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let ev = next_event(&mut ws_b).await;
     assert_eq!(ev["type"], "results_added");
     assert_eq!(ev["run"]["failed_checks"], 1);
-    assert_eq!(ev["run"], body_json(b.get(&format!("/api/runs/{id}")).await).await);
+    assert_eq!(
+        ev["run"],
+        body_json(b.get(&format!("/api/runs/{id}")).await).await
+    );
 
     // A write through B reaches A's client too.
-    let r = b.patch(&format!("/api/runs/{id}"), &token, json!({"status": "failed"})).await;
+    let r = b
+        .patch(
+            &format!("/api/runs/{id}"),
+            &token,
+            json!({"status": "failed"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     next_event(&mut ws_a).await; // results_added
     let ev = next_event(&mut ws_a).await;
@@ -70,10 +84,20 @@ async fn a_write_on_one_instance_reaches_websocket_clients_of_the_other() {
     assert_eq!(ev["run"]["status"], "failed");
     assert!(ev["run"]["finished_at"].is_string());
     // An event only: a failed write publishes nothing.
-    let r = b.patch(&format!("/api/runs/{id}"), &token, json!({"status": "passed"})).await;
+    let r = b
+        .patch(
+            &format!("/api/runs/{id}"),
+            &token,
+            json!({"status": "passed"}),
+        )
+        .await;
     assert_eq!(r.status(), 409);
     assert_eq!(next_event(&mut ws_b).await["type"], "run_finished");
-    assert!(tokio::time::timeout(Duration::from_millis(300), ws_b.next()).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), ws_b.next())
+            .await
+            .is_err()
+    );
     a.stop().await;
     b.stop().await;
 }
@@ -95,7 +119,13 @@ async fn cache_is_shared_and_honest_across_instances() {
     assert_eq!(body_json(r).await, before);
 
     // Write through A; the next read through B is a miss that shows it.
-    let r = a.patch(&format!("/api/runs/{id}"), &token, json!({"status": "passed"})).await;
+    let r = a
+        .patch(
+            &format!("/api/runs/{id}"),
+            &token,
+            json!({"status": "passed"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let r = b.get("/api/summary").await;
     assert_eq!(r.headers()["x-cache"], "miss");
@@ -117,7 +147,10 @@ async fn cache_is_shared_and_honest_across_instances() {
     assert_eq!(r.status(), 201);
     let r = b.get("/api/summary").await;
     assert_eq!(r.headers()["x-cache"], "miss");
-    assert_eq!(body_json(r).await["failing_checks"][0]["check_name"], "flaky");
+    assert_eq!(
+        body_json(r).await["failing_checks"][0]["check_name"],
+        "flaky"
+    );
     a.stop().await;
     b.stop().await;
 }
@@ -125,7 +158,9 @@ async fn cache_is_shared_and_honest_across_instances() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_websockets_with_a_close_frame_and_finishes_requests() {
     let (app, token, _) = app_with_token().await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     // A request in flight when the drain starts still completes: hold the run's row lock
     // so the results insert waits, start the drain, then release the lock.
@@ -152,7 +187,10 @@ async fn shutdown_closes_websockets_with_a_close_frame_and_finishes_requests() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stopping = tokio::spawn(app.stop());
     let close = loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("close frame") {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("close frame")
+        {
             Some(Ok(Message::Close(frame))) => break frame,
             Some(Ok(_)) => continue,
             other => panic!("expected a close frame, got {other:?}"),
@@ -162,6 +200,9 @@ async fn shutdown_closes_websockets_with_a_close_frame_and_finishes_requests() {
     assert_eq!(u16::from(frame.code), 1001);
     tokio::time::sleep(Duration::from_millis(100)).await;
     blocker.rollback().await.unwrap();
-    assert_eq!(inflight.await.unwrap().expect("in-flight request answered"), 201);
+    assert_eq!(
+        inflight.await.unwrap().expect("in-flight request answered"),
+        201
+    );
     stopping.await.unwrap();
 }

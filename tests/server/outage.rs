@@ -23,7 +23,12 @@ async fn timed_reads(app: &App, path: &str, n: usize) -> (Vec<Duration>, Vec<Str
     (lat, cache)
 }
 
-async fn wait_for_text(ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, within: Duration) -> Option<serde_json::Value> {
+async fn wait_for_text(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    within: Duration,
+) -> Option<serde_json::Value> {
     let deadline = Instant::now() + within;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -40,12 +45,22 @@ async fn redis_frozen_then_killed_keeps_reads_and_writes_working() {
     let mut redis = OwnRedis::start();
     let db = new_database().await;
     let app = spawn_app_on(settings(&db, &redis.url, &unique("c"))).await;
-    let user = seed_user(&app.pool, "w", &provision::server::auth::password::hash_with("pw", 1000), true).await;
+    let user = seed_user(
+        &app.pool,
+        "w",
+        &provision::server::auth::password::hash_with("pw", 1000),
+        true,
+    )
+    .await;
     let token = seed_token(&app.pool, user).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     create_run(&app, &token, "r", "dev").await;
-    wait_for_text(&mut ws, Duration::from_secs(5)).await.expect("event");
+    wait_for_text(&mut ws, Duration::from_secs(5))
+        .await
+        .expect("event");
     assert_eq!(app.get("/api/summary").await.headers()["x-cache"], "miss");
     assert_eq!(app.get("/api/summary").await.headers()["x-cache"], "hit");
 
@@ -53,22 +68,50 @@ async fn redis_frozen_then_killed_keeps_reads_and_writes_working() {
     redis.signal("STOP");
     let (mut lat, cache) = timed_reads(&app, "/api/summary", 200).await;
     let p99 = percentile(&mut lat, 99.0);
-    println!("summary reads with Redis frozen: p50 {:?} p99 {:?} max {:?}", percentile(&mut lat, 50.0), p99, lat[lat.len() - 1]);
-    assert!(p99 < Duration::from_millis(50), "p99 {p99:?} with Redis frozen");
+    println!(
+        "summary reads with Redis frozen: p50 {:?} p99 {:?} max {:?}",
+        percentile(&mut lat, 50.0),
+        p99,
+        lat[lat.len() - 1]
+    );
+    assert!(
+        p99 < Duration::from_millis(50),
+        "p99 {p99:?} with Redis frozen"
+    );
     assert!(cache[1..].iter().all(|c| c == "bypass"), "{cache:?}");
     let r = app.get("/ready").await;
     assert_eq!(r.status(), 200);
-    assert_eq!(body_json(r).await, json!({"status": "degraded", "checks": {"postgres": "ok", "redis": "down"}}));
+    assert_eq!(
+        body_json(r).await,
+        json!({"status": "degraded", "checks": {"postgres": "ok", "redis": "down"}})
+    );
     // Writes and live events go on.
     let run = create_run(&app, &token, "r", "dev").await;
-    let ev = wait_for_text(&mut ws, Duration::from_secs(5)).await.expect("event while Redis is down");
+    let ev = wait_for_text(&mut ws, Duration::from_secs(5))
+        .await
+        .expect("event while Redis is down");
     assert_eq!(ev["run"]["id"], run["id"]);
-    let r = app.patch(&format!("/api/runs/{}", run["id"]), &token, json!({"status": "passed"})).await;
+    let r = app
+        .patch(
+            &format!("/api/runs/{}", run["id"]),
+            &token,
+            json!({"status": "passed"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     // Login keeps working: the session goes to PostgreSQL.
-    let r = app.http.post(app.url("/auth/login")).json(&json!({"username": "w", "password": "pw"})).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/auth/login"))
+        .json(&json!({"username": "w", "password": "pw"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&app.pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
 
     // Thawed: caching resumes, and nothing cached before the outage is served stale.
@@ -81,7 +124,10 @@ async fn redis_frozen_then_killed_keeps_reads_and_writes_working() {
             assert_eq!(c, "miss", "first read after Redis returns");
             break body_json(r).await;
         }
-        assert!(Instant::now() < deadline, "caching did not resume within 5 s");
+        assert!(
+            Instant::now() < deadline,
+            "caching did not resume within 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(body["groups"][0]["runs"], 2);
@@ -93,9 +139,15 @@ async fn redis_frozen_then_killed_keeps_reads_and_writes_working() {
     let (mut lat, cache) = timed_reads(&app, "/api/suites", 100).await;
     let p99 = percentile(&mut lat, 99.0);
     println!("suite reads with Redis dead: p99 {p99:?}");
-    assert!(p99 < Duration::from_millis(50), "p99 {p99:?} with Redis dead");
+    assert!(
+        p99 < Duration::from_millis(50),
+        "p99 {p99:?} with Redis dead"
+    );
     assert!(cache[1..].iter().all(|c| c == "bypass"), "{cache:?}");
-    assert_eq!(create_run(&app, &token, "r", "dev").await["status"], "running");
+    assert_eq!(
+        create_run(&app, &token, "r", "dev").await["status"],
+        "running"
+    );
     app.stop().await;
 }
 
@@ -103,11 +155,18 @@ async fn redis_frozen_then_killed_keeps_reads_and_writes_working() {
 async fn postgres_restart_gives_503_then_recovers_by_itself() {
     let pg = OwnPostgres::start();
     let db = create_database_on(&pg.admin_url()).await;
-    let app = spawn_app_on(settings(&db, &required_env("PROVISION_TEST_REDIS"), &unique("c"))).await;
+    let app = spawn_app_on(settings(
+        &db,
+        &required_env("PROVISION_TEST_REDIS"),
+        &unique("c"),
+    ))
+    .await;
     let user = seed_user(&app.pool, "w", "x", true).await;
     let token = seed_token(&app.pool, user).await;
     create_run(&app, &token, "pg", "dev").await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
+        .await
+        .unwrap();
     app.pool.close().await;
 
     pg.pg_ctl_stop();
@@ -121,7 +180,13 @@ async fn postgres_restart_gives_503_then_recovers_by_itself() {
     assert_eq!(v["status"], "down");
     assert_eq!(v["checks"]["postgres"], "down");
     assert_eq!(app.get("/health").await.status(), 200);
-    let r = app.post("/api/runs", &token, json!({"suite": "pg", "environment": "dev"})).await;
+    let r = app
+        .post(
+            "/api/runs",
+            &token,
+            json!({"suite": "pg", "environment": "dev"}),
+        )
+        .await;
     assert_eq!(r.status(), 503);
 
     pg.pg_ctl_start();
@@ -145,7 +210,10 @@ async fn postgres_restart_gives_503_then_recovers_by_itself() {
             assert!(ev["run"]["id"].as_i64().unwrap() <= run["id"].as_i64().unwrap());
             break;
         }
-        assert!(Instant::now() < deadline, "events did not resume within 15 s");
+        assert!(
+            Instant::now() < deadline,
+            "events did not resume within 15 s"
+        );
     }
     app.stop().await;
 }

@@ -41,12 +41,22 @@ fn derive(method: &str, salt: &str, password: &str) -> Option<Vec<u8>> {
             match *hash {
                 "sha256" => {
                     let mut out = vec![0u8; 32];
-                    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
+                    pbkdf2::pbkdf2_hmac::<Sha256>(
+                        password.as_bytes(),
+                        salt.as_bytes(),
+                        iterations,
+                        &mut out,
+                    );
                     Some(out)
                 }
                 "sha512" => {
                     let mut out = vec![0u8; 64];
-                    pbkdf2::pbkdf2_hmac::<Sha512>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
+                    pbkdf2::pbkdf2_hmac::<Sha512>(
+                        password.as_bytes(),
+                        salt.as_bytes(),
+                        iterations,
+                        &mut out,
+                    );
                     Some(out)
                 }
                 _ => None,

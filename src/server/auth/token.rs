@@ -32,7 +32,9 @@ impl FromRequestParts<AppState> for TokenUser {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header is not 'Bearer <token>'"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header is not 'Bearer <token>'")
+            })?;
         let hash = sha256_hex(token);
         let mut conn = state.conn().await?;
         let row = sqlx::query(

@@ -95,7 +95,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     let clear = session::clear_cookie(behind_tls(&headers));
     Ok((
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, HeaderValue::from_str(&clear).expect("ASCII"))],
+        [(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&clear).expect("ASCII"),
+        )],
     )
         .into_response())
 }

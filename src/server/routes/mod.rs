@@ -35,7 +35,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/suites", get(suites::list))
         .route("/api/runs", get(runs::list).post(runs::create))
         .route("/api/runs/{id}", get(runs::get_one).patch(runs::finish))
-        .route("/api/runs/{id}/results", get(results::list).post(results::add))
+        .route(
+            "/api/runs/{id}/results",
+            get(results::list).post(results::add),
+        )
         .route("/api/summary", get(summary::summary))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
@@ -46,23 +49,25 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let id = req
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", id, method = %req.method(), path = req.uri().path())
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", id, method = %req.method(), path = req.uri().path())
+        }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 
 async fn not_found(req: Request) -> ApiError {
-    ApiError::not_found(format!("no route for {} {}", req.method(), req.uri().path()))
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
 }
 
 async fn method_not_allowed(req: Request) -> ApiError {
@@ -133,7 +138,10 @@ fn json_errors(resp: Response) -> Response {
         405 => ("method_not_allowed", "method not allowed on this route"),
         408 => ("request_timeout", "the request took too long"),
         413 => ("body_too_large", "the request body is over 1 MiB"),
-        415 => ("unsupported_media_type", "send the body as application/json"),
+        415 => (
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
         422 => ("invalid_body", "the request body breaks a rule"),
         429 => ("rate_limited", "too many requests; slow down"),
         503 => ("unavailable", "the service is unavailable; retry shortly"),
@@ -153,7 +161,10 @@ fn json_errors(resp: Response) -> Response {
 pub(crate) fn json(status: StatusCode, body: String) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         body,
     )
         .into_response()

@@ -141,7 +141,11 @@ pub async fn add(
         statuses.push(r.status);
         durations.push(r.duration_ms);
         messages.push(r.message);
-        details.push(r.details.filter(|d| d.get() != "null").map(|d| d.get().to_string()));
+        details.push(
+            r.details
+                .filter(|d| d.get() != "null")
+                .map(|d| d.get().to_string()),
+        );
     }
 
     let mut tx = state.pool.begin().await?;
@@ -182,7 +186,9 @@ pub async fn add(
     .execute(&mut *tx)
     .await?;
     events::notify(&mut tx, "results_added", run_id).await?;
-    let run = fetch_run(&mut tx, run_id).await?.ok_or_else(ApiError::internal)?;
+    let run = fetch_run(&mut tx, run_id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
     tx.commit().await?;
     state.cache.invalidate().await;
     state.metrics.events_published.inc();

@@ -64,7 +64,10 @@ pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> A
     let run = fetch_run(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))?;
-    Ok(json(StatusCode::OK, serde_json::to_string(&run).expect("run serializes")))
+    Ok(json(
+        StatusCode::OK,
+        serde_json::to_string(&run).expect("run serializes"),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -86,7 +89,9 @@ pub async fn create(
     let metadata = body.metadata.filter(|m| m.get() != "null");
     if let Some(m) = &metadata {
         if !m.get().trim_start().starts_with('{') {
-            return Err(ApiError::unprocessable("metadata must be a JSON object or null"));
+            return Err(ApiError::unprocessable(
+                "metadata must be a JSON object or null",
+            ));
         }
     }
     let metadata = metadata.map(|m| m.get().to_string());
@@ -120,14 +125,22 @@ pub async fn create(
         }
     }
     let id = id.ok_or_else(|| {
-        ApiError::unavailable("conflict_retry", "the suite was being created concurrently; retry")
+        ApiError::unavailable(
+            "conflict_retry",
+            "the suite was being created concurrently; retry",
+        )
     })?;
     events::notify(&mut tx, "run_created", id).await?;
-    let run = fetch_run(&mut tx, id).await?.ok_or_else(ApiError::internal)?;
+    let run = fetch_run(&mut tx, id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
     tx.commit().await?;
     state.cache.invalidate().await;
     state.metrics.events_published.inc();
-    Ok(json(StatusCode::CREATED, serde_json::to_string(&run).expect("run serializes")))
+    Ok(json(
+        StatusCode::CREATED,
+        serde_json::to_string(&run).expect("run serializes"),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -176,9 +189,14 @@ pub async fn finish(
         });
     }
     events::notify(&mut tx, "run_finished", id).await?;
-    let run = fetch_run(&mut tx, id).await?.ok_or_else(ApiError::internal)?;
+    let run = fetch_run(&mut tx, id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
     tx.commit().await?;
     state.cache.invalidate().await;
     state.metrics.events_published.inc();
-    Ok(json(StatusCode::OK, serde_json::to_string(&run).expect("run serializes")))
+    Ok(json(
+        StatusCode::OK,
+        serde_json::to_string(&run).expect("run serializes"),
+    ))
 }

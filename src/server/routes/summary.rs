@@ -102,7 +102,18 @@ mod tests {
         assert_eq!(parse_window("24h").unwrap(), 86_400);
         assert_eq!(parse_window("60m").unwrap(), 3600);
         assert_eq!(parse_window("30d").unwrap(), 30 * 86_400);
-        for bad in ["", "h", "0h", "01h", "59m", "31d", "1w", "-1h", "1.5h", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "h",
+            "0h",
+            "01h",
+            "59m",
+            "31d",
+            "1w",
+            "-1h",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
             assert!(parse_window(bad).is_err(), "{bad}");
         }
     }

@@ -1,0 +1,218 @@
+//! The `provision` binary itself: help, exit codes, errors that name the bad thing
+//! without leaking secrets, and SIGTERM ending `serve` cleanly.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn provision(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_provision"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("PROVISION_CONFIG", empty.path())
+        .env("PROVISION_ENV_FILE", empty.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn file_with(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn help_has_examples() {
+    let (code, out, _) = provision(&["--help"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("serve"), "{out}");
+    let (code, out, _) = provision(&["serve", "--help"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Examples:") && out.contains("--listen"),
+        "{out}"
+    );
+    let (code, _, err) = provision(&["serve", "--bogus"], &[]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn configuration_errors_exit_2_and_name_the_source() {
+    let (code, _, err) = provision(&["serve"], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("DATABASE_URL") && err.contains("not set"),
+        "{err}"
+    );
+
+    let (code, _, err) = provision(&["serve", "--env-file", "/nonexistent/.env"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/.env"), "{err}");
+
+    let env = file_with("DATABASE_URL=postgres://u:pw@h/db\nthis line is wrong\n");
+    let (code, _, err) = provision(&["serve", "--env-file", env.path().to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("{}:2", env.path().display())),
+        "{err}"
+    );
+
+    let cfg = file_with("server:\n  listen: 127.0.0.1:1\n  workerz: 3\n");
+    let (code, _, err) = provision(&["serve", "--config", cfg.path().to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("{}:3", cfg.path().display())) && err.contains("workerz"),
+        "{err}"
+    );
+
+    let (code, _, err) = provision(
+        &["serve"],
+        &[
+            ("DATABASE_URL", "postgres://x@h/db"),
+            ("PROVISION_DB_POOL_SIZE", "many"),
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("PROVISION_DB_POOL_SIZE") && err.contains("many"),
+        "{err}"
+    );
+
+    let (code, _, err) = provision(&["serve"], &[("DATABASE_URL", "mysql://u:hunter2@h/db")]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("mysql://u:****@h/db") && !err.contains("hunter2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreachable_database_names_host_and_port_but_not_the_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://app:hunter2@127.0.0.1:{port}/db");
+    let started = Instant::now();
+    let (code, _, err) = provision(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("DATABASE_URL", &url), ("PROVISION_DB_WAIT_S", "1")],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(!err.contains("hunter2"), "password leaked: {err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_binary_answers_and_exits_0_on_sigterm() {
+    let db = new_database().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = file_with(&format!(
+        "DATABASE_URL={db}\nREDIS_URL={}\nPROVISION_CACHE_PREFIX={}:\n",
+        required_env("PROVISION_TEST_REDIS"),
+        unique("c")
+    ));
+    let child = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--env-file",
+            env.path().to_str().unwrap(),
+        ])
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/ready"))
+            .send()
+            .await
+        {
+            assert_eq!(r.status(), 200);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not answer within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("SIGTERM received") && err.contains("stopped"),
+        "{err}"
+    );
+    let password = url::Url::parse(&db)
+        .unwrap()
+        .password()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        password.is_empty() || !err.contains(&password),
+        "password in the log: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_time_out_in_the_error_shape() {
+    let db = new_database().await;
+    let mut s = settings(&db, &required_env("PROVISION_TEST_REDIS"), &unique("c"));
+    s.request_timeout = Duration::from_millis(300);
+    let app = spawn_app_on(s).await;
+    let user = seed_user(&app.pool, "w", "x", true).await;
+    let token = seed_token(&app.pool, user).await;
+    let run = create_run(&app, &token, "slow", "dev").await;
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM validation_runs WHERE id = $1 FOR UPDATE")
+        .bind(run["id"].as_i64().unwrap())
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let r = app
+        .post(
+            &format!("/api/runs/{}/results", run["id"]),
+            &token,
+            serde_json::json!({"results": [{"check_name": "c", "status": "pass"}]}),
+        )
+        .await;
+    assert_eq!(assert_error(r, 503).await, "request_timeout");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    blocker.rollback().await.unwrap();
+    // The abandoned insert rolled back: the counters are untouched.
+    let after = body_json(app.get(&format!("/api/runs/{}", run["id"])).await).await;
+    assert_eq!(after["total_checks"], 0);
+    app.stop().await;
+}
