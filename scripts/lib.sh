@@ -69,6 +69,7 @@ start_postgres() {
   export PROVISION_TEST_PG="postgres://postgres:$pw@127.0.0.1:$port/postgres"
   export PROVISION_TEST_PG_BIN=$bin
   export PROVISION_TEST_PG_SOCKET=$dir
+  export PROVISION_TEST_PG_PORT=$port
   echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
 

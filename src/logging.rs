@@ -1,5 +1,7 @@
 //! Log set-up: `tracing` to stderr, text or JSON lines, filtered by -v/-q or `PROVISION_LOG`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init(verbose: u8, quiet: bool, json: bool) {
@@ -14,6 +16,7 @@ pub fn init(verbose: u8, quiet: bool, json: bool) {
     let json = json || std::env::var("PROVISION_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

@@ -77,6 +77,7 @@ impl Events {
             loop {
                 match listen(&pool, &tx, &metrics).await {
                     Ok(()) => return,
+                    Err(_) if pool.is_closed() => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
                         tokio::time::sleep(backoff).await;
