@@ -18,6 +18,7 @@ use redis::AsyncCommands;
 
 use super::breaker::Breaker;
 use super::metrics::Metrics;
+use super::single_flight::SingleFlight;
 use crate::settings::{redact_url, ServeSettings};
 
 /// How a cached route was answered (the `X-Cache` header).
@@ -53,6 +54,7 @@ pub struct Cache {
     script: redis::Script,
     metrics: Arc<Metrics>,
     redacted_url: String,
+    flights: SingleFlight,
 }
 
 impl Cache {
@@ -77,6 +79,7 @@ impl Cache {
             script: redis::Script::new(READ_SCRIPT),
             metrics,
             redacted_url,
+            flights: SingleFlight::default(),
         });
         match cache.connect().await {
             Ok(()) => tracing::info!(redis = %cache.redacted_url, "redis connected"),
@@ -200,10 +203,7 @@ impl Cache {
             return compute.await.map(|b| (b, CacheStatus::Bypass));
         };
         let entry_prefix = format!("{}c:", self.prefix);
-        let mut invocation = self.script.key(self.gen_key());
-        invocation.arg(&entry_prefix).arg(name);
-        let read = self.call(invocation.invoke_async::<(String, Option<String>)>(&mut conn));
-        let Some((gen, cached)) = read.await else {
+        let Some((gen, cached)) = self.read(&mut conn, &entry_prefix, name).await else {
             self.metrics.cache_bypass.inc();
             return compute.await.map(|b| (b, CacheStatus::Bypass));
         };
@@ -211,13 +211,36 @@ impl Cache {
             self.metrics.cache_hits.inc();
             return Ok((body, CacheStatus::Hit));
         }
+        let key = format!("{entry_prefix}{gen}:{name}");
+        let (_flight, waited) = self.flights.enter(&key).await;
+        if waited {
+            // Another request of this instance computed it while this one waited.
+            if let Some((g, Some(body))) = self.read(&mut conn, &entry_prefix, name).await {
+                if g == gen {
+                    self.metrics.cache_hits.inc();
+                    return Ok((body, CacheStatus::Hit));
+                }
+            }
+        }
         self.metrics.cache_misses.inc();
         let body = compute.await?;
-        let key = format!("{entry_prefix}{gen}:{name}");
         let ttl = self.ttl.as_secs().max(1);
         // Stored before answering, so the next reader after this one is a hit.
         self.call(conn.set_ex::<_, _, ()>(key, &body, ttl)).await;
         Ok((body, CacheStatus::Miss))
+    }
+
+    /// The current generation and the entry `name` under it, in one round trip.
+    async fn read(
+        self: &Arc<Self>,
+        conn: &mut ConnectionManager,
+        entry_prefix: &str,
+        name: &str,
+    ) -> Option<(String, Option<String>)> {
+        let mut invocation = self.script.key(self.gen_key());
+        invocation.arg(entry_prefix).arg(name);
+        self.call(invocation.invoke_async::<(String, Option<String>)>(conn))
+            .await
     }
 
     /// Invalidates every cached body after a committed write. Returns once Redis has

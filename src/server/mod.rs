@@ -11,6 +11,7 @@ pub mod extract;
 pub mod metrics;
 pub mod model;
 mod routes;
+mod single_flight;
 pub mod state;
 
 use std::future::Future;
