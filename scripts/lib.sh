@@ -46,10 +46,12 @@ as_postgres() {
 }
 
 # start_postgres: a throwaway cluster; scram-sha-256 over TCP, trust on its socket (like
-# Debian's pg_hba for local admin). Exports PROVISION_TEST_PG (superuser URL) and
+# Debian's pg_hba for local admin). Tests trade durability for speed (fsync off); set
+# PG_DURABLE=1 for PostgreSQL's default durability (benchmarks do). Exports PROVISION_TEST_PG (superuser URL) and
 # PROVISION_TEST_PG_BIN.
 start_postgres() {
-  local bin port dir pw
+  local bin port dir pw durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${PG_DURABLE:-0}" = 1 ] && durability=""
   bin=$(pg_bindir)
   [ -n "$bin" ] || { echo "error: no PostgreSQL server binaries under /usr/lib/postgresql" >&2; exit 1; }
   port=$(free_port)
@@ -63,7 +65,7 @@ start_postgres() {
     || { cat "$SCRATCH/initdb.log" >&2; exit 1; }
   rm -f "$dir.pw"
   as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB" \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB $durability" \
     start >/dev/null
   cleanup_hooks+=("as_postgres '$bin/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1")
   export PROVISION_TEST_PG="postgres://postgres:$pw@127.0.0.1:$port/postgres"

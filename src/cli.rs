@@ -66,7 +66,7 @@ pub struct ServeArgs {
     /// Redis URL (prefer REDIS_URL: argv is visible to every user)
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<Secret>,
-    /// PostgreSQL pool size [default: 16]
+    /// PostgreSQL pool size [default: 4 x CPUs, 4..32]
     #[arg(long, value_name = "N")]
     pub pool_size: Option<u32>,
     /// Runtime worker threads [default: number of CPUs]

@@ -150,6 +150,12 @@ impl FromStr for Secret {
     }
 }
 
+/// Pool size default: a few connections per core. More only queue inside PostgreSQL: on
+/// 2 cores the benchmark's mix had a lower p99 with 4–8 connections than with 16.
+pub fn default_pool_size(cores: usize) -> u32 {
+    (4 * cores).clamp(4, 32) as u32
+}
+
 /// Everything `provision serve` needs, resolved.
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
@@ -230,7 +236,7 @@ impl ServeSettings {
                 "PROVISION_DB_POOL_SIZE",
                 c.database.pool_size,
                 "database.pool_size",
-                16,
+                default_pool_size(cores),
             )?,
             acquire_timeout: ms(src.pick(
                 None,

@@ -12,7 +12,7 @@ use crate::server::auth::token::TokenUser;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::events;
 use crate::server::extract::{self, JsonBody, Query};
-use crate::server::model::{fetch_run, CheckResult, RESULT_STATUSES};
+use crate::server::model::{fetch_run, CheckResult, Page, RESULT_COLUMNS, RESULT_STATUSES};
 use crate::server::state::AppState;
 
 pub const CHECK_NAME_MAX: usize = 500;
@@ -29,10 +29,9 @@ pub async fn list(
     let limit = q.int("limit", 1, MAX_RESULTS as i64)?.unwrap_or(100);
     let after = q.int("after", 0, i64::MAX)?;
 
-    let mut qb = QueryBuilder::new(
-        "SELECT id, run_id, check_name, status, duration_ms, message, details, created_at \
-         FROM validation_results WHERE run_id = ",
-    );
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {RESULT_COLUMNS} FROM validation_results WHERE run_id = "
+    ));
     qb.push_bind(run_id);
     if let Some(status) = status {
         qb.push(" AND status = ").push_bind(status);
@@ -61,10 +60,14 @@ pub async fn list(
     } else {
         None
     };
+    let page = Page {
+        items: &items,
+        next_before: None,
+        next_after: Some(next_after),
+    };
     Ok(json(
         StatusCode::OK,
-        serde_json::to_string(&serde_json::json!({"items": items, "next_after": next_after}))
-            .expect("results serialize"),
+        serde_json::to_string(&page).expect("results serialize"),
     ))
 }
 
@@ -114,6 +117,12 @@ fn validate(results: &[NewResult]) -> ApiResult<()> {
         extract::optional_text_field(&at("message"), r.message.as_deref(), MESSAGE_MAX)?;
     }
     Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct Inserted<'a> {
+    inserted: usize,
+    run: &'a crate::server::model::Run,
 }
 
 pub async fn add(
@@ -194,7 +203,10 @@ pub async fn add(
     state.metrics.events_published.inc();
     Ok(json(
         StatusCode::CREATED,
-        serde_json::to_string(&serde_json::json!({"inserted": n, "run": run}))
-            .expect("run serializes"),
+        serde_json::to_string(&Inserted {
+            inserted: n,
+            run: &run,
+        })
+        .expect("run serializes"),
     ))
 }

@@ -13,7 +13,7 @@ use crate::server::error::{ApiError, ApiResult};
 use crate::server::events;
 use crate::server::extract::{self, JsonBody, Query};
 use crate::server::model::{
-    fetch_run, Run, FINAL_RUN_STATUSES, RUN_COLUMNS, RUN_FROM, RUN_STATUSES,
+    fetch_run, Page, Run, FINAL_RUN_STATUSES, RUN_COLUMNS, RUN_FROM, RUN_STATUSES,
 };
 use crate::server::state::AppState;
 
@@ -51,10 +51,14 @@ pub async fn list(State(state): State<AppState>, q: Query) -> ApiResult<Response
     } else {
         None
     };
+    let page = Page {
+        items: &items,
+        next_before: Some(next_before),
+        next_after: None,
+    };
     Ok(json(
         StatusCode::OK,
-        serde_json::to_string(&serde_json::json!({"items": items, "next_before": next_before}))
-            .expect("runs serialize"),
+        serde_json::to_string(&page).expect("runs serialize"),
     ))
 }
 
