@@ -104,19 +104,30 @@ impl App {
         self.http.get(self.url(path)).send().await.expect("GET")
     }
 
+    /// A JSON request with a bearer token.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn post(
         &self,
         path: &str,
         token: &str,
         body: serde_json::Value,
     ) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("POST")
+        self.send(reqwest::Method::POST, path, token, body).await
     }
 
     pub async fn patch(
@@ -125,13 +136,22 @@ impl App {
         token: &str,
         body: serde_json::Value,
     ) -> reqwest::Response {
-        self.http
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("PATCH")
+        self.send(reqwest::Method::PATCH, path, token, body).await
+    }
+
+    /// `PATCH /api/runs/{id}` with `{"status": status}`.
+    pub async fn finish(
+        &self,
+        token: &str,
+        id: impl std::fmt::Display,
+        status: &str,
+    ) -> reqwest::Response {
+        self.patch(
+            &format!("/api/runs/{id}"),
+            token,
+            serde_json::json!({"status": status}),
+        )
+        .await
     }
 }
 

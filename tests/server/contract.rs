@@ -145,24 +145,12 @@ async fn run_lifecycle_results_and_counters() {
     assert_eq!(fails["items"][0]["message"], "boom");
 
     // Finish, then finishing again is a conflict.
-    let r = app
-        .patch(
-            &format!("/api/runs/{id}"),
-            &token,
-            json!({"status": "failed"}),
-        )
-        .await;
+    let r = app.finish(&token, id, "failed").await;
     assert_eq!(r.status(), 200);
     let fin = body_json(r).await;
     assert_eq!(fin["status"], "failed");
     assert!(fin["finished_at"].as_str().unwrap().ends_with('Z'));
-    let r = app
-        .patch(
-            &format!("/api/runs/{id}"),
-            &token,
-            json!({"status": "passed"}),
-        )
-        .await;
+    let r = app.finish(&token, id, "passed").await;
     assert_eq!(assert_error(r, 409).await, "run_finished");
 
     // Unknown runs are 404 on GET, PATCH and POST results alike.

@@ -70,13 +70,7 @@ async fn a_write_on_one_instance_reaches_websocket_clients_of_the_other() {
     );
 
     // A write through B reaches A's client too.
-    let r = b
-        .patch(
-            &format!("/api/runs/{id}"),
-            &token,
-            json!({"status": "failed"}),
-        )
-        .await;
+    let r = b.finish(&token, id, "failed").await;
     assert_eq!(r.status(), 200);
     next_event(&mut ws_a).await; // results_added
     let ev = next_event(&mut ws_a).await;
@@ -84,13 +78,7 @@ async fn a_write_on_one_instance_reaches_websocket_clients_of_the_other() {
     assert_eq!(ev["run"]["status"], "failed");
     assert!(ev["run"]["finished_at"].is_string());
     // An event only: a failed write publishes nothing.
-    let r = b
-        .patch(
-            &format!("/api/runs/{id}"),
-            &token,
-            json!({"status": "passed"}),
-        )
-        .await;
+    let r = b.finish(&token, id, "passed").await;
     assert_eq!(r.status(), 409);
     assert_eq!(next_event(&mut ws_b).await["type"], "run_finished");
     assert!(
@@ -119,13 +107,7 @@ async fn cache_is_shared_and_honest_across_instances() {
     assert_eq!(body_json(r).await, before);
 
     // Write through A; the next read through B is a miss that shows it.
-    let r = a
-        .patch(
-            &format!("/api/runs/{id}"),
-            &token,
-            json!({"status": "passed"}),
-        )
-        .await;
+    let r = a.finish(&token, id, "passed").await;
     assert_eq!(r.status(), 200);
     let r = b.get("/api/summary").await;
     assert_eq!(r.headers()["x-cache"], "miss");
