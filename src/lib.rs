@@ -3,7 +3,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod fixture;
 pub mod logging;
+pub mod migrate;
 pub mod schema;
 pub mod server;
 pub mod settings;

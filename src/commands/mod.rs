@@ -1,5 +1,7 @@
 //! One file per subcommand: the only layer that talks to the terminal.
 
+pub mod fixture;
+pub mod migrate;
 pub mod serve;
 
 use crate::cli::{Cli, Command};
@@ -11,6 +13,8 @@ pub enum ExitStatus {
     Success,
     Failure,
     Usage,
+    /// A command's own code (3 and up), documented in its --help.
+    Code(u8),
 }
 
 impl ExitStatus {
@@ -19,6 +23,7 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Usage => 2,
+            ExitStatus::Code(c) => c,
         }
     }
 }
@@ -48,5 +53,7 @@ impl<E: Into<anyhow::Error>> From<E> for CommandError {
 pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Migrate(args) => migrate::run(&cli.global, args),
+        Command::Fixture(args) => fixture::run(&cli.global, args),
     }
 }

@@ -1,0 +1,148 @@
+//! `provision migrate`: resolves the target, runs the migration, prints the report.
+
+use anyhow::Context;
+
+use super::{CommandError, ExitStatus};
+use crate::cli::{GlobalArgs, MigrateArgs, SchemaArg};
+use crate::migrate::{self, Options, Outcome, Report, SchemaMode};
+use crate::settings::{url_has_password, Sources};
+
+pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, CommandError> {
+    if args
+        .to
+        .as_ref()
+        .is_some_and(|u| url_has_password(u.expose()))
+    {
+        tracing::warn!(
+            "--to carries a password, and argv is visible to every user of this host: prefer \
+             DATABASE_URL or the .env file"
+        );
+    }
+    let sources = Sources::load(global.config.as_deref(), global.env_file.as_deref())?;
+    let to = sources.pick_opt(
+        args.to,
+        "DATABASE_URL",
+        sources.config.database.url.clone(),
+        "database.url",
+    )?;
+    let opts = Options {
+        from: args.from,
+        to,
+        replace: args.replace,
+        strict: args.strict,
+        dry_run: args.dry_run,
+        schema: match args.schema {
+            SchemaArg::Auto => SchemaMode::Auto,
+            SchemaArg::Dashboard => SchemaMode::Dashboard,
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match runtime.block_on(migrate::run(&opts)) {
+        Ok(report) => {
+            if global.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serializes")
+                );
+            } else if !global.quiet {
+                print!("{}", render(&report));
+            }
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => {
+            let code = e.exit_code();
+            if global.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"version": 1, "outcome": "failed", "exit_code": code, "error": e.to_string()})
+                );
+            }
+            Err(CommandError {
+                status: ExitStatus::Code(code),
+                error: anyhow::Error::new(e),
+            })
+        }
+    }
+}
+
+/// The report as text: a table per table, then quarantines and skipped objects.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let head = match r.outcome {
+        Outcome::Migrated => format!(
+            "migrated {} → PostgreSQL (migration #{})",
+            r.source,
+            r.migration_id.unwrap_or(0)
+        ),
+        Outcome::AlreadyMigrated => {
+            return format!(
+                "{} was already migrated (migration #{}, sha256 {}): nothing to do\n",
+                r.source,
+                r.migration_id.unwrap_or(0),
+                r.source_sha256.as_deref().unwrap_or("?")
+            )
+        }
+        Outcome::Planned => format!("plan for {} (dry run: nothing written)", r.source),
+    };
+    out.push_str(&head);
+    out.push('\n');
+    out.push_str(&format!(
+        "{:<20} {:>10} {:>10} {:>8} {:>8} {:>8} {:>6} {:>7} {:>8}\n",
+        "table", "source", "loaded", "q.rows", "q.cells", "json→str", "hash", "secs", "MB/s"
+    ));
+    for t in &r.tables {
+        let hash = match t.hash_ok {
+            Some(true) => "✓",
+            Some(false) => "✗",
+            None => "-",
+        };
+        out.push_str(&format!(
+            "{:<20} {:>10} {:>10} {:>8} {:>8} {:>8} {:>6} {:>7.2} {:>8.1}\n",
+            t.table,
+            t.source_rows,
+            t.loaded_rows,
+            t.quarantined_rows,
+            t.quarantined_cells,
+            t.json_kept_as_string,
+            hash,
+            t.seconds,
+            t.mb_per_s
+        ));
+    }
+    if !r.quarantine.is_empty() {
+        out.push_str(&format!(
+            "\n{} value(s) quarantined (originals kept in provision_quarantine):\n",
+            r.quarantine.len()
+        ));
+        for q in r.quarantine.iter().take(10) {
+            out.push_str(&format!(
+                "  {} {} {}: {}\n",
+                q.table,
+                q.key,
+                q.column.as_deref().unwrap_or("(row)"),
+                q.reason
+            ));
+        }
+        if r.quarantine.len() > 10 {
+            out.push_str(&format!(
+                "  … and {} more (see --json)\n",
+                r.quarantine.len() - 10
+            ));
+        }
+    }
+    if !r.skipped.is_empty() {
+        out.push_str("\nnot migrated:\n");
+        for s in &r.skipped {
+            out.push_str(&format!("  {} {}: {}\n", s.kind, s.name, s.why));
+        }
+    }
+    let t = &r.timings;
+    out.push_str(&format!(
+        "\ntime: load {:.2} s, indexes + verification {:.2} s, swap {:.2} s, total {:.2} s\n",
+        t.load_s, t.index_and_verify_s, t.swap_s, t.total_s
+    ));
+    out
+}

@@ -1,0 +1,149 @@
+//! The dashboard's tables as `migrate` fills them: column types and nullability (they
+//! mirror migrations/, and a test compares them with the catalog), the CHECK value sets,
+//! the foreign keys, and the load order that lets a child see its parents' accepted ids.
+
+use super::convert::Kind;
+use crate::server::model::{RESULT_STATUSES, RUN_STATUSES};
+
+pub const ROLES: [&str; 3] = ["viewer", "engineer", "admin"];
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+    /// CHECK: the value must be one of these.
+    pub one_of: Option<&'static [&'static str]>,
+    /// Foreign key to this table's `id`.
+    pub references: Option<&'static str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: Vec<Column>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+const fn col(name: &'static str, kind: Kind, nullable: bool) -> Column {
+    Column {
+        name,
+        kind,
+        nullable,
+        one_of: None,
+        references: None,
+    }
+}
+
+const fn fk(name: &'static str, nullable: bool, table: &'static str) -> Column {
+    Column {
+        name,
+        kind: Kind::Int8,
+        nullable,
+        one_of: None,
+        references: Some(table),
+    }
+}
+
+const fn check(name: &'static str, set: &'static [&'static str]) -> Column {
+    Column {
+        name,
+        kind: Kind::Text,
+        nullable: false,
+        one_of: Some(set),
+        references: None,
+    }
+}
+
+/// Every table of the dashboard schema, parents before children. `migrate` swaps all of
+/// them in together (sessions has no legacy counterpart and arrives empty).
+pub fn tables() -> Vec<Table> {
+    use Kind::*;
+    vec![
+        Table {
+            name: "users",
+            columns: vec![
+                col("id", Int8, false),
+                col("username", Text, false),
+                col("email", Text, true),
+                col("password_hash", Text, false),
+                check("role", &ROLES),
+                col("is_active", Bool, false),
+                col("created_at", Timestamptz, true),
+            ],
+        },
+        Table {
+            name: "validation_suites",
+            columns: vec![
+                col("id", Int8, false),
+                col("name", Text, false),
+                col("description", Text, true),
+                col("config", Jsonb, true),
+                col("created_at", Timestamptz, true),
+            ],
+        },
+        Table {
+            name: "api_tokens",
+            columns: vec![
+                col("id", Int8, false),
+                fk("user_id", false, "users"),
+                col("token_hash", Text, false),
+                col("label", Text, true),
+                col("created_at", Timestamptz, true),
+                col("last_used", Timestamptz, true),
+                col("revoked_at", Timestamptz, true),
+            ],
+        },
+        Table {
+            name: "validation_runs",
+            columns: vec![
+                col("id", Int8, false),
+                fk("suite_id", false, "validation_suites"),
+                col("environment", Text, false),
+                check("status", &RUN_STATUSES),
+                fk("triggered_by", true, "users"),
+                col("started_at", Timestamptz, true),
+                col("finished_at", Timestamptz, true),
+                col("total_checks", Int8, true),
+                col("passed_checks", Int8, true),
+                col("failed_checks", Int8, true),
+                col("metadata", Jsonb, true),
+            ],
+        },
+        Table {
+            name: "validation_results",
+            columns: vec![
+                col("id", Int8, false),
+                fk("run_id", false, "validation_runs"),
+                col("check_name", Text, false),
+                check("status", &RESULT_STATUSES),
+                col("duration_ms", Float8, true),
+                col("message", Text, true),
+                col("details", Jsonb, true),
+                col("created_at", Timestamptz, true),
+            ],
+        },
+        Table {
+            name: "sessions",
+            columns: vec![
+                col("id", Text, false),
+                fk("user_id", false, "users"),
+                col("expires_at", Timestamptz, false),
+            ],
+        },
+    ]
+}
+
+/// The tables the legacy SQLite schema has (sessions is the server's own).
+pub const LEGACY_TABLES: [&str; 5] = [
+    "users",
+    "api_tokens",
+    "validation_suites",
+    "validation_runs",
+    "validation_results",
+];

@@ -1,0 +1,253 @@
+//! Reading one table (or one rowid slice of it) from SQLite: every value converted
+//! exactly or quarantined, accepted rows encoded as PostgreSQL binary COPY in chunks of
+//! about 1 MiB (handed to a sink, so memory stays flat), and the content hash of what
+//! was accepted, computed from the converted values.
+
+use std::collections::HashSet;
+
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+use serde_json::json;
+
+use super::canonical::{RowHasher, TableHash};
+use super::convert::{convert, Kind, Note, Out};
+use super::dashboard::{Column, Table};
+
+pub const CHUNK: usize = 1 << 20;
+
+/// A value that could not be placed exactly, with its original.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Quarantined {
+    pub table: String,
+    pub key: String,
+    /// None when the whole row is quarantined.
+    pub column: Option<String>,
+    pub original: serde_json::Value,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ReadStats {
+    pub source_rows: u64,
+    pub loaded_rows: u64,
+    pub quarantined_rows: u64,
+    pub quarantined_cells: u64,
+    pub json_kept_as_string: u64,
+    pub bytes: u64,
+    pub hash: TableHash,
+    pub quarantine: Vec<Quarantined>,
+    /// Ids of the loaded rows, when asked for (parents of other tables).
+    pub ids: HashSet<i64>,
+}
+
+/// Which parent ids were loaded, for foreign keys.
+pub type Parents<'a> = &'a dyn Fn(&str) -> Option<&'a HashSet<i64>>;
+
+/// What to read: the columns present in both the source and the target, in target order.
+pub struct Job<'a> {
+    pub table: &'a Table,
+    pub columns: Vec<&'a Column>,
+    /// Only rowids in this inclusive range.
+    pub slice: Option<(i64, i64)>,
+    pub collect_ids: bool,
+}
+
+/// A value as it was in SQLite, losslessly, for the quarantine table.
+pub fn original(v: ValueRef<'_>) -> serde_json::Value {
+    match v {
+        ValueRef::Null => json!({"type": "null"}),
+        ValueRef::Integer(i) => json!({"type": "integer", "value": i}),
+        ValueRef::Real(f) => json!({"type": "real", "value": f}),
+        ValueRef::Text(b) => match std::str::from_utf8(b) {
+            Ok(s) if !s.contains('\0') => json!({"type": "text", "value": s}),
+            _ => json!({"type": "text", "hex": hex::encode(b)}),
+        },
+        ValueRef::Blob(b) => json!({"type": "blob", "hex": hex::encode(b)}),
+    }
+}
+
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// Reads `job`, handing COPY chunks to `sink` (which returns false when the writer has
+/// gone, and reading stops). Every chunk sequence starts with the COPY header and ends
+/// with the trailer. `sink` may be a no-op for a scan (dry run, --strict).
+pub fn read(
+    conn: &Connection,
+    job: &Job<'_>,
+    parents: Parents<'_>,
+    sink: &mut dyn FnMut(Vec<u8>) -> bool,
+) -> rusqlite::Result<ReadStats> {
+    let cols: Vec<String> = job.columns.iter().map(|c| quote(c.name)).collect();
+    let mut sql = format!(
+        "SELECT rowid, {} FROM {}",
+        cols.join(", "),
+        quote(job.table.name)
+    );
+    if job.slice.is_some() {
+        sql.push_str(" WHERE rowid BETWEEN ?1 AND ?2");
+    }
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = match job.slice {
+        Some((a, b)) => stmt.query([a, b])?,
+        None => stmt.query([])?,
+    };
+    let mut stats = ReadStats::default();
+    let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    let ncols = job.columns.len();
+    let mut outs: Vec<Out> = Vec::with_capacity(ncols);
+    let mut cell_problems: Vec<(usize, String)> = Vec::new();
+
+    while let Some(row) = rows.next()? {
+        stats.source_rows += 1;
+        outs.clear();
+        cell_problems.clear();
+        let mut json_notes = 0u64;
+        let mut row_problem: Option<String> = None;
+        for (i, col) in job.columns.iter().enumerate() {
+            let v = row.get_ref(i + 1)?;
+            let converted = convert(col.kind, v);
+            let mut out = match converted {
+                Ok((out, note)) => {
+                    if note == Some(Note::JsonKeptAsString) {
+                        json_notes += 1;
+                    }
+                    out
+                }
+                Err(p) => {
+                    if col.nullable {
+                        cell_problems.push((i, p.0));
+                        Out::Null
+                    } else {
+                        row_problem.get_or_insert(format!("{}: {}", col.name, p.0));
+                        Out::Null
+                    }
+                }
+            };
+            if let (Some(set), Out::Text(s)) = (col.one_of, &out) {
+                if !set.contains(&s.as_str()) {
+                    row_problem.get_or_insert(format!(
+                        "{}: {s:?} is not one of {} (CHECK)",
+                        col.name,
+                        set.join(", ")
+                    ));
+                }
+            }
+            if let (Some(parent), Out::Int(id)) = (col.references, &out) {
+                let known = parents(parent).is_some_and(|ids| ids.contains(id));
+                if !known {
+                    let why = format!(
+                        "{}: {parent} {id} does not exist or was quarantined",
+                        col.name
+                    );
+                    if col.nullable {
+                        cell_problems.push((i, why));
+                        out = Out::Null;
+                    } else {
+                        row_problem.get_or_insert(why);
+                    }
+                }
+            }
+            if matches!(out, Out::Null) && !col.nullable && row_problem.is_none() {
+                row_problem = Some(format!("{}: NULL where NOT NULL", col.name));
+            }
+            outs.push(out);
+        }
+        let rowid: i64 = row.get(0)?;
+        let key = format!("id={rowid}");
+        if let Some(reason) = row_problem {
+            let mut orig = serde_json::Map::new();
+            for (i, col) in job.columns.iter().enumerate() {
+                orig.insert(col.name.to_string(), original(row.get_ref(i + 1)?));
+            }
+            stats.quarantined_rows += 1;
+            stats.quarantine.push(Quarantined {
+                table: job.table.name.to_string(),
+                key,
+                column: None,
+                original: serde_json::Value::Object(orig),
+                reason,
+            });
+            continue;
+        }
+        for (i, reason) in cell_problems.drain(..) {
+            stats.quarantined_cells += 1;
+            stats.quarantine.push(Quarantined {
+                table: job.table.name.to_string(),
+                key: key.clone(),
+                column: Some(job.columns[i].name.to_string()),
+                original: original(row.get_ref(i + 1)?),
+                reason,
+            });
+        }
+        stats.json_kept_as_string += json_notes;
+        if job.collect_ids {
+            if let Some(Out::Int(id)) = outs.first() {
+                stats.ids.insert(*id);
+            }
+        }
+        let mut hasher = RowHasher::default();
+        buf.extend_from_slice(&(ncols as i16).to_be_bytes());
+        for (col, out) in job.columns.iter().zip(&outs) {
+            encode(col.kind, out, &mut buf, &mut hasher);
+        }
+        stats.hash.add(hasher.finish());
+        stats.loaded_rows += 1;
+        if buf.len() >= CHUNK {
+            stats.bytes += buf.len() as u64;
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 64 * 1024));
+            if !sink(full) {
+                return Ok(stats);
+            }
+        }
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    stats.bytes += buf.len() as u64;
+    sink(buf);
+    Ok(stats)
+}
+
+/// Appends one field in binary COPY form and hashes the same value.
+fn encode(kind: Kind, out: &Out, buf: &mut Vec<u8>, h: &mut RowHasher) {
+    let field = |buf: &mut Vec<u8>, bytes: &[u8]| {
+        buf.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        buf.extend_from_slice(bytes);
+    };
+    match out {
+        Out::Null => {
+            buf.extend_from_slice(&(-1i32).to_be_bytes());
+            h.null();
+        }
+        Out::Int(i) => {
+            field(buf, &i.to_be_bytes());
+            h.int(*i);
+        }
+        Out::Float(f) => {
+            field(buf, &f.to_bits().to_be_bytes());
+            h.float(*f);
+        }
+        Out::Bool(b) => {
+            field(buf, &[*b as u8]);
+            h.bool(*b);
+        }
+        Out::Text(s) => {
+            field(buf, s.as_bytes());
+            h.text(s.as_bytes());
+        }
+        Out::Ts(t) => {
+            field(buf, &t.to_be_bytes());
+            h.timestamp(*t);
+        }
+        Out::Json(s) => {
+            debug_assert_eq!(kind, Kind::Jsonb);
+            buf.extend_from_slice(&(s.len() as i32 + 1).to_be_bytes());
+            buf.push(1);
+            buf.extend_from_slice(s.as_bytes());
+            h.json(s).expect("JSON was checked when converted");
+        }
+    }
+}

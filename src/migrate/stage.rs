@@ -1,0 +1,277 @@
+//! The staging schema and the swap. Tables are created in `provision_stage` like the
+//! dashboard's own (columns, defaults, identities), loaded without indexes, then given
+//! exactly the indexes and constraints the dashboard schema has — same names, read from
+//! the catalog — and swapped into `public` in one transaction with the ledger row. A run
+//! killed at any moment leaves `public` as it was; the next run drops the leftover stage.
+
+use sqlx::{PgConnection, Row};
+
+use super::dashboard::Table;
+
+pub const STAGE: &str = "provision_stage";
+const MARK: &str = "provision migrate: staging area of an unfinished migration; safe to drop";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(
+        "schema {STAGE} exists and was not made by provision migrate; rename or drop it first"
+    )]
+    ForeignStage,
+    #[error("{what}: {source}")]
+    Db {
+        what: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("the staged schema differs from the dashboard's: {0}")]
+    Mismatch(String),
+}
+
+pub fn db(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StageError {
+    let what = what.into();
+    move |source| StageError::Db { what, source }
+}
+
+/// Drops a stage left by an interrupted run (only if it carries our mark), then creates
+/// the stage tables like the public ones.
+pub async fn prepare(conn: &mut PgConnection, tables: &[Table]) -> Result<(), StageError> {
+    let existing: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1",
+    )
+    .bind(STAGE)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db("looking for a previous staging schema"))?;
+    match existing {
+        Some(Some(c)) if c == MARK => {
+            sqlx::query(&format!("DROP SCHEMA {STAGE} CASCADE"))
+                .execute(&mut *conn)
+                .await
+                .map_err(db("dropping the staging schema of an interrupted run"))?;
+        }
+        Some(_) => return Err(StageError::ForeignStage),
+        None => {}
+    }
+    let mut ddl = format!("CREATE SCHEMA {STAGE}; COMMENT ON SCHEMA {STAGE} IS '{MARK}';");
+    for t in tables {
+        ddl.push_str(&format!(
+            "CREATE TABLE {STAGE}.{0} (LIKE public.{0} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED);",
+            t.name
+        ));
+    }
+    sqlx::raw_sql(&ddl)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("creating the staging tables"))?;
+    Ok(())
+}
+
+/// The statements that give the staged tables the dashboard's indexes and constraints.
+#[derive(Debug, Default)]
+pub struct Ddl {
+    /// `CREATE INDEX` statements; independent of each other.
+    pub indexes: Vec<String>,
+    /// Primary keys, unique and CHECK constraints (after the indexes).
+    pub constraints: Vec<String>,
+    /// Foreign keys (after every primary key).
+    pub foreign_keys: Vec<String>,
+}
+
+/// Rewrites `public.<table>` references to the stage for every dashboard table.
+fn to_stage(sql: &str, tables: &[Table]) -> String {
+    let mut out = sql.to_string();
+    for t in tables {
+        for end in [" ", "(", ";"] {
+            out = out.replace(
+                &format!("public.{}{end}", t.name),
+                &format!("{STAGE}.{}{end}", t.name),
+            );
+        }
+        if out.ends_with(&format!("public.{}", t.name)) {
+            let cut = out.len() - format!("public.{}", t.name).len();
+            out.replace_range(cut.., &format!("{STAGE}.{}", t.name));
+        }
+    }
+    out
+}
+
+/// Reads the public tables' index and constraint definitions from the catalog.
+pub async fn ddl(conn: &mut PgConnection, tables: &[Table]) -> Result<Ddl, StageError> {
+    // Fully qualified names in the definitions, whatever the session's search_path.
+    sqlx::query("SET search_path = pg_catalog")
+        .execute(&mut *conn)
+        .await
+        .map_err(db("setting search_path"))?;
+    let mut out = Ddl::default();
+    for t in tables {
+        let rel = format!("public.{}", t.name);
+        let indexes = sqlx::query(
+            "SELECT pg_get_indexdef(x.indexrelid) AS def FROM pg_index x \
+             WHERE x.indrelid = $1::regclass ORDER BY x.indexrelid",
+        )
+        .bind(&rel)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db(format!("reading the indexes of {rel}")))?;
+        for row in indexes {
+            let def: String = row.get("def");
+            out.indexes.push(to_stage(&def, tables));
+        }
+        let constraints = sqlx::query(
+            "SELECT conname, contype::text AS contype, pg_get_constraintdef(oid) AS def \
+             FROM pg_constraint WHERE conrelid = $1::regclass ORDER BY oid",
+        )
+        .bind(&rel)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db(format!("reading the constraints of {rel}")))?;
+        for row in constraints {
+            let name: String = row.get("conname");
+            let kind: String = row.get("contype");
+            let def: String = row.get("def");
+            let target = format!("ALTER TABLE {STAGE}.{} ADD CONSTRAINT \"{name}\"", t.name);
+            match kind.as_str() {
+                "p" => out
+                    .constraints
+                    .push(format!("{target} PRIMARY KEY USING INDEX \"{name}\"")),
+                "u" => out
+                    .constraints
+                    .push(format!("{target} UNIQUE USING INDEX \"{name}\"")),
+                "f" => out
+                    .foreign_keys
+                    .push(format!("{target} {}", to_stage(&def, tables))),
+                _ => out.constraints.push(format!("{target} {def}")),
+            }
+        }
+    }
+    sqlx::query("RESET search_path")
+        .execute(&mut *conn)
+        .await
+        .map_err(db("resetting search_path"))?;
+    Ok(out)
+}
+
+/// Sets each staged identity so new rows continue after the largest id and after
+/// SQLite's AUTOINCREMENT high-water mark. Returns (table, next id).
+pub async fn continue_identities(
+    conn: &mut PgConnection,
+    tables: &[Table],
+    high_water: &dyn Fn(&str) -> i64,
+) -> Result<Vec<(String, i64)>, StageError> {
+    let mut next = Vec::new();
+    for t in tables {
+        let seq: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, 'id')")
+            .bind(format!("{STAGE}.{}", t.name))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db(format!("finding the identity of {}", t.name)))?;
+        let Some(seq) = seq else { continue };
+        let max: Option<i64> =
+            sqlx::query_scalar(&format!("SELECT max(id) FROM {STAGE}.{}", t.name))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db(format!("reading max(id) of {}", t.name)))?;
+        let last = max.unwrap_or(0).max(high_water(t.name));
+        if last >= 1 {
+            sqlx::query("SELECT setval($1::regclass, $2, true)")
+                .bind(&seq)
+                .bind(last)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(format!("setting the identity of {}", t.name)))?;
+        }
+        next.push((t.name.to_string(), last.max(0) + 1));
+    }
+    Ok(next)
+}
+
+/// Compares the staged tables with the public ones: columns, types, NOT NULL, index and
+/// constraint names, and that every constraint is validated.
+pub async fn check_schema(conn: &mut PgConnection, tables: &[Table]) -> Result<(), StageError> {
+    for t in tables {
+        let shape = |schema: &'static str| {
+            format!(
+                "SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || \
+                   CASE WHEN a.attnotnull THEN ' not null' ELSE '' END || \
+                   CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END, ', ' ORDER BY a.attnum) \
+                 || ' | ' || coalesce((SELECT string_agg(i.relname::text, ',' ORDER BY i.relname) \
+                      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), '') \
+                 || ' | ' || coalesce((SELECT string_agg(conname || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END, \
+                      ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = c.oid), '') \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                 WHERE n.nspname = '{schema}' AND c.relname = $1 GROUP BY c.oid"
+            )
+        };
+        let public: Option<String> = sqlx::query_scalar(&shape("public"))
+            .bind(t.name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db("reading the public schema"))?;
+        let staged: Option<String> = sqlx::query_scalar(&shape(STAGE))
+            .bind(t.name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db("reading the staged schema"))?;
+        if public != staged {
+            return Err(StageError::Mismatch(format!(
+                "{}: public has [{}], staged has [{}]",
+                t.name,
+                public.unwrap_or_default(),
+                staged.unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The swap, inside the caller's transaction: drops the public tables (no CASCADE: an
+/// object outside the dashboard depending on them stops the migration with PostgreSQL's
+/// message) and moves the staged ones in, keeping the previous owner.
+pub async fn swap(tx: &mut PgConnection, tables: &[Table]) -> Result<(), StageError> {
+    let list: Vec<String> = tables
+        .iter()
+        .map(|t| format!("public.{}", t.name))
+        .collect();
+    sqlx::query(&format!(
+        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        list.join(", ")
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(db("locking the dashboard tables"))?;
+    let owners: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = ANY($1)",
+    )
+    .bind(tables.iter().map(|t| t.name).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db("reading the tables' owners"))?;
+    sqlx::query(&format!("DROP TABLE {}", list.join(", ")))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(
+            "replacing the dashboard tables (something outside the dashboard depends on them)",
+        ))?;
+    for t in tables {
+        sqlx::query(&format!("ALTER TABLE {STAGE}.{} SET SCHEMA public", t.name))
+            .execute(&mut *tx)
+            .await
+            .map_err(db(format!("moving {} into public", t.name)))?;
+    }
+    for (table, owner) in owners {
+        sqlx::query(&format!(
+            "ALTER TABLE public.\"{table}\" OWNER TO \"{}\"",
+            owner.replace('"', "\"\"")
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(format!("giving {table} back to its owner {owner}")))?;
+    }
+    sqlx::query(&format!("DROP SCHEMA {STAGE}"))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("dropping the empty staging schema"))?;
+    Ok(())
+}
