@@ -76,6 +76,19 @@ pub enum MigrateError {
 }
 
 impl MigrateError {
+    /// A SQLite error while reading `table`: corruption is the source's fault (exit 3).
+    fn reading(src: &std::path::Path, table: &str, e: rusqlite::Error) -> Self {
+        let msg = e.to_string();
+        if msg.contains("malformed") || msg.contains("corrupt") {
+            MigrateError::Source(SourceError::Corrupt(
+                src.to_path_buf(),
+                format!("{table}: {msg}"),
+            ))
+        } else {
+            MigrateError::Read(format!("{table}: {msg}"))
+        }
+    }
+
     /// 1 failed (verification, database), 2 usage, 3 source unusable, 4 refused
     /// (the target holds other data), 5 `--strict` found values to quarantine.
     pub fn exit_code(&self) -> u8 {
@@ -199,7 +212,7 @@ fn slices(src: &Source, table: &str) -> Result<Vec<Option<(i64, i64)>>, MigrateE
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
-        .map_err(|e| MigrateError::Read(format!("{table}: {e}")))?;
+        .map_err(|e| MigrateError::reading(&src.path, table, e))?;
     match (lo, hi) {
         (Some(lo), Some(hi)) if n > 200_000 => {
             let mid = lo + (hi - lo) / 2;
@@ -224,7 +237,7 @@ fn merge(into: &mut ReadStats, s: ReadStats) {
 /// Reads one slice; with a pool, streams it into the staged table by binary COPY.
 async fn run_slice(
     pool: Option<PgPool>,
-    read_path: PathBuf,
+    (source_path, read_path): (PathBuf, PathBuf),
     table: Table,
     columns: Vec<Column>,
     slice: Option<(i64, i64)>,
@@ -246,7 +259,7 @@ async fn run_slice(
         reader::read(&conn, &job, &lookup, &mut |chunk| {
             tx.blocking_send(chunk).is_ok()
         })
-        .map_err(|e| MigrateError::Read(format!("{}: {e}", t.name)))
+        .map_err(|e| MigrateError::reading(&source_path, t.name, e))
     });
     let Some(pool) = pool else {
         while rx.recv().await.is_some() {}
@@ -322,7 +335,7 @@ async fn load_all(
             for slice in slices(src, name)? {
                 parts.push(tokio::spawn(run_slice(
                     pool.cloned(),
-                    src.read_path.clone(),
+                    (src.path.clone(), src.read_path.clone()),
                     table.clone(),
                     columns.clone(),
                     slice,

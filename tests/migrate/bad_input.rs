@@ -1,0 +1,137 @@
+//! Bad sources and bad targets: clear errors naming the thing, the right exit code,
+//! no password echoed, and the target left as it was.
+
+use std::io::Write;
+
+use sqlx::PgPool;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_sources_exit_3_and_name_the_file() {
+    let dir = Dir::new();
+    let (url, _) = new_database().await;
+    let missing = dir.path("nope.db");
+    let r = migrate(&missing, &url, &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("nope.db") && r.stderr.contains("no such file"),
+        "{}",
+        r.stderr
+    );
+
+    let text = dir.path("notes.db");
+    std::fs::write(&text, "this is not a database\n").unwrap();
+    let r = migrate(&text, &url, &[]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains("notes.db") && r.stderr.contains("not a SQLite database"),
+        "{}",
+        r.stderr
+    );
+
+    // A real SQLite file with a page overwritten in the middle of the results table.
+    let corrupt = dir.path("corrupt.db");
+    fixture(&corrupt, 300, false);
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&corrupt)
+            .unwrap();
+        let len = f.metadata().unwrap().len();
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(len / 2 / 4096 * 4096))
+            .unwrap();
+        f.write_all(&vec![0xA5; 4096 * 3]).unwrap();
+    }
+    let r = migrate(&corrupt, &url, &[]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("corrupt.db") && r.stderr.contains("corrupt"),
+        "{}",
+        r.stderr
+    );
+    let pool = PgPool::connect(&url).await.unwrap();
+    let done: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE tablename = 'provision_migrations'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    if done == 1 {
+        assert_eq!(count(&pool, "provision_migrations").await, 0);
+        assert_eq!(count(&pool, "validation_runs").await, 0);
+    }
+
+    // Not the legacy dashboard: refused as unsupported (2), naming what is missing.
+    let other = dir.path("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    let r = migrate(&other, &url, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("validation_runs"), "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_targets_name_host_and_port_and_never_echo_the_password() {
+    let dir = Dir::new();
+    let db = dir.path("legacy.db");
+    fixture(&db, 20, false);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = migrate(
+        &db,
+        &format!("postgres://app:hunter2@127.0.0.1:{port}/x"),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
+
+    let (url, name) = new_database().await;
+    let mut wrong = url::Url::parse(&url).unwrap();
+    wrong.set_password(Some("not-the-password")).unwrap();
+    let r = migrate(&db, wrong.as_str(), &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("password authentication failed"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("not-the-password"), "{}", r.stderr);
+
+    // A role without privileges on the database.
+    let admin = PgPool::connect(&required_env("PROVISION_TEST_PG"))
+        .await
+        .unwrap();
+    let role = unique("weak");
+    sqlx::query(&format!("CREATE ROLE {role} LOGIN PASSWORD 'weakpw'"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let mut weak = url::Url::parse(&url).unwrap();
+    weak.set_username(&role).unwrap();
+    weak.set_password(Some("weakpw")).unwrap();
+    let r = migrate(&db, weak.as_str(), &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("permission denied"), "{}", r.stderr);
+    assert!(!r.stderr.contains("weakpw"));
+
+    // No target at all: a usage error that says where a target comes from.
+    let out = provision(&["migrate", "--from", db.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
+}

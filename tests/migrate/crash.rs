@@ -1,0 +1,69 @@
+//! kill -9 in the middle of the COPY: the target is left as it was (rows had been copied
+//! into the stage, none reached public), and the next run completes.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_copy_leaves_the_target_as_it_was() {
+    let dir = Dir::new();
+    let db = dir.path("big.db");
+    fixture(&db, 15_000, false);
+    let (url, _) = new_database().await;
+    let pool = PgPool::connect(&url).await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .args(["migrate", "--from", db.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("PROVISION_CONFIG", "/dev/null")
+        .env("PROVISION_ENV_FILE", "/dev/null")
+        .env("DATABASE_URL", &url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the results COPY has moved rows, then kill.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let copied = loop {
+        let n: Option<i64> = sqlx::query_scalar(
+            "SELECT max(tuples_processed) FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid \
+             WHERE c.relname = 'validation_results'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if n.unwrap_or(0) > 1000 {
+            break n.unwrap();
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "migrate finished before it could be killed"
+        );
+        assert!(Instant::now() < deadline, "the results COPY never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    println!("killed after {copied} result rows were copied");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count(&pool, "validation_results").await, 0);
+    assert_eq!(count(&pool, "validation_runs").await, 0);
+    assert_eq!(count(&pool, "provision_migrations").await, 0);
+
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        count(&pool, "validation_results").await,
+        sqlite_count(&db, "validation_results")
+    );
+    let stage: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'provision_stage'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stage, 0);
+}
