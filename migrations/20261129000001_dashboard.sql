@@ -62,9 +62,9 @@ CREATE TABLE validation_results (
     details     jsonb,
     created_at  timestamptz DEFAULT now()
 );
--- Keyset pages of one run's results, oldest first, optionally by status.
+-- Keyset pages of one run's results, oldest first; a status filter reads the same range
+-- (a run has at most a few thousand results), which spares every write a fourth index.
 CREATE INDEX validation_results_run_id ON validation_results (run_id, id);
-CREATE INDEX validation_results_run_status ON validation_results (run_id, status, id);
 -- The summary's failing checks read only failures.
 CREATE INDEX validation_results_failures ON validation_results (run_id) INCLUDE (check_name)
     WHERE status IN ('fail', 'error');

@@ -4,7 +4,7 @@
 //! compared by meaning (jsonb reorders keys and normalizes spacing), with numbers kept
 //! as exact decimals, never as floats.
 
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_128;
 
 /// An order-independent multiset hash: the wrapping sum of per-row XXH3-128 hashes, and
 /// the row count.
@@ -30,54 +30,53 @@ impl TableHash {
     }
 }
 
-/// Builds one row's canonical bytes and hashes them.
+/// Builds rows' canonical bytes in one reused buffer and hashes each row in one call.
+#[derive(Default)]
 pub struct RowHasher {
-    h: Xxh3,
-}
-
-impl Default for RowHasher {
-    fn default() -> Self {
-        RowHasher { h: Xxh3::new() }
-    }
+    buf: Vec<u8>,
+    scratch: Vec<u8>,
 }
 
 impl RowHasher {
     pub fn null(&mut self) {
-        self.h.update(&[0]);
+        self.buf.push(0);
     }
     pub fn int(&mut self, v: i64) {
-        self.h.update(&[1]);
-        self.h.update(&v.to_le_bytes());
+        self.buf.push(1);
+        self.buf.extend_from_slice(&v.to_le_bytes());
     }
     pub fn float(&mut self, v: f64) {
-        self.h.update(&[2]);
-        self.h.update(&v.to_bits().to_le_bytes());
+        self.buf.push(2);
+        self.buf.extend_from_slice(&v.to_bits().to_le_bytes());
     }
     pub fn bool(&mut self, v: bool) {
-        self.h.update(&[3, v as u8]);
+        self.buf.extend_from_slice(&[3, v as u8]);
     }
     pub fn text(&mut self, v: &[u8]) {
-        self.h.update(&[4]);
-        self.h.update(&(v.len() as u64).to_le_bytes());
-        self.h.update(v);
+        self.buf.push(4);
+        self.buf.extend_from_slice(&(v.len() as u64).to_le_bytes());
+        self.buf.extend_from_slice(v);
     }
     /// Microseconds since 2000-01-01 UTC (PostgreSQL's epoch).
     pub fn timestamp(&mut self, pg_micros: i64) {
-        self.h.update(&[5]);
-        self.h.update(&pg_micros.to_le_bytes());
+        self.buf.push(5);
+        self.buf.extend_from_slice(&pg_micros.to_le_bytes());
     }
     /// JSON text (valid, as checked by [`check_json`]), hashed by meaning.
     pub fn json(&mut self, text: &str) -> Result<(), JsonProblem> {
-        self.h.update(&[6]);
-        let mut out = Vec::with_capacity(text.len());
-        canonical_json(text, &mut out)?;
-        self.h.update(&(out.len() as u64).to_le_bytes());
-        self.h.update(&out);
+        self.buf.push(6);
+        self.scratch.clear();
+        canonical_json(text, &mut self.scratch)?;
+        self.buf
+            .extend_from_slice(&(self.scratch.len() as u64).to_le_bytes());
+        self.buf.extend_from_slice(&self.scratch);
         Ok(())
     }
-    /// Finishes the row.
-    pub fn finish(self) -> u128 {
-        self.h.digest128()
+    /// Hashes the row built so far and starts the next one.
+    pub fn finish_row(&mut self) -> u128 {
+        let h = xxh3_128(&self.buf);
+        self.buf.clear();
+        h
     }
 }
 

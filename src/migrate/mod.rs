@@ -11,23 +11,24 @@
 pub mod canonical;
 pub mod convert;
 pub mod dashboard;
+mod ledger;
+mod load;
+mod plan;
 pub mod reader;
 pub mod report;
 pub mod source;
 pub mod stage;
 pub mod verify;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
 
 use crate::settings::{redact_url, Secret};
-use dashboard::{Column, Table};
+use dashboard::Table;
 use reader::{Quarantined, ReadStats};
 pub use report::{Outcome, Report, TableReport};
 use source::{Source, SourceError};
@@ -102,265 +103,6 @@ impl MigrateError {
     }
 }
 
-/// The dashboard tables that exist in the source, and which of their columns to read.
-struct Plan {
-    tables: Vec<Table>,
-    /// Per table (by name): the target columns present in the source, in target order.
-    columns: HashMap<&'static str, Vec<Column>>,
-    schema: source::Schema,
-}
-
-fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan, MigrateError> {
-    let schema = src.describe()?;
-    let tables = dashboard::tables();
-    let missing: Vec<&str> = dashboard::LEGACY_TABLES
-        .iter()
-        .copied()
-        .filter(|t| schema.table(t).is_none())
-        .collect();
-    if !missing.is_empty() {
-        let why = format!(
-            "{} is not a legacy dashboard database: it lacks the table(s) {}",
-            src.path.display(),
-            missing.join(", ")
-        );
-        return Err(MigrateError::Unsupported(match mode {
-            SchemaMode::Dashboard => why,
-            SchemaMode::Auto => format!(
-                "{why}. Migrating other SQLite databases (tables created by type inference) \
-                 is not supported yet"
-            ),
-        }));
-    }
-    let mut extra = Vec::new();
-    for t in &schema.tables {
-        if t.virtual_table {
-            continue;
-        }
-        match tables.iter().find(|d| d.name == t.name) {
-            None => extra.push(format!("table {}", t.name)),
-            Some(d) => {
-                for c in &t.columns {
-                    if d.column(c).is_none() {
-                        extra.push(format!("column {}.{c}", t.name));
-                    }
-                }
-            }
-        }
-    }
-    if !extra.is_empty() {
-        return Err(MigrateError::Unsupported(format!(
-            "{} has {} that the dashboard schema has no place for, and dropping them is not an \
-             option; migrating extra tables and columns (by type inference) is not supported yet",
-            src.path.display(),
-            extra.join(", ")
-        )));
-    }
-    for t in schema.tables.iter().filter(|t| t.virtual_table) {
-        report.skipped.push(report::Skipped {
-            kind: "virtual table".into(),
-            name: t.name.clone(),
-            why: "virtual tables belong to a SQLite extension; their data is not migrated".into(),
-        });
-    }
-    for o in &schema.others {
-        let why = match o.kind.as_str() {
-            "index" => "replaced by the dashboard schema's own indexes",
-            "view" => "views are not migrated; recreate it in PostgreSQL if still needed",
-            "trigger" => {
-                "triggers are not migrated; SQLite trigger bodies do not run in PostgreSQL"
-            }
-            _ => "not migrated",
-        };
-        report.skip(o, why);
-    }
-    let mut columns = HashMap::new();
-    for t in &tables {
-        let present: Vec<Column> = match schema.table(t.name) {
-            Some(st) => t
-                .columns
-                .iter()
-                .filter(|c| st.columns.iter().any(|s| s == c.name))
-                .cloned()
-                .collect(),
-            None => Vec::new(),
-        };
-        columns.insert(t.name, present);
-    }
-    Ok(Plan {
-        tables,
-        columns,
-        schema,
-    })
-}
-
-/// Parents first: a table's foreign keys point only to tables in earlier waves.
-const WAVES: [&[&str]; 3] = [
-    &["users", "validation_suites"],
-    &["api_tokens", "validation_runs"],
-    &["validation_results"],
-];
-
-type ParentIds = Arc<HashMap<String, HashSet<i64>>>;
-
-/// Rowid slices for a table: two halves when it is big enough to gain from two streams.
-fn slices(src: &Source, table: &str) -> Result<Vec<Option<(i64, i64)>>, MigrateError> {
-    let conn = src.connect()?;
-    let (lo, hi, n): (Option<i64>, Option<i64>, i64) = conn
-        .query_row(
-            &format!("SELECT min(rowid), max(rowid), count(*) FROM \"{table}\""),
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .map_err(|e| MigrateError::reading(&src.path, table, e))?;
-    match (lo, hi) {
-        (Some(lo), Some(hi)) if n > 200_000 => {
-            let mid = lo + (hi - lo) / 2;
-            Ok(vec![Some((lo, mid)), Some((mid + 1, hi))])
-        }
-        _ => Ok(vec![None]),
-    }
-}
-
-fn merge(into: &mut ReadStats, s: ReadStats) {
-    into.source_rows += s.source_rows;
-    into.loaded_rows += s.loaded_rows;
-    into.quarantined_rows += s.quarantined_rows;
-    into.quarantined_cells += s.quarantined_cells;
-    into.json_kept_as_string += s.json_kept_as_string;
-    into.bytes += s.bytes;
-    into.hash.merge(s.hash);
-    into.quarantine.extend(s.quarantine);
-    into.ids.extend(s.ids);
-}
-
-/// Reads one slice; with a pool, streams it into the staged table by binary COPY.
-async fn run_slice(
-    pool: Option<PgPool>,
-    (source_path, read_path): (PathBuf, PathBuf),
-    table: Table,
-    columns: Vec<Column>,
-    slice: Option<(i64, i64)>,
-    parents: ParentIds,
-    target: String,
-) -> Result<ReadStats, MigrateError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let t = table.clone();
-    let cols = columns.clone();
-    let reader = tokio::task::spawn_blocking(move || -> Result<ReadStats, MigrateError> {
-        let conn = source::connect(&read_path)?;
-        let job = reader::Job {
-            table: &t,
-            columns: cols.iter().collect(),
-            slice,
-            collect_ids: true,
-        };
-        let lookup = |name: &str| parents.get(name);
-        reader::read(&conn, &job, &lookup, &mut |chunk| {
-            tx.blocking_send(chunk).is_ok()
-        })
-        .map_err(|e| MigrateError::reading(&source_path, t.name, e))
-    });
-    let Some(pool) = pool else {
-        while rx.recv().await.is_some() {}
-        return reader
-            .await
-            .map_err(|e| MigrateError::Read(e.to_string()))?;
-    };
-    let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
-    let what = format!("loading {}", table.name);
-    let err = |source| MigrateError::Target {
-        target: target.clone(),
-        what: what.clone(),
-        source,
-    };
-    let mut conn = pool.acquire().await.map_err(err)?;
-    let mut copy = conn
-        .copy_in_raw(&format!(
-            "COPY {STAGE}.\"{}\" ({}) FROM STDIN (FORMAT binary)",
-            table.name,
-            names.join(", ")
-        ))
-        .await
-        .map_err(err)?;
-    while let Some(chunk) = rx.recv().await {
-        if let Err(e) = copy.send(chunk).await {
-            drop(rx);
-            let _ = reader.await;
-            return Err(err(e));
-        }
-    }
-    let stats = match reader
-        .await
-        .map_err(|e| MigrateError::Read(e.to_string()))?
-    {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = copy.abort("the source could not be read").await;
-            return Err(e);
-        }
-    };
-    let rows = copy.finish().await.map_err(err)?;
-    if rows != stats.loaded_rows {
-        return Err(MigrateError::Verify(format!(
-            "{}: COPY reported {rows} rows, {} were sent",
-            table.name, stats.loaded_rows
-        )));
-    }
-    Ok(stats)
-}
-
-/// Reads every table (and loads it, with a pool), wave by wave.
-async fn load_all(
-    src: &Source,
-    plan: &Plan,
-    pool: Option<&PgPool>,
-    target: &str,
-) -> Result<Vec<(Table, ReadStats, f64)>, MigrateError> {
-    let mut parents: HashMap<String, HashSet<i64>> = HashMap::new();
-    let mut done = Vec::new();
-    for wave in WAVES {
-        let shared: ParentIds = Arc::new(std::mem::take(&mut parents));
-        let mut jobs = Vec::new();
-        for name in wave.iter() {
-            let table = plan
-                .tables
-                .iter()
-                .find(|t| t.name == *name)
-                .expect("known table")
-                .clone();
-            let columns = plan.columns[name].clone();
-            let started = Instant::now();
-            let mut parts = Vec::new();
-            for slice in slices(src, name)? {
-                parts.push(tokio::spawn(run_slice(
-                    pool.cloned(),
-                    (src.path.clone(), src.read_path.clone()),
-                    table.clone(),
-                    columns.clone(),
-                    slice,
-                    Arc::clone(&shared),
-                    target.to_string(),
-                )));
-            }
-            jobs.push((table, started, parts));
-        }
-        for (table, started, parts) in jobs {
-            let mut stats = ReadStats::default();
-            for p in parts {
-                let s = p.await.map_err(|e| MigrateError::Read(e.to_string()))??;
-                merge(&mut stats, s);
-            }
-            done.push((table, stats, started.elapsed().as_secs_f64()));
-        }
-        parents = Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
-        for (table, stats, _) in done.iter_mut().filter(|(t, _, _)| wave.contains(&t.name)) {
-            parents.insert(table.name.to_string(), std::mem::take(&mut stats.ids));
-        }
-    }
-    Ok(done)
-}
-
 fn table_report(table: &Table, stats: &ReadStats, seconds: f64) -> TableReport {
     let mb = stats.bytes as f64 / 1e6;
     TableReport {
@@ -404,10 +146,10 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
         .map_err(|e| MigrateError::Read(e.to_string()))??;
     let src = Arc::new(src);
     let mut report = Report::new(opts.from.display().to_string(), Outcome::Migrated);
-    let plan = plan(&src, opts.schema, &mut report)?;
+    let plan = plan::plan(&src, opts.schema, &mut report)?;
 
     if opts.dry_run || opts.strict {
-        let scanned = load_all(&src, &plan, None, "").await?;
+        let scanned = load::load_all(&src, &plan, None, "", &mut |_| {}).await?;
         let quarantine: Vec<Quarantined> = scanned
             .iter()
             .flat_map(|(_, s, _)| s.quarantine.clone())
@@ -469,7 +211,7 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     let pool = PgPoolOptions::new()
         .max_connections(6)
         .acquire_timeout(std::time::Duration::from_secs(30))
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .map_err(target_err("connecting"))?;
     crate::schema::apply(&pool)
@@ -483,7 +225,7 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     let sha = sha.await.map_err(|e| MigrateError::Read(e.to_string()))??;
     report.source_sha256 = Some(sha.clone());
     let mut conn = pool.acquire().await.map_err(target_err("connecting"))?;
-    if let Some(id) = ledger_decision(&mut conn, &sha, opts.replace, &plan.tables, &shown).await? {
+    if let Some(id) = ledger::decide(&mut conn, &sha, opts.replace, &plan.tables, &shown).await? {
         report.outcome = Outcome::AlreadyMigrated;
         report.migration_id = Some(id);
         report.timings.total_s = started.elapsed().as_secs_f64();
@@ -491,74 +233,67 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     }
     stage::prepare(&mut conn, &plan.tables).await?;
     let ddl = stage::ddl(&mut conn, &plan.tables).await?;
+    for sql in &ddl.checks {
+        sqlx::raw_sql(sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(target_err(&format!("adding {sql}")))?;
+    }
     drop(conn);
 
-    // Load.
-    let load_started = Instant::now();
-    let loaded = load_all(&src, &plan, Some(&pool), &shown).await?;
-    report.timings.load_s = load_started.elapsed().as_secs_f64();
-    if let Ok(sql) = std::env::var("PROVISION_TEST_HOOK_AFTER_LOAD") {
-        // Test hook: lets a test change the staged data to prove verification notices.
-        sqlx::raw_sql(&format!(
-            "SET search_path = {STAGE}; {sql}; RESET search_path"
-        ))
-        .execute(&pool)
+    // Load; each wave's indexes and read-back start as soon as the wave is loaded, on a
+    // pool of their own so the loads never wait for them.
+    let helpers = PgPoolOptions::new()
+        .max_connections(3)
+        .acquire_timeout(std::time::Duration::from_secs(60))
+        .connect_with(options.clone())
         .await
-        .map_err(target_err("running the test hook"))?;
-    }
-
-    // Indexes and constraints, while every table is read back and hashed.
+        .map_err(target_err("connecting"))?;
+    let hook = std::env::var("PROVISION_TEST_HOOK_AFTER_LOAD").ok();
+    let mut tasks = tokio::task::JoinSet::new();
+    let load_started = Instant::now();
+    let loaded = {
+        let mut on_wave = |wave: &[(Table, ReadStats, f64)]| {
+            for (t, stats, _) in wave {
+                for (_, sql) in ddl.indexes.iter().filter(|(n, _)| *n == t.name) {
+                    tasks.spawn(stage::build_index(
+                        helpers.clone(),
+                        sql.clone(),
+                        shown.clone(),
+                    ));
+                }
+                tasks.spawn(verify::verify_table(
+                    helpers.clone(),
+                    hook.clone(),
+                    t.name,
+                    plan.columns[t.name].clone(),
+                    stats.hash,
+                    shown.clone(),
+                ));
+            }
+        };
+        load::load_all(&src, &plan, Some(&pool), &shown, &mut on_wave).await?
+    };
+    report.timings.load_s = load_started.elapsed().as_secs_f64();
     let phase2 = Instant::now();
-    let builds = futures_util::stream::iter(ddl.indexes.iter().cloned())
-        .map(|sql| {
-            let pool = pool.clone();
-            async move {
-                sqlx::raw_sql(&sql)
-                    .execute(&pool)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| (sql, e))
-            }
-        })
-        .buffer_unordered(3)
-        .collect::<Vec<_>>();
-    let plan_columns = &plan.columns;
-    let checks = futures_util::stream::iter(loaded.iter())
-        .map(|(table, stats, _)| {
-            let pool = pool.clone();
-            let shown = shown.clone();
-            async move {
-                let cols = &plan_columns[table.name];
-                let names: Vec<&str> = cols.iter().map(|c| c.name).collect();
-                let kinds = cols.iter().map(|c| c.kind).collect();
-                let mut conn = pool
-                    .acquire()
-                    .await
-                    .map_err(|source| MigrateError::Target {
-                        target: shown.clone(),
-                        what: "connecting".into(),
-                        source,
-                    })?;
-                let got = verify::read_back(&mut conn, STAGE, table.name, &names, kinds)
-                    .await
-                    .map_err(|e| MigrateError::Verify(e.to_string()))?;
-                Ok::<_, MigrateError>((table.name, got, stats.hash))
-            }
-        })
-        .buffer_unordered(2)
-        .collect::<Vec<_>>();
-    let (built, verified) = tokio::join!(builds, checks);
-    for b in built {
-        b.map_err(|(sql, source)| MigrateError::Target {
-            target: shown.clone(),
-            what: format!("building {sql}"),
-            source,
-        })?;
+    for (_, sql) in ddl
+        .indexes
+        .iter()
+        .filter(|(n, _)| !loaded.iter().any(|(t, _, _)| t.name == *n))
+    {
+        tasks.spawn(stage::build_index(
+            helpers.clone(),
+            sql.clone(),
+            shown.clone(),
+        ));
     }
     let mut mismatches = Vec::new();
     let mut target_hashes = HashMap::new();
-    for v in verified {
-        let (name, got, want) = v?;
+    while let Some(joined) = tasks.join_next().await {
+        let Some((name, got, want)) = joined.map_err(|e| MigrateError::Read(e.to_string()))??
+        else {
+            continue;
+        };
         if got != want {
             mismatches.push(format!(
                 "{name}: source {} rows hash {}, target {} rows hash {}",
@@ -570,6 +305,7 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
         }
         target_hashes.insert(name, got);
     }
+    helpers.close().await;
     if !mismatches.is_empty() {
         return Err(MigrateError::Verify(mismatches.join("; ")));
     }
@@ -580,10 +316,12 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
         .await
         .map_err(target_err("search_path"))?;
     for sql in ddl.constraints.iter().chain(&ddl.foreign_keys) {
+        let t = Instant::now();
         sqlx::raw_sql(sql)
             .execute(&mut *conn)
             .await
             .map_err(target_err(&format!("adding {sql}")))?;
+        tracing::debug!(seconds = t.elapsed().as_secs_f64(), %sql, "constraint added");
     }
     sqlx::query("RESET search_path")
         .execute(&mut *conn)
@@ -620,7 +358,7 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
         .await
         .map_err(target_err("starting the swap"))?;
     // Re-checked under the lock: another migration may have finished meanwhile.
-    if ledger_decision(&mut tx, &sha, opts.replace, &plan.tables, &shown)
+    if ledger::decide(&mut tx, &sha, opts.replace, &plan.tables, &shown)
         .await?
         .is_some()
     {
@@ -631,93 +369,20 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     stage::swap(&mut tx, &plan.tables).await?;
     report.timings.swap_s = swap_started.elapsed().as_secs_f64();
     report.timings.total_s = started.elapsed().as_secs_f64();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO provision_migrations (source_sha256, source_path, started_at, report) \
-         VALUES ($1, $2, $3, $4) RETURNING id",
+    let id = ledger::record(
+        &mut tx,
+        &sha,
+        &src.path.display().to_string(),
+        started_at,
+        &report,
+        &report.quarantine,
     )
-    .bind(&sha)
-    .bind(src.path.display().to_string())
-    .bind(started_at)
-    .bind(sqlx::types::Json(&report))
-    .fetch_one(&mut *tx)
     .await
     .map_err(target_err("recording the migration"))?;
-    if !report.quarantine.is_empty() {
-        let q = &report.quarantine;
-        sqlx::query(
-            "INSERT INTO provision_quarantine (migration_id, table_name, row_key, column_name, original, reason) \
-             SELECT $1, t, k, c, o::jsonb, r FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
-             AS u(t, k, c, o, r)",
-        )
-        .bind(id)
-        .bind(q.iter().map(|x| x.table.clone()).collect::<Vec<_>>())
-        .bind(q.iter().map(|x| x.key.clone()).collect::<Vec<_>>())
-        .bind(q.iter().map(|x| x.column.clone()).collect::<Vec<_>>())
-        .bind(q.iter().map(|x| x.original.to_string()).collect::<Vec<_>>())
-        .bind(q.iter().map(|x| x.reason.clone()).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await
-        .map_err(target_err("recording the quarantine"))?;
-    }
     tx.commit()
         .await
         .map_err(target_err("committing the swap"))?;
     report.migration_id = Some(id);
     pool.close().await;
     Ok(report)
-}
-
-/// Decides from the ledger and the tables' contents: `Some(id)` when this source was
-/// already migrated (a no-op), `None` to go ahead, or a refusal.
-async fn ledger_decision(
-    conn: &mut sqlx::PgConnection,
-    sha: &str,
-    replace: bool,
-    tables: &[Table],
-    target: &str,
-) -> Result<Option<i64>, MigrateError> {
-    let err = |source| MigrateError::Target {
-        target: target.to_string(),
-        what: "reading the migration ledger".into(),
-        source,
-    };
-    let same: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM provision_migrations WHERE source_sha256 = $1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(sha)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(err)?;
-    if same.is_some() && !replace {
-        return Ok(same);
-    }
-    let previous: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, source_path FROM provision_migrations ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(err)?;
-    let mut nonempty = Vec::new();
-    for t in tables {
-        let any: bool =
-            sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM public.{})", t.name))
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(err)?;
-        if any {
-            nonempty.push(t.name);
-        }
-    }
-    match (previous, nonempty.is_empty(), replace) {
-        (_, true, _) => Ok(None),
-        (Some(_), false, true) => Ok(None),
-        (Some((id, path)), false, false) => Err(MigrateError::Refused(format!(
-            "{target} already holds the data of migration #{id} (from {path}), a different \
-             source; pass --replace to replace it (the dashboard tables are swapped whole)"
-        ))),
-        (None, false, _) => Err(MigrateError::Refused(format!(
-            "{target} already has dashboard data that no migration created (in {}); migrate \
-             never replaces it — back it up and empty those tables first",
-            nonempty.join(", ")
-        ))),
-    }
 }

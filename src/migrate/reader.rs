@@ -101,6 +101,7 @@ pub fn read(
     let ncols = job.columns.len();
     let mut outs: Vec<Out> = Vec::with_capacity(ncols);
     let mut cell_problems: Vec<(usize, String)> = Vec::new();
+    let mut hasher = RowHasher::default();
 
     while let Some(row) = rows.next()? {
         stats.source_rows += 1;
@@ -190,12 +191,11 @@ pub fn read(
                 stats.ids.insert(*id);
             }
         }
-        let mut hasher = RowHasher::default();
         buf.extend_from_slice(&(ncols as i16).to_be_bytes());
         for (col, out) in job.columns.iter().zip(&outs) {
             encode(col.kind, out, &mut buf, &mut hasher);
         }
-        stats.hash.add(hasher.finish());
+        stats.hash.add(hasher.finish_row());
         stats.loaded_rows += 1;
         if buf.len() >= CHUNK {
             stats.bytes += buf.len() as u64;

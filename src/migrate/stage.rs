@@ -69,9 +69,12 @@ pub async fn prepare(conn: &mut PgConnection, tables: &[Table]) -> Result<(), St
 /// The statements that give the staged tables the dashboard's indexes and constraints.
 #[derive(Debug, Default)]
 pub struct Ddl {
-    /// `CREATE INDEX` statements; independent of each other.
-    pub indexes: Vec<String>,
-    /// Primary keys, unique and CHECK constraints (after the indexes).
+    /// `CREATE INDEX` statements by table; independent of each other.
+    pub indexes: Vec<(&'static str, String)>,
+    /// CHECK constraints: added before the load, so COPY checks each row as it arrives
+    /// instead of a second pass over the table.
+    pub checks: Vec<String>,
+    /// Primary keys and unique constraints (on their indexes, once built).
     pub constraints: Vec<String>,
     /// Foreign keys (after every primary key).
     pub foreign_keys: Vec<String>,
@@ -115,7 +118,7 @@ pub async fn ddl(conn: &mut PgConnection, tables: &[Table]) -> Result<Ddl, Stage
         .map_err(db(format!("reading the indexes of {rel}")))?;
         for row in indexes {
             let def: String = row.get("def");
-            out.indexes.push(to_stage(&def, tables));
+            out.indexes.push((t.name, to_stage(&def, tables)));
         }
         let constraints = sqlx::query(
             "SELECT conname, contype::text AS contype, pg_get_constraintdef(oid) AS def \
@@ -140,6 +143,7 @@ pub async fn ddl(conn: &mut PgConnection, tables: &[Table]) -> Result<Ddl, Stage
                 "f" => out
                     .foreign_keys
                     .push(format!("{target} {}", to_stage(&def, tables))),
+                "c" => out.checks.push(format!("{target} {def}")),
                 _ => out.constraints.push(format!("{target} {def}")),
             }
         }
@@ -274,4 +278,30 @@ pub async fn swap(tx: &mut PgConnection, tables: &[Table]) -> Result<(), StageEr
         .await
         .map_err(db("dropping the empty staging schema"))?;
     Ok(())
+}
+
+/// Builds one index (a phase-2 task; runs beside the other tables' loads and read-backs).
+pub async fn build_index(
+    pool: sqlx::PgPool,
+    sql: String,
+    target: String,
+) -> Result<
+    Option<(
+        &'static str,
+        super::canonical::TableHash,
+        super::canonical::TableHash,
+    )>,
+    super::MigrateError,
+> {
+    let started = std::time::Instant::now();
+    sqlx::raw_sql(&sql)
+        .execute(&pool)
+        .await
+        .map_err(|source| super::MigrateError::Target {
+            target,
+            what: format!("building {sql}"),
+            source,
+        })?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), %sql, "index built");
+    Ok(None)
 }

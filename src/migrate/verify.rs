@@ -17,6 +17,7 @@ struct Decoder {
     header_done: bool,
     ended: bool,
     hash: TableHash,
+    row: RowHasher,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,7 @@ impl Decoder {
             header_done: false,
             ended: false,
             hash: TableHash::default(),
+            row: RowHasher::default(),
         }
     }
 
@@ -102,15 +104,17 @@ impl Decoder {
                 self.pos = start;
                 break;
             }
-            let mut h = RowHasher::default();
             for i in 0..n as usize {
                 let len = i32::from_be_bytes(self.take(4).try_into().unwrap());
                 if len < 0 {
-                    h.null();
+                    self.row.null();
                     continue;
                 }
                 let kind = self.kinds[i];
-                let v = self.take(len as usize).to_vec();
+                let (from, to) = (self.pos, self.pos + len as usize);
+                self.pos = to;
+                let v = &self.buf[from..to];
+                let h = &mut self.row;
                 let fixed = |want: usize| {
                     if v.len() == want {
                         Ok(())
@@ -133,7 +137,7 @@ impl Decoder {
                         fixed(1)?;
                         h.bool(v[0] != 0)
                     }
-                    Kind::Text => h.text(&v),
+                    Kind::Text => h.text(v),
                     Kind::Timestamptz => {
                         fixed(8)?;
                         h.timestamp(i64::from_be_bytes(v[..8].try_into().unwrap()))
@@ -147,7 +151,8 @@ impl Decoder {
                     }
                 }
             }
-            self.hash.add(h.finish());
+            let row = self.row.finish_row();
+            self.hash.add(row);
         }
         if self.pos > 1 << 20 {
             self.buf.drain(..self.pos);
@@ -194,4 +199,46 @@ pub async fn read_back(
         });
     }
     Ok(dec.hash)
+}
+
+/// One table's verification task: runs the test hook first when one is set (so a test
+/// can change staged data between load and read-back), then reads the table back.
+/// Returns (table, hash read back, hash of the source).
+pub async fn verify_table(
+    pool: sqlx::PgPool,
+    hook: Option<String>,
+    table: &'static str,
+    columns: Vec<super::dashboard::Column>,
+    want: TableHash,
+    target: String,
+) -> Result<Option<(&'static str, TableHash, TableHash)>, super::MigrateError> {
+    let db = |what: &str| {
+        let (target, what) = (target.clone(), what.to_string());
+        move |source| super::MigrateError::Target {
+            target,
+            what,
+            source,
+        }
+    };
+    if let Some(sql) = hook {
+        let stage = super::stage::STAGE;
+        let script = format!("SET search_path = {stage}; {sql}; RESET search_path");
+        sqlx::raw_sql(&script)
+            .execute(&pool)
+            .await
+            .map_err(db("running the test hook"))?;
+    }
+    let mut conn = pool.acquire().await.map_err(db("connecting"))?;
+    let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+    let kinds = columns.iter().map(|c| c.kind).collect();
+    let started = std::time::Instant::now();
+    let got = read_back(&mut conn, super::stage::STAGE, table, &names, kinds)
+        .await
+        .map_err(|e| super::MigrateError::Verify(e.to_string()))?;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        table,
+        "read back"
+    );
+    Ok(Some((table, got, want)))
 }

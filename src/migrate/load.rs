@@ -1,0 +1,188 @@
+//! Loading: one SQLite reader thread per table slice feeding one binary COPY stream each,
+//! through a bounded channel (memory stays flat), wave by wave so a child table sees
+//! which parent ids were loaded.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sqlx::PgPool;
+
+use super::dashboard::{Column, Table};
+use super::plan::Plan;
+use super::reader::{self, ReadStats};
+use super::source::{self, Source};
+use super::stage::STAGE;
+use super::MigrateError;
+
+/// Parents first: a table's foreign keys point only to tables in earlier waves.
+const WAVES: [&[&str]; 3] = [
+    &["users", "validation_suites"],
+    &["api_tokens", "validation_runs"],
+    &["validation_results"],
+];
+
+type ParentIds = Arc<HashMap<String, HashSet<i64>>>;
+
+/// Rowid slices for a table: two halves when it is big enough to gain from two streams.
+fn slices(src: &Source, table: &str) -> Result<Vec<Option<(i64, i64)>>, MigrateError> {
+    let conn = src.connect()?;
+    let (lo, hi, n): (Option<i64>, Option<i64>, i64) = conn
+        .query_row(
+            &format!("SELECT min(rowid), max(rowid), count(*) FROM \"{table}\""),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(|e| MigrateError::reading(&src.path, table, e))?;
+    match (lo, hi) {
+        (Some(lo), Some(hi)) if n > 200_000 => {
+            let mid = lo + (hi - lo) / 2;
+            Ok(vec![Some((lo, mid)), Some((mid + 1, hi))])
+        }
+        _ => Ok(vec![None]),
+    }
+}
+
+pub fn merge(into: &mut ReadStats, s: ReadStats) {
+    into.source_rows += s.source_rows;
+    into.loaded_rows += s.loaded_rows;
+    into.quarantined_rows += s.quarantined_rows;
+    into.quarantined_cells += s.quarantined_cells;
+    into.json_kept_as_string += s.json_kept_as_string;
+    into.bytes += s.bytes;
+    into.hash.merge(s.hash);
+    into.quarantine.extend(s.quarantine);
+    into.ids.extend(s.ids);
+}
+
+/// Reads one slice; with a pool, streams it into the staged table by binary COPY.
+async fn run_slice(
+    pool: Option<PgPool>,
+    (source_path, read_path): (PathBuf, PathBuf),
+    table: Table,
+    columns: Vec<Column>,
+    slice: Option<(i64, i64)>,
+    parents: ParentIds,
+    target: String,
+) -> Result<ReadStats, MigrateError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let t = table.clone();
+    let cols = columns.clone();
+    let reader = tokio::task::spawn_blocking(move || -> Result<ReadStats, MigrateError> {
+        let conn = source::connect(&read_path)?;
+        let job = reader::Job {
+            table: &t,
+            columns: cols.iter().collect(),
+            slice,
+            collect_ids: true,
+        };
+        let lookup = |name: &str| parents.get(name);
+        reader::read(&conn, &job, &lookup, &mut |chunk| {
+            tx.blocking_send(chunk).is_ok()
+        })
+        .map_err(|e| MigrateError::reading(&source_path, t.name, e))
+    });
+    let Some(pool) = pool else {
+        while rx.recv().await.is_some() {}
+        return reader
+            .await
+            .map_err(|e| MigrateError::Read(e.to_string()))?;
+    };
+    let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
+    let what = format!("loading {}", table.name);
+    let err = |source| MigrateError::Target {
+        target: target.clone(),
+        what: what.clone(),
+        source,
+    };
+    let mut conn = pool.acquire().await.map_err(err)?;
+    let mut copy = conn
+        .copy_in_raw(&format!(
+            "COPY {STAGE}.\"{}\" ({}) FROM STDIN (FORMAT binary)",
+            table.name,
+            names.join(", ")
+        ))
+        .await
+        .map_err(err)?;
+    while let Some(chunk) = rx.recv().await {
+        if let Err(e) = copy.send(chunk).await {
+            drop(rx);
+            let _ = reader.await;
+            return Err(err(e));
+        }
+    }
+    let stats = match reader
+        .await
+        .map_err(|e| MigrateError::Read(e.to_string()))?
+    {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = copy.abort("the source could not be read").await;
+            return Err(e);
+        }
+    };
+    let rows = copy.finish().await.map_err(err)?;
+    if rows != stats.loaded_rows {
+        return Err(MigrateError::Verify(format!(
+            "{}: COPY reported {rows} rows, {} were sent",
+            table.name, stats.loaded_rows
+        )));
+    }
+    Ok(stats)
+}
+
+/// Reads every table (and loads it, with a pool), wave by wave; `wave_done` sees each
+/// wave's tables as soon as they are loaded (to start their indexes and verification).
+pub async fn load_all(
+    src: &Source,
+    plan: &Plan,
+    pool: Option<&PgPool>,
+    target: &str,
+    wave_done: &mut dyn FnMut(&[(Table, ReadStats, f64)]),
+) -> Result<Vec<(Table, ReadStats, f64)>, MigrateError> {
+    let mut parents: HashMap<String, HashSet<i64>> = HashMap::new();
+    let mut done = Vec::new();
+    for wave in WAVES {
+        let shared: ParentIds = Arc::new(std::mem::take(&mut parents));
+        let mut jobs = Vec::new();
+        for name in wave.iter() {
+            let table = plan
+                .tables
+                .iter()
+                .find(|t| t.name == *name)
+                .expect("known table")
+                .clone();
+            let columns = plan.columns[name].clone();
+            let started = Instant::now();
+            let mut parts = Vec::new();
+            for slice in slices(src, name)? {
+                parts.push(tokio::spawn(run_slice(
+                    pool.cloned(),
+                    (src.path.clone(), src.read_path.clone()),
+                    table.clone(),
+                    columns.clone(),
+                    slice,
+                    Arc::clone(&shared),
+                    target.to_string(),
+                )));
+            }
+            jobs.push((table, started, parts));
+        }
+        let first = done.len();
+        for (table, started, parts) in jobs {
+            let mut stats = ReadStats::default();
+            for p in parts {
+                let s = p.await.map_err(|e| MigrateError::Read(e.to_string()))??;
+                merge(&mut stats, s);
+            }
+            done.push((table, stats, started.elapsed().as_secs_f64()));
+        }
+        wave_done(&done[first..]);
+        parents = Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
+        for (table, stats, _) in done.iter_mut().filter(|(t, _, _)| wave.contains(&t.name)) {
+            parents.insert(table.name.to_string(), std::mem::take(&mut stats.ids));
+        }
+    }
+    Ok(done)
+}
