@@ -139,6 +139,13 @@ pub fn tables() -> Vec<Table> {
     ]
 }
 
+/// Whether some dashboard table has a foreign key to `table`.
+pub fn is_referenced(table: &str) -> bool {
+    tables()
+        .iter()
+        .any(|t| t.columns.iter().any(|c| c.references == Some(table)))
+}
+
 /// The tables the legacy SQLite schema has (sessions is the server's own).
 pub const LEGACY_TABLES: [&str; 5] = [
     "users",

@@ -23,6 +23,9 @@ const WAVES: [&[&str]; 3] = [
     &["validation_results"],
 ];
 
+/// A loaded table: its read statistics and the seconds its load took.
+pub type Loaded = (Table, ReadStats, f64);
+
 type ParentIds = Arc<HashMap<String, HashSet<i64>>>;
 
 /// Rowid slices for a table: two halves when it is big enough to gain from two streams.
@@ -69,13 +72,15 @@ async fn run_slice(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let t = table.clone();
     let cols = columns.clone();
+    // Only parents' ids are kept (children check their foreign keys against them).
+    let is_parent = super::dashboard::is_referenced(table.name);
     let reader = tokio::task::spawn_blocking(move || -> Result<ReadStats, MigrateError> {
         let conn = source::connect(&read_path)?;
         let job = reader::Job {
             table: &t,
             columns: cols.iter().collect(),
             slice,
-            collect_ids: true,
+            collect_ids: is_parent,
         };
         let lookup = |name: &str| parents.get(name);
         reader::read(&conn, &job, &lookup, &mut |chunk| {
@@ -139,8 +144,8 @@ pub async fn load_all(
     plan: &Plan,
     pool: Option<&PgPool>,
     target: &str,
-    wave_done: &mut dyn FnMut(&[(Table, ReadStats, f64)]),
-) -> Result<Vec<(Table, ReadStats, f64)>, MigrateError> {
+    wave_done: &mut dyn FnMut(&[Loaded]),
+) -> Result<Vec<Loaded>, MigrateError> {
     let mut parents: HashMap<String, HashSet<i64>> = HashMap::new();
     let mut done = Vec::new();
     for wave in WAVES {

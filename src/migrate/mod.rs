@@ -253,7 +253,7 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     let mut tasks = tokio::task::JoinSet::new();
     let load_started = Instant::now();
     let loaded = {
-        let mut on_wave = |wave: &[(Table, ReadStats, f64)]| {
+        let mut on_wave = |wave: &[load::Loaded]| {
             for (t, stats, _) in wave {
                 for (_, sql) in ddl.indexes.iter().filter(|(n, _)| *n == t.name) {
                     tasks.spawn(stage::build_index(
