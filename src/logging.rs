@@ -11,8 +11,9 @@ pub fn init(verbose: u8, quiet: bool, json: bool) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter = EnvFilter::try_from_env("PROVISION_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("{default},sqlx=warn,hyper=warn")));
+    let filter = EnvFilter::try_from_env("PROVISION_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!("{default},sqlx=warn,sqlx::query=error,hyper=warn"))
+    });
     let json = json || std::env::var("PROVISION_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,10 +1,15 @@
 //! `provision migrate`: resolves the target, runs the migration, prints the report.
 
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+
 use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::{CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, MigrateArgs, SchemaArg};
-use crate::migrate::{self, Options, Outcome, Report, SchemaMode};
+use crate::migrate::{self, Options, Outcome, Progress, ProgressEvent, Report, SchemaMode};
 use crate::settings::{url_has_password, Sources};
 
 pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, CommandError> {
@@ -35,12 +40,24 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
             SchemaArg::Auto => SchemaMode::Auto,
             SchemaArg::Dashboard => SchemaMode::Dashboard,
         },
+        progress: None,
     };
+    // Bars per table on a terminal; nothing in CI, with --json or with -q.
+    let bars = (std::io::stderr().is_terminal() && !global.json && !global.quiet)
+        .then(indicatif::MultiProgress::new);
+    let mut opts = opts;
+    if let Some(multi) = bars.clone() {
+        opts.progress = Some(progress_bars(multi));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    match runtime.block_on(migrate::run(&opts)) {
+    let result = runtime.block_on(migrate::run(&opts));
+    if let Some(multi) = bars {
+        let _ = multi.clear();
+    }
+    match result {
         Ok(report) => {
             if global.json {
                 println!(
@@ -66,6 +83,35 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
             })
         }
     }
+}
+
+/// One indicatif bar per table, fed by the migration's progress events.
+fn progress_bars(multi: MultiProgress) -> Progress {
+    let bars: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
+    let style =
+        ProgressStyle::with_template("{prefix:>20} {bar:30} {pos:>9}/{len:9} rows {elapsed:>4}")
+            .expect("valid template");
+    Arc::new(move |table: &str, event: ProgressEvent| {
+        let mut bars = bars.lock().expect("progress lock");
+        match event {
+            ProgressEvent::Start(rows) => {
+                let bar = multi.add(ProgressBar::new(rows));
+                bar.set_style(style.clone());
+                bar.set_prefix(table.to_string());
+                bars.insert(table.to_string(), bar);
+            }
+            ProgressEvent::Rows(n) => {
+                if let Some(bar) = bars.get(table) {
+                    bar.inc(n);
+                }
+            }
+            ProgressEvent::Done => {
+                if let Some(bar) = bars.get(table) {
+                    bar.finish();
+                }
+            }
+        }
+    })
 }
 
 /// The report as text: a table per table, then quarantines and skipped objects.

@@ -14,7 +14,7 @@ use super::plan::Plan;
 use super::reader::{self, ReadStats};
 use super::source::{self, Source};
 use super::stage::STAGE;
-use super::MigrateError;
+use super::{MigrateError, Progress, ProgressEvent};
 
 /// Parents first: a table's foreign keys point only to tables in earlier waves.
 const WAVES: [&[&str]; 3] = [
@@ -28,8 +28,25 @@ pub type Loaded = (Table, ReadStats, f64);
 
 type ParentIds = Arc<HashMap<String, HashSet<i64>>>;
 
+/// An inclusive rowid range, or the whole table.
+type Slice = Option<(i64, i64)>;
+
+/// Everything one slice's reader and writer need.
+struct SliceJob {
+    pool: Option<PgPool>,
+    source_path: PathBuf,
+    read_path: PathBuf,
+    table: Table,
+    columns: Vec<Column>,
+    slice: Slice,
+    parents: ParentIds,
+    target: String,
+    progress: Option<Progress>,
+}
+
 /// Rowid slices for a table: two halves when it is big enough to gain from two streams.
-fn slices(src: &Source, table: &str) -> Result<Vec<Option<(i64, i64)>>, MigrateError> {
+/// Also returns the table's row count.
+fn slices(src: &Source, table: &str) -> Result<(Vec<Slice>, u64), MigrateError> {
     let conn = src.connect()?;
     let (lo, hi, n): (Option<i64>, Option<i64>, i64) = conn
         .query_row(
@@ -41,9 +58,9 @@ fn slices(src: &Source, table: &str) -> Result<Vec<Option<(i64, i64)>>, MigrateE
     match (lo, hi) {
         (Some(lo), Some(hi)) if n > 200_000 => {
             let mid = lo + (hi - lo) / 2;
-            Ok(vec![Some((lo, mid)), Some((mid + 1, hi))])
+            Ok((vec![Some((lo, mid)), Some((mid + 1, hi))], n as u64))
         }
-        _ => Ok(vec![None]),
+        _ => Ok((vec![None], n as u64)),
     }
 }
 
@@ -60,15 +77,18 @@ pub fn merge(into: &mut ReadStats, s: ReadStats) {
 }
 
 /// Reads one slice; with a pool, streams it into the staged table by binary COPY.
-async fn run_slice(
-    pool: Option<PgPool>,
-    (source_path, read_path): (PathBuf, PathBuf),
-    table: Table,
-    columns: Vec<Column>,
-    slice: Option<(i64, i64)>,
-    parents: ParentIds,
-    target: String,
-) -> Result<ReadStats, MigrateError> {
+async fn run_slice(job: SliceJob) -> Result<ReadStats, MigrateError> {
+    let SliceJob {
+        pool,
+        source_path,
+        read_path,
+        table,
+        columns,
+        slice,
+        parents,
+        target,
+        progress,
+    } = job;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let t = table.clone();
     let cols = columns.clone();
@@ -81,6 +101,11 @@ async fn run_slice(
             columns: cols.iter().collect(),
             slice,
             collect_ids: is_parent,
+            progress: &|rows| {
+                if let Some(p) = &progress {
+                    p(t.name, ProgressEvent::Rows(rows));
+                }
+            },
         };
         let lookup = |name: &str| parents.get(name);
         reader::read(&conn, &job, &lookup, &mut |chunk| {
@@ -144,6 +169,7 @@ pub async fn load_all(
     plan: &Plan,
     pool: Option<&PgPool>,
     target: &str,
+    progress: Option<Progress>,
     wave_done: &mut dyn FnMut(&[Loaded]),
 ) -> Result<Vec<Loaded>, MigrateError> {
     let mut parents: HashMap<String, HashSet<i64>> = HashMap::new();
@@ -161,16 +187,22 @@ pub async fn load_all(
             let columns = plan.columns[name].clone();
             let started = Instant::now();
             let mut parts = Vec::new();
-            for slice in slices(src, name)? {
-                parts.push(tokio::spawn(run_slice(
-                    pool.cloned(),
-                    (src.path.clone(), src.read_path.clone()),
-                    table.clone(),
-                    columns.clone(),
+            let (parts_of, rows) = slices(src, name)?;
+            if let Some(p) = &progress {
+                p(name, ProgressEvent::Start(rows));
+            }
+            for slice in parts_of {
+                parts.push(tokio::spawn(run_slice(SliceJob {
+                    pool: pool.cloned(),
+                    source_path: src.path.clone(),
+                    read_path: src.read_path.clone(),
+                    table: table.clone(),
+                    columns: columns.clone(),
                     slice,
-                    Arc::clone(&shared),
-                    target.to_string(),
-                )));
+                    parents: Arc::clone(&shared),
+                    target: target.to_string(),
+                    progress: progress.clone(),
+                })));
             }
             jobs.push((table, started, parts));
         }
@@ -180,6 +212,9 @@ pub async fn load_all(
             for p in parts {
                 let s = p.await.map_err(|e| MigrateError::Read(e.to_string()))??;
                 merge(&mut stats, s);
+            }
+            if let Some(p) = &progress {
+                p(table.name, ProgressEvent::Done);
             }
             done.push((table, stats, started.elapsed().as_secs_f64()));
         }

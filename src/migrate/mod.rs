@@ -40,7 +40,19 @@ pub enum SchemaMode {
     Dashboard,
 }
 
-#[derive(Debug, Clone)]
+/// What a running migration reports as it reads each table (the command draws bars).
+#[derive(Debug, Clone, Copy)]
+pub enum ProgressEvent {
+    /// The table's reading starts; it has this many rows.
+    Start(u64),
+    /// This many more rows were read.
+    Rows(u64),
+    Done,
+}
+
+pub type Progress = Arc<dyn Fn(&str, ProgressEvent) + Send + Sync>;
+
+#[derive(Clone)]
 pub struct Options {
     pub from: PathBuf,
     pub to: Option<Secret>,
@@ -48,6 +60,7 @@ pub struct Options {
     pub strict: bool,
     pub dry_run: bool,
     pub schema: SchemaMode,
+    pub progress: Option<Progress>,
 }
 
 /// How a migration failed; each kind has its exit code (see [`MigrateError::exit_code`]).
@@ -149,7 +162,7 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     let plan = plan::plan(&src, opts.schema, &mut report)?;
 
     if opts.dry_run || opts.strict {
-        let scanned = load::load_all(&src, &plan, None, "", &mut |_| {}).await?;
+        let scanned = load::load_all(&src, &plan, None, "", None, &mut |_| {}).await?;
         let quarantine: Vec<Quarantined> = scanned
             .iter()
             .flat_map(|(_, s, _)| s.quarantine.clone())
@@ -272,7 +285,15 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
                 ));
             }
         };
-        load::load_all(&src, &plan, Some(&pool), &shown, &mut on_wave).await?
+        load::load_all(
+            &src,
+            &plan,
+            Some(&pool),
+            &shown,
+            opts.progress.clone(),
+            &mut on_wave,
+        )
+        .await?
     };
     report.timings.load_s = load_started.elapsed().as_secs_f64();
     let phase2 = Instant::now();

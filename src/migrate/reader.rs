@@ -50,6 +50,8 @@ pub struct Job<'a> {
     /// Only rowids in this inclusive range.
     pub slice: Option<(i64, i64)>,
     pub collect_ids: bool,
+    /// Called with the number of rows read since the last call (about every 1 MiB).
+    pub progress: &'a (dyn Fn(u64) + Send + Sync),
 }
 
 /// A value as it was in SQLite, losslessly, for the quarantine table.
@@ -102,6 +104,7 @@ pub fn read(
     let mut outs: Vec<Out> = Vec::with_capacity(ncols);
     let mut cell_problems: Vec<(usize, String)> = Vec::new();
     let mut hasher = RowHasher::default();
+    let mut reported = 0u64;
 
     while let Some(row) = rows.next()? {
         stats.source_rows += 1;
@@ -198,6 +201,8 @@ pub fn read(
         stats.hash.add(hasher.finish_row());
         stats.loaded_rows += 1;
         if buf.len() >= CHUNK {
+            (job.progress)(stats.source_rows - reported);
+            reported = stats.source_rows;
             stats.bytes += buf.len() as u64;
             let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 64 * 1024));
             if !sink(full) {
@@ -206,6 +211,7 @@ pub fn read(
         }
     }
     buf.extend_from_slice(&(-1i16).to_be_bytes());
+    (job.progress)(stats.source_rows - reported);
     stats.bytes += buf.len() as u64;
     sink(buf);
     Ok(stats)
