@@ -90,15 +90,20 @@ pub struct MigrateArgs {
     /// Print the plan (rows, quarantines, skipped objects); write nothing
     #[arg(long, alias = "check")]
     pub dry_run: bool,
-    /// Which target schema: auto (detect the legacy dashboard) or dashboard
+    /// Which target schema: auto (the legacy dashboard's tables into the dashboard's, other
+    /// tables by type inference), dashboard (refuse anything else), infer (every table)
     #[arg(long, value_enum, default_value = "auto")]
     pub schema: SchemaArg,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SchemaArg {
+    /// The legacy dashboard's tables into the dashboard's, any other table by inference
     Auto,
+    /// Only the legacy dashboard; refuse anything else
     Dashboard,
+    /// Every table by type inference (a database of its own)
+    Infer,
 }
 
 #[derive(Debug, Args)]

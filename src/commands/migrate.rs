@@ -39,6 +39,7 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
         schema: match args.schema {
             SchemaArg::Auto => SchemaMode::Auto,
             SchemaArg::Dashboard => SchemaMode::Dashboard,
+            SchemaArg::Infer => SchemaMode::Infer,
         },
         progress: None,
     };
@@ -177,6 +178,12 @@ pub fn render(r: &Report) -> String {
                 "  … and {} more (see --json)\n",
                 r.quarantine.len() - 10
             ));
+        }
+    }
+    if !r.notes.is_empty() {
+        out.push_str("\nnotes:\n");
+        for n in &r.notes {
+            out.push_str(&format!("  {} {}: {}\n", n.kind, n.name, n.why));
         }
     }
     if !r.skipped.is_empty() {

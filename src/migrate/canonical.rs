@@ -72,6 +72,19 @@ impl RowHasher {
         self.buf.extend_from_slice(&self.scratch);
         Ok(())
     }
+    /// An exact decimal in normalized form (see [`normalize_decimal`]).
+    pub fn decimal(&mut self, digits: &str, exp: i64) {
+        self.buf.push(7);
+        self.buf
+            .extend_from_slice(&(digits.len() as u64).to_le_bytes());
+        self.buf.extend_from_slice(digits.as_bytes());
+        self.buf.extend_from_slice(&exp.to_le_bytes());
+    }
+    pub fn bytes(&mut self, v: &[u8]) {
+        self.buf.push(8);
+        self.buf.extend_from_slice(&(v.len() as u64).to_le_bytes());
+        self.buf.extend_from_slice(v);
+    }
     /// Hashes the row built so far and starts the next one.
     pub fn finish_row(&mut self) -> u128 {
         let h = xxh3_128(&self.buf);
@@ -365,28 +378,38 @@ impl Parser<'_> {
                 .unwrap();
             exp = if eneg { -e } else { e };
         }
-        let mut digits: Vec<u8> = int_digits.iter().chain(frac_digits).copied().collect();
-        exp -= frac_digits.len() as i64;
-        let lead = digits.iter().take_while(|d| **d == b'0').count();
-        digits.drain(..lead);
-        while digits.last() == Some(&b'0') {
-            digits.pop();
-            exp += 1;
-        }
+        let (neg, digits, exp) = normalize_decimal(neg, int_digits, frac_digits, exp);
         out.push(b'n');
-        if digits.is_empty() {
+        if digits == "0" {
             out.push(b'0');
         } else {
             if neg {
                 out.push(b'-');
             }
-            out.extend_from_slice(&digits);
+            out.extend_from_slice(digits.as_bytes());
             out.push(b'e');
             out.extend_from_slice(exp.to_string().as_bytes());
         }
         out.push(b';');
         Ok(())
     }
+}
+
+/// `±int.frac × 10^exp` as (negative, digits without leading or trailing zeros, power of
+/// ten); zero is (false, "0", 0). Two decimals are equal exactly when these are.
+pub fn normalize_decimal(neg: bool, int: &[u8], frac: &[u8], exp: i64) -> (bool, String, i64) {
+    let mut digits: Vec<u8> = int.iter().chain(frac).copied().collect();
+    let mut exp = exp - frac.len() as i64;
+    let lead = digits.iter().take_while(|d| **d == b'0').count();
+    digits.drain(..lead);
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+        exp += 1;
+    }
+    if digits.is_empty() {
+        return (false, "0".into(), 0);
+    }
+    (neg, String::from_utf8(digits).expect("ASCII digits"), exp)
 }
 
 #[cfg(test)]

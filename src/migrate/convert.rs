@@ -16,6 +16,9 @@ pub enum Kind {
     Text,
     Timestamptz,
     Jsonb,
+    /// Exact decimals (integers too large for a double beside reals).
+    Numeric,
+    Bytea,
 }
 
 impl Kind {
@@ -27,6 +30,8 @@ impl Kind {
             Kind::Text => "text",
             Kind::Timestamptz => "timestamp with time zone",
             Kind::Jsonb => "jsonb",
+            Kind::Numeric => "numeric",
+            Kind::Bytea => "bytea",
         }
     }
 
@@ -39,6 +44,8 @@ impl Kind {
             "text" => Kind::Text,
             "timestamp with time zone" => Kind::Timestamptz,
             "jsonb" => Kind::Jsonb,
+            "numeric" => Kind::Numeric,
+            "bytea" => Kind::Bytea,
             _ => return None,
         })
     }
@@ -55,6 +62,9 @@ pub enum Out {
     /// Microseconds since 2000-01-01 00:00:00 UTC.
     Ts(i64),
     Json(String),
+    /// An exact decimal: optional '-', digits, and a power of ten (`digits × 10^exp`).
+    Dec(String, i64),
+    Bytes(Vec<u8>),
 }
 
 /// Why a value cannot be held exactly.
@@ -74,12 +84,64 @@ const PG_EPOCH_OFFSET_S: i64 = 946_684_800;
 const MIN_MICROS: i64 = -63_082_281_600_000_000; // 0001-01-01 in PG micros
 const MAX_MICROS: i64 = 252_455_615_999_999_999; // 9999-12-31 23:59:59.999999
 
+/// Like [`convert`], for a column that inference widened: numbers are also accepted as
+/// their exact text (a REAL as its shortest round-trip form).
+pub fn convert_widened(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+    match (kind, v) {
+        (Kind::Text, ValueRef::Real(f)) => Ok((Out::Text(format!("{f:?}")), None)),
+        (Kind::Bytea, ValueRef::Integer(i)) => Ok((Out::Bytes(i.to_string().into_bytes()), None)),
+        (Kind::Bytea, ValueRef::Real(f)) => Ok((Out::Bytes(format!("{f:?}").into_bytes()), None)),
+        _ => convert(kind, v),
+    }
+}
+
+/// The exact decimal value of a double (every finite double is a finite decimal).
+pub fn exact_decimal(f: f64) -> Result<Out, Problem> {
+    if !f.is_finite() {
+        return Err(Problem(format!("{f} has no exact decimal value")));
+    }
+    let s = format!("{:.1100}", f.abs());
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let frac = frac.trim_end_matches('0');
+    let (neg, digits, exp) =
+        super::canonical::normalize_decimal(f < 0.0, int.as_bytes(), frac.as_bytes(), 0);
+    Ok(Out::Dec(
+        format!("{}{}", if neg { "-" } else { "" }, digits),
+        exp,
+    ))
+}
+
 pub fn convert(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
     if let ValueRef::Null = v {
         return Ok((Out::Null, None));
     }
     let plain = |o| Ok((o, None));
     match kind {
+        Kind::Numeric => match v {
+            ValueRef::Integer(i) => {
+                let (neg, digits, exp) = super::canonical::normalize_decimal(
+                    i < 0,
+                    i.unsigned_abs().to_string().as_bytes(),
+                    b"",
+                    0,
+                );
+                plain(Out::Dec(
+                    format!("{}{}", if neg { "-" } else { "" }, digits),
+                    exp,
+                ))
+            }
+            ValueRef::Real(f) => exact_decimal(f).map(|o| (o, None)),
+            ValueRef::Text(b) => Err(Problem(format!("text {} is not a number", shown(b)))),
+            ValueRef::Blob(_) => Err(Problem("a BLOB where a number was expected".into())),
+            ValueRef::Null => unreachable!(),
+        },
+        Kind::Bytea => match v {
+            ValueRef::Blob(b) | ValueRef::Text(b) => plain(Out::Bytes(b.to_vec())),
+            ValueRef::Integer(_) | ValueRef::Real(_) => {
+                Err(Problem("a number where bytes were expected".into()))
+            }
+            ValueRef::Null => unreachable!(),
+        },
         Kind::Text => match v {
             ValueRef::Text(b) => plain(Out::Text(text(b)?)),
             ValueRef::Integer(i) => plain(Out::Text(i.to_string())),

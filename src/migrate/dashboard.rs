@@ -10,18 +10,33 @@ pub const ROLES: [&str; 3] = ["viewer", "engineer", "admin"];
 #[derive(Debug, Clone)]
 pub struct Column {
     pub name: &'static str,
+    /// The SQLite column's name when it differs (an identifier shortened for PostgreSQL).
+    pub source: Option<&'static str>,
     pub kind: Kind,
     pub nullable: bool,
     /// CHECK: the value must be one of these.
     pub one_of: Option<&'static [&'static str]>,
     /// Foreign key to this table's `id`.
     pub references: Option<&'static str>,
+    /// Numbers may be written as text (a column widened to text or bytea by inference).
+    pub widen: bool,
+}
+
+impl Column {
+    /// The name to read in SQLite.
+    pub fn source_name(&self) -> &'static str {
+        self.source.unwrap_or(self.name)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Table {
     pub name: &'static str,
     pub columns: Vec<Column>,
+    /// The SQLite table's name when it differs.
+    pub source: Option<&'static str>,
+    /// Whether the SQLite table has a rowid (not WITHOUT ROWID): used for keys and slices.
+    pub rowid: bool,
 }
 
 impl Table {
@@ -37,6 +52,8 @@ const fn col(name: &'static str, kind: Kind, nullable: bool) -> Column {
         nullable,
         one_of: None,
         references: None,
+        source: None,
+        widen: false,
     }
 }
 
@@ -47,6 +64,8 @@ const fn fk(name: &'static str, nullable: bool, table: &'static str) -> Column {
         nullable,
         one_of: None,
         references: Some(table),
+        source: None,
+        widen: false,
     }
 }
 
@@ -57,6 +76,8 @@ const fn check(name: &'static str, set: &'static [&'static str]) -> Column {
         nullable: false,
         one_of: Some(set),
         references: None,
+        source: None,
+        widen: false,
     }
 }
 
@@ -76,6 +97,8 @@ pub fn tables() -> Vec<Table> {
                 col("is_active", Bool, false),
                 col("created_at", Timestamptz, true),
             ],
+            source: None,
+            rowid: true,
         },
         Table {
             name: "validation_suites",
@@ -86,6 +109,8 @@ pub fn tables() -> Vec<Table> {
                 col("config", Jsonb, true),
                 col("created_at", Timestamptz, true),
             ],
+            source: None,
+            rowid: true,
         },
         Table {
             name: "api_tokens",
@@ -98,6 +123,8 @@ pub fn tables() -> Vec<Table> {
                 col("last_used", Timestamptz, true),
                 col("revoked_at", Timestamptz, true),
             ],
+            source: None,
+            rowid: true,
         },
         Table {
             name: "validation_runs",
@@ -114,6 +141,8 @@ pub fn tables() -> Vec<Table> {
                 col("failed_checks", Int8, true),
                 col("metadata", Jsonb, true),
             ],
+            source: None,
+            rowid: true,
         },
         Table {
             name: "validation_results",
@@ -127,6 +156,8 @@ pub fn tables() -> Vec<Table> {
                 col("details", Jsonb, true),
                 col("created_at", Timestamptz, true),
             ],
+            source: None,
+            rowid: true,
         },
         Table {
             name: "sessions",
@@ -135,6 +166,8 @@ pub fn tables() -> Vec<Table> {
                 fk("user_id", false, "users"),
                 col("expires_at", Timestamptz, false),
             ],
+            source: None,
+            rowid: true,
         },
     ]
 }

@@ -12,7 +12,8 @@ pub async fn decide(
     conn: &mut sqlx::PgConnection,
     sha: &str,
     replace: bool,
-    tables: &[Table],
+    dashboard: &[Table],
+    inferred: &[&'static str],
     target: &str,
 ) -> Result<Option<i64>, MigrateError> {
     let err = |source| MigrateError::Target {
@@ -35,30 +36,64 @@ pub async fn decide(
             .fetch_optional(&mut *conn)
             .await
             .map_err(err)?;
-    let mut nonempty = Vec::new();
-    for t in tables {
+    // What this migration would replace, and what of it no migration created.
+    let mut occupied = Vec::new();
+    let mut foreign = Vec::new();
+    for t in dashboard {
         let any: bool =
             sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM public.{})", t.name))
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(err)?;
         if any {
-            nonempty.push(t.name);
+            occupied.push(t.name.to_string());
+            if previous.is_none() {
+                foreign.push(t.name.to_string());
+            }
         }
     }
-    match (previous, nonempty.is_empty(), replace) {
-        (_, true, _) => Ok(None),
-        (Some(_), false, true) => Ok(None),
-        (Some((id, path)), false, false) => Err(MigrateError::Refused(format!(
-            "{target} already holds the data of migration #{id} (from {path}), a different \
-             source; pass --replace to replace it (the dashboard tables are swapped whole)"
-        ))),
-        (None, false, _) => Err(MigrateError::Refused(format!(
-            "{target} already has dashboard data that no migration created (in {}); migrate \
-             never replaces it — back it up and empty those tables first",
-            nonempty.join(", ")
-        ))),
+    for name in inferred {
+        let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+            .bind(format!("public.\"{}\"", name.replace('"', "\"\"")))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+        if exists.is_none() {
+            continue;
+        }
+        occupied.push(name.to_string());
+        let ours: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM provision_migrations m, \
+             jsonb_array_elements(m.report -> 'tables') e WHERE e ->> 'table' = $1)",
+        )
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(err)?;
+        if !ours {
+            foreign.push(name.to_string());
+        }
     }
+    if occupied.is_empty() {
+        return Ok(None);
+    }
+    if !foreign.is_empty() {
+        return Err(MigrateError::Refused(format!(
+            "{target} already has table(s) with data that no migration created ({}); migrate \
+             never replaces them — back them up and empty or drop them first, or migrate into \
+             another database",
+            foreign.join(", ")
+        )));
+    }
+    if replace {
+        return Ok(None);
+    }
+    let (id, path) = previous.unwrap_or((0, "?".into()));
+    Err(MigrateError::Refused(format!(
+        "{target} already holds the data of migration #{id} (from {path}), a different source, \
+         in {}; pass --replace to replace it (those tables are swapped whole)",
+        occupied.join(", ")
+    )))
 }
 
 /// Records the migration and its quarantine inside the swap's transaction; returns its id.

@@ -10,18 +10,12 @@ use std::time::Instant;
 use sqlx::PgPool;
 
 use super::dashboard::{Column, Table};
+use super::infer::quote;
 use super::plan::Plan;
 use super::reader::{self, ReadStats};
 use super::source::{self, Source};
 use super::stage::STAGE;
 use super::{MigrateError, Progress, ProgressEvent};
-
-/// Parents first: a table's foreign keys point only to tables in earlier waves.
-const WAVES: [&[&str]; 3] = [
-    &["users", "validation_suites"],
-    &["api_tokens", "validation_runs"],
-    &["validation_results"],
-];
 
 /// A loaded table: its read statistics and the seconds its load took.
 pub type Loaded = (Table, ReadStats, f64);
@@ -46,15 +40,27 @@ struct SliceJob {
 
 /// Rowid slices for a table: two halves when it is big enough to gain from two streams.
 /// Also returns the table's row count.
-fn slices(src: &Source, table: &str) -> Result<(Vec<Slice>, u64), MigrateError> {
+fn slices(src: &Source, table: &Table) -> Result<(Vec<Slice>, u64), MigrateError> {
     let conn = src.connect()?;
+    let name = table.source.unwrap_or(table.name);
+    if !table.rowid {
+        let n: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {}", quote(name)), [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| MigrateError::reading(&src.path, name, e))?;
+        return Ok((vec![None], n as u64));
+    }
     let (lo, hi, n): (Option<i64>, Option<i64>, i64) = conn
         .query_row(
-            &format!("SELECT min(rowid), max(rowid), count(*) FROM \"{table}\""),
+            &format!(
+                "SELECT min(rowid), max(rowid), count(*) FROM {}",
+                quote(name)
+            ),
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
-        .map_err(|e| MigrateError::reading(&src.path, table, e))?;
+        .map_err(|e| MigrateError::reading(&src.path, name, e))?;
     match (lo, hi) {
         (Some(lo), Some(hi)) if n > 200_000 => {
             let mid = lo + (hi - lo) / 2;
@@ -119,7 +125,7 @@ async fn run_slice(job: SliceJob) -> Result<ReadStats, MigrateError> {
             .await
             .map_err(|e| MigrateError::Read(e.to_string()))?;
     };
-    let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
+    let names: Vec<String> = columns.iter().map(|c| quote(c.name)).collect();
     let what = format!("loading {}", table.name);
     let err = |source| MigrateError::Target {
         target: target.clone(),
@@ -129,8 +135,8 @@ async fn run_slice(job: SliceJob) -> Result<ReadStats, MigrateError> {
     let mut conn = pool.acquire().await.map_err(err)?;
     let mut copy = conn
         .copy_in_raw(&format!(
-            "COPY {STAGE}.\"{}\" ({}) FROM STDIN (FORMAT binary)",
-            table.name,
+            "COPY {STAGE}.{} ({}) FROM STDIN (FORMAT binary)",
+            quote(table.name),
             names.join(", ")
         ))
         .await
@@ -174,7 +180,7 @@ pub async fn load_all(
 ) -> Result<Vec<Loaded>, MigrateError> {
     let mut parents: HashMap<String, HashSet<i64>> = HashMap::new();
     let mut done = Vec::new();
-    for wave in WAVES {
+    for wave in plan.waves() {
         let shared: ParentIds = Arc::new(std::mem::take(&mut parents));
         let mut jobs = Vec::new();
         for name in wave.iter() {
@@ -187,7 +193,7 @@ pub async fn load_all(
             let columns = plan.columns[name].clone();
             let started = Instant::now();
             let mut parts = Vec::new();
-            let (parts_of, rows) = slices(src, name)?;
+            let (parts_of, rows) = slices(src, &table)?;
             if let Some(p) = &progress {
                 p(name, ProgressEvent::Start(rows));
             }

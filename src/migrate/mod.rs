@@ -11,8 +11,10 @@
 pub mod canonical;
 pub mod convert;
 pub mod dashboard;
+mod infer;
 mod ledger;
 mod load;
+mod numeric;
 mod plan;
 pub mod reader;
 pub mod report;
@@ -36,8 +38,12 @@ use stage::{StageError, STAGE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaMode {
+    /// The legacy dashboard's tables into the dashboard's; any other table by inference.
     Auto,
+    /// Refuse anything but the legacy dashboard.
     Dashboard,
+    /// Every table by inference, even the legacy dashboard's.
+    Infer,
 }
 
 /// What a running migration reports as it reads each table (the command draws bars).
@@ -238,14 +244,19 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     let sha = sha.await.map_err(|e| MigrateError::Read(e.to_string()))??;
     report.source_sha256 = Some(sha.clone());
     let mut conn = pool.acquire().await.map_err(target_err("connecting"))?;
-    if let Some(id) = ledger::decide(&mut conn, &sha, opts.replace, &plan.tables, &shown).await? {
+    let dashboard = plan.dashboard_tables();
+    let inferred: Vec<&'static str> = plan.inferred.iter().map(|i| i.table.name).collect();
+    if let Some(id) =
+        ledger::decide(&mut conn, &sha, opts.replace, &dashboard, &inferred, &shown).await?
+    {
         report.outcome = Outcome::AlreadyMigrated;
         report.migration_id = Some(id);
         report.timings.total_s = started.elapsed().as_secs_f64();
         return Ok(report);
     }
-    stage::prepare(&mut conn, &plan.tables).await?;
-    let ddl = stage::ddl(&mut conn, &plan.tables).await?;
+    let creates: Vec<String> = plan.inferred.iter().map(|i| i.create.clone()).collect();
+    stage::prepare(&mut conn, &dashboard, &creates).await?;
+    let ddl = stage::ddl(&mut conn, &dashboard).await?;
     for sql in &ddl.checks {
         sqlx::raw_sql(sql)
             .execute(&mut *conn)
@@ -268,7 +279,14 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     let loaded = {
         let mut on_wave = |wave: &[load::Loaded]| {
             for (t, stats, _) in wave {
-                for (_, sql) in ddl.indexes.iter().filter(|(n, _)| *n == t.name) {
+                let own = plan.inferred.iter().find(|i| i.table.name == t.name);
+                let indexes = ddl
+                    .indexes
+                    .iter()
+                    .filter(|(n, _)| *n == t.name)
+                    .map(|(_, sql)| sql)
+                    .chain(own.into_iter().flat_map(|i| &i.indexes));
+                for sql in indexes {
                     tasks.spawn(stage::build_index(
                         helpers.clone(),
                         sql.clone(),
@@ -348,10 +366,17 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
         .execute(&mut *conn)
         .await
         .map_err(target_err("search_path"))?;
+    for i in &plan.inferred {
+        for (sql, what) in &i.foreign_keys {
+            if let Some(note) = stage::add_inferred_fk(&mut conn, sql, what).await? {
+                report.notes.push(note);
+            }
+        }
+    }
     let schema = &plan.schema;
     let next_ids =
-        stage::continue_identities(&mut conn, &plan.tables, &|t| schema.sequence(t)).await?;
-    stage::check_schema(&mut conn, &plan.tables).await?;
+        stage::continue_identities(&mut conn, &plan.identities(), &|t| schema.sequence(t)).await?;
+    stage::check_schema(&mut conn, &dashboard).await?;
     report.timings.index_and_verify_s = phase2.elapsed().as_secs_f64();
     quick_check
         .await
@@ -379,7 +404,7 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
         .await
         .map_err(target_err("starting the swap"))?;
     // Re-checked under the lock: another migration may have finished meanwhile.
-    if ledger::decide(&mut tx, &sha, opts.replace, &plan.tables, &shown)
+    if ledger::decide(&mut tx, &sha, opts.replace, &dashboard, &inferred, &shown)
         .await?
         .is_some()
     {
@@ -387,7 +412,7 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
             "the same source was migrated by another run while this one was loading".into(),
         ));
     }
-    stage::swap(&mut tx, &plan.tables).await?;
+    stage::swap(&mut tx, &dashboard, &inferred).await?;
     report.timings.swap_s = swap_started.elapsed().as_secs_f64();
     report.timings.total_s = started.elapsed().as_secs_f64();
     let id = ledger::record(
@@ -404,6 +429,8 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
         .await
         .map_err(target_err("committing the swap"))?;
     report.migration_id = Some(id);
+    // Every connection back before closing: close() waits for them.
+    drop(conn);
     pool.close().await;
     Ok(report)
 }

@@ -1,9 +1,10 @@
 //! The plan: which dashboard tables the source has, which of their columns to read, and
 //! what is not migrated (indexes replaced by the dashboard's, views, triggers).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::dashboard::{self, Column, Table};
+use super::infer;
 use super::report::{self, Report};
 use super::source::{self, Source};
 use super::{MigrateError, SchemaMode};
@@ -14,52 +15,57 @@ pub struct Plan {
     /// Per table (by name): the target columns present in the source, in target order.
     pub columns: HashMap<&'static str, Vec<Column>>,
     pub schema: source::Schema,
+    /// Whether the source is the legacy dashboard (its tables land in the dashboard's).
+    pub legacy: bool,
+    pub inferred: Vec<infer::Inferred>,
 }
 
 pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan, MigrateError> {
     let schema = src.describe()?;
-    let tables = dashboard::tables();
+    let dashboard_tables = dashboard::tables();
     let missing: Vec<&str> = dashboard::LEGACY_TABLES
         .iter()
         .copied()
         .filter(|t| schema.table(t).is_none())
         .collect();
-    if !missing.is_empty() {
-        let why = format!(
-            "{} is not a legacy dashboard database: it lacks the table(s) {}",
+    let legacy = missing.is_empty() && mode != SchemaMode::Infer;
+    if mode == SchemaMode::Dashboard && !legacy {
+        return Err(MigrateError::Unsupported(format!(
+            "{} is not a legacy dashboard database: it lacks the table(s) {} (--schema auto \
+             migrates any SQLite database by type inference)",
             src.path.display(),
             missing.join(", ")
-        );
-        return Err(MigrateError::Unsupported(match mode {
-            SchemaMode::Dashboard => why,
-            SchemaMode::Auto => format!(
-                "{why}. Migrating other SQLite databases (tables created by type inference) \
-                 is not supported yet"
-            ),
-        }));
+        )));
     }
-    let mut extra = Vec::new();
-    for t in &schema.tables {
-        if t.virtual_table {
-            continue;
-        }
-        match tables.iter().find(|d| d.name == t.name) {
-            None => extra.push(format!("table {}", t.name)),
-            Some(d) => {
+    let mut extra_columns = Vec::new();
+    let mut to_infer = Vec::new();
+    for t in schema.tables.iter().filter(|t| !t.virtual_table) {
+        match dashboard_tables.iter().find(|d| d.name == t.name) {
+            Some(d) if legacy => {
                 for c in &t.columns {
                     if d.column(c).is_none() {
-                        extra.push(format!("column {}.{c}", t.name));
+                        extra_columns.push(format!("{}.{c}", t.name));
                     }
                 }
             }
+            Some(_) => {
+                return Err(MigrateError::Unsupported(format!(
+                    "{}: table {} has the name of one of the dashboard's own tables but not its \
+                     shape; migrate this database into a database of its own",
+                    src.path.display(),
+                    t.name
+                )))
+            }
+            None => to_infer.push(t.name.clone()),
         }
     }
-    if !extra.is_empty() {
+    if !extra_columns.is_empty() {
         return Err(MigrateError::Unsupported(format!(
-            "{} has {} that the dashboard schema has no place for, and dropping them is not an \
-             option; migrating extra tables and columns (by type inference) is not supported yet",
+            "{} has column(s) {} that the dashboard schema has no place for, and dropping them \
+             is not an option: add them to the dashboard schema first, or migrate with \
+             --schema infer into a database of its own",
             src.path.display(),
-            extra.join(", ")
+            extra_columns.join(", ")
         )));
     }
     for t in schema.tables.iter().filter(|t| t.virtual_table) {
@@ -69,9 +75,21 @@ pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan,
             why: "virtual tables belong to a SQLite extension; their data is not migrated".into(),
         });
     }
+    let conn = src.connect()?;
+    let mut taken = HashSet::new();
+    let mut inferred = Vec::new();
+    for name in &to_infer {
+        let i = infer::infer(&conn, name, &mut taken)
+            .map_err(|e| MigrateError::Read(format!("inferring the types of {name}: {e}")))?;
+        report.notes.extend(i.notes.iter().cloned());
+        inferred.push(i);
+    }
     for o in &schema.others {
         let why = match o.kind.as_str() {
-            "index" => "replaced by the dashboard schema's own indexes",
+            "index" if legacy && dashboard_tables.iter().any(|d| d.name == o.table) => {
+                "replaced by the dashboard schema's own indexes"
+            }
+            "index" => continue, // inferred tables' indexes are translated (or noted) by infer
             "view" => "views are not migrated; recreate it in PostgreSQL if still needed",
             "trigger" => {
                 "triggers are not migrated; SQLite trigger bodies do not run in PostgreSQL"
@@ -80,6 +98,7 @@ pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan,
         };
         report.skip(o, why);
     }
+    let mut tables = if legacy { dashboard_tables } else { Vec::new() };
     let mut columns = HashMap::new();
     for t in &tables {
         let present: Vec<Column> = match schema.table(t.name) {
@@ -93,9 +112,76 @@ pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan,
         };
         columns.insert(t.name, present);
     }
+    for i in &inferred {
+        columns.insert(i.table.name, i.table.columns.clone());
+        tables.push(i.table.clone());
+    }
+    report.mode = if legacy && inferred.is_empty() {
+        "dashboard".into()
+    } else if legacy {
+        "dashboard+inferred".into()
+    } else {
+        "inferred".into()
+    };
     Ok(Plan {
         tables,
         columns,
         schema,
+        legacy,
+        inferred,
     })
 }
+
+impl Plan {
+    /// Load order: the dashboard's parents-first waves, then every inferred table at once
+    /// (their foreign keys are checked by PostgreSQL after the load).
+    pub fn waves(&self) -> Vec<Vec<&'static str>> {
+        let mut waves: Vec<Vec<&'static str>> = Vec::new();
+        if self.legacy {
+            waves.extend(DASHBOARD_WAVES.iter().map(|w| w.to_vec()));
+        }
+        if !self.inferred.is_empty() {
+            waves.push(self.inferred.iter().map(|i| i.table.name).collect());
+        }
+        waves
+    }
+
+    /// The dashboard's own tables in this migration (none for a non-legacy source).
+    pub fn dashboard_tables(&self) -> Vec<Table> {
+        if self.legacy {
+            self.tables
+                .iter()
+                .filter(|t| self.inferred.iter().all(|i| i.table.name != t.name))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// (table, identity column, SQLite table) for every table with an identity.
+    pub fn identities(&self) -> Vec<(&'static str, &'static str, String)> {
+        let mut out: Vec<_> = self
+            .dashboard_tables()
+            .iter()
+            .map(|t| (t.name, "id", t.name.to_string()))
+            .collect();
+        for i in &self.inferred {
+            if let Some(col) = i.identity {
+                out.push((
+                    i.table.name,
+                    col,
+                    i.table.source.unwrap_or(i.table.name).to_string(),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Parents first: a table's foreign keys point only to tables in earlier waves.
+const DASHBOARD_WAVES: [&[&str]; 3] = [
+    &["users", "validation_suites"],
+    &["api_tokens", "validation_runs"],
+    &["validation_results"],
+];

@@ -10,8 +10,9 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::canonical::{RowHasher, TableHash};
-use super::convert::{convert, Kind, Note, Out};
+use super::convert::{convert, convert_widened, Kind, Note, Out};
 use super::dashboard::{Column, Table};
+use super::infer::quote;
 
 pub const CHUNK: usize = 1 << 20;
 
@@ -68,10 +69,6 @@ pub fn original(v: ValueRef<'_>) -> serde_json::Value {
     }
 }
 
-fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
 /// Reads `job`, handing COPY chunks to `sink` (which returns false when the writer has
 /// gone, and reading stops). Every chunk sequence starts with the COPY header and ends
 /// with the trailer. `sink` may be a no-op for a scan (dry run, --strict).
@@ -81,11 +78,13 @@ pub fn read(
     parents: Parents<'_>,
     sink: &mut dyn FnMut(Vec<u8>) -> bool,
 ) -> rusqlite::Result<ReadStats> {
-    let cols: Vec<String> = job.columns.iter().map(|c| quote(c.name)).collect();
+    let cols: Vec<String> = job.columns.iter().map(|c| quote(c.source_name())).collect();
+    // The key names a row in the quarantine: its rowid, or its position in a WITHOUT ROWID table.
+    let key = if job.table.rowid { "rowid" } else { "NULL" };
     let mut sql = format!(
-        "SELECT rowid, {} FROM {}",
+        "SELECT {key}, {} FROM {}",
         cols.join(", "),
-        quote(job.table.name)
+        quote(job.table.source.unwrap_or(job.table.name))
     );
     if job.slice.is_some() {
         sql.push_str(" WHERE rowid BETWEEN ?1 AND ?2");
@@ -114,7 +113,11 @@ pub fn read(
         let mut row_problem: Option<String> = None;
         for (i, col) in job.columns.iter().enumerate() {
             let v = row.get_ref(i + 1)?;
-            let converted = convert(col.kind, v);
+            let converted = if col.widen {
+                convert_widened(col.kind, v)
+            } else {
+                convert(col.kind, v)
+            };
             let mut out = match converted {
                 Ok((out, note)) => {
                     if note == Some(Note::JsonKeptAsString) {
@@ -161,8 +164,10 @@ pub fn read(
             }
             outs.push(out);
         }
-        let rowid: i64 = row.get(0)?;
-        let key = format!("id={rowid}");
+        let key = match row.get::<_, Option<i64>>(0)? {
+            Some(rowid) => format!("id={rowid}"),
+            None => format!("row {}", stats.source_rows),
+        };
         if let Some(reason) = row_problem {
             let mut orig = serde_json::Map::new();
             for (i, col) in job.columns.iter().enumerate() {
@@ -247,6 +252,14 @@ fn encode(kind: Kind, out: &Out, buf: &mut Vec<u8>, h: &mut RowHasher) {
         Out::Ts(t) => {
             field(buf, &t.to_be_bytes());
             h.timestamp(*t);
+        }
+        Out::Dec(digits, exp) => {
+            field(buf, &super::numeric::encode(digits, *exp));
+            h.decimal(digits, *exp);
+        }
+        Out::Bytes(b) => {
+            field(buf, b);
+            h.bytes(b);
         }
         Out::Json(s) => {
             debug_assert_eq!(kind, Kind::Jsonb);

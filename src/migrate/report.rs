@@ -62,6 +62,9 @@ pub struct Report {
     /// The quarantined values (all of them are in provision_quarantine in the target).
     pub quarantine: Vec<Quarantined>,
     pub skipped: Vec<Skipped>,
+    /// Decisions about what was migrated: widened columns, renamed identifiers, indexes or
+    /// defaults not translated, foreign keys left NOT VALID.
+    pub notes: Vec<Skipped>,
     pub timings: Timings,
 }
 
@@ -77,6 +80,7 @@ impl Report {
             tables: Vec::new(),
             quarantine: Vec::new(),
             skipped: Vec::new(),
+            notes: Vec::new(),
             timings: Timings::default(),
         }
     }

@@ -33,8 +33,12 @@ pub fn db(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StageError {
 }
 
 /// Drops a stage left by an interrupted run (only if it carries our mark), then creates
-/// the stage tables like the public ones.
-pub async fn prepare(conn: &mut PgConnection, tables: &[Table]) -> Result<(), StageError> {
+/// the stage tables: the dashboard's like the public ones, inferred ones by `creates`.
+pub async fn prepare(
+    conn: &mut PgConnection,
+    tables: &[Table],
+    creates: &[String],
+) -> Result<(), StageError> {
     let existing: Option<Option<String>> = sqlx::query_scalar(
         "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1",
     )
@@ -58,6 +62,10 @@ pub async fn prepare(conn: &mut PgConnection, tables: &[Table]) -> Result<(), St
             "CREATE TABLE {STAGE}.{0} (LIKE public.{0} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED);",
             t.name
         ));
+    }
+    for create in creates {
+        ddl.push_str(create);
+        ddl.push(';');
     }
     sqlx::raw_sql(&ddl)
         .execute(&mut *conn)
@@ -155,36 +163,42 @@ pub async fn ddl(conn: &mut PgConnection, tables: &[Table]) -> Result<Ddl, Stage
     Ok(out)
 }
 
-/// Sets each staged identity so new rows continue after the largest id and after
-/// SQLite's AUTOINCREMENT high-water mark. Returns (table, next id).
+/// Sets each staged identity so new rows continue after the largest value and after
+/// SQLite's AUTOINCREMENT high-water mark. `identities` holds (table, column, SQLite
+/// table); returns (table, next value).
 pub async fn continue_identities(
     conn: &mut PgConnection,
-    tables: &[Table],
+    identities: &[(&'static str, &'static str, String)],
     high_water: &dyn Fn(&str) -> i64,
 ) -> Result<Vec<(String, i64)>, StageError> {
     let mut next = Vec::new();
-    for t in tables {
-        let seq: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, 'id')")
-            .bind(format!("{STAGE}.{}", t.name))
+    for (table, column, source) in identities {
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let seq: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
+            .bind(format!("{STAGE}.{}", q(table)))
+            .bind(*column)
             .fetch_one(&mut *conn)
             .await
-            .map_err(db(format!("finding the identity of {}", t.name)))?;
+            .map_err(db(format!("finding the identity of {table}")))?;
         let Some(seq) = seq else { continue };
-        let max: Option<i64> =
-            sqlx::query_scalar(&format!("SELECT max(id) FROM {STAGE}.{}", t.name))
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db(format!("reading max(id) of {}", t.name)))?;
-        let last = max.unwrap_or(0).max(high_water(t.name));
+        let max: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT max({}) FROM {STAGE}.{}",
+            q(column),
+            q(table)
+        ))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db(format!("reading the largest {column} of {table}")))?;
+        let last = max.unwrap_or(0).max(high_water(source));
         if last >= 1 {
             sqlx::query("SELECT setval($1::regclass, $2, true)")
                 .bind(&seq)
                 .bind(last)
                 .execute(&mut *conn)
                 .await
-                .map_err(db(format!("setting the identity of {}", t.name)))?;
+                .map_err(db(format!("setting the identity of {table}")))?;
         }
-        next.push((t.name.to_string(), last.max(0) + 1));
+        next.push((table.to_string(), last.max(0) + 1));
     }
     Ok(next)
 }
@@ -229,45 +243,73 @@ pub async fn check_schema(conn: &mut PgConnection, tables: &[Table]) -> Result<(
     Ok(())
 }
 
-/// The swap, inside the caller's transaction: drops the public tables (no CASCADE: an
-/// object outside the dashboard depending on them stops the migration with PostgreSQL's
-/// message) and moves the staged ones in, keeping the previous owner.
-pub async fn swap(tx: &mut PgConnection, tables: &[Table]) -> Result<(), StageError> {
-    let list: Vec<String> = tables
+/// The swap, inside the caller's transaction: drops the public tables being replaced (no
+/// CASCADE: an object outside the migration depending on them stops it with PostgreSQL's
+/// message) and moves the staged ones in, keeping the previous owner. `dashboard` are the
+/// dashboard's tables (replaced as a set), `inferred` other tables (replaced if present).
+pub async fn swap(
+    tx: &mut PgConnection,
+    dashboard: &[Table],
+    inferred: &[&'static str],
+) -> Result<(), StageError> {
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut replaced: Vec<String> = dashboard.iter().map(|t| t.name.to_string()).collect();
+    for name in inferred {
+        let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+            .bind(format!("public.{}", q(name)))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("looking for tables to replace"))?;
+        if exists.is_some() {
+            replaced.push(name.to_string());
+        }
+    }
+    let list: Vec<String> = replaced
         .iter()
-        .map(|t| format!("public.{}", t.name))
+        .map(|t| format!("public.{}", q(t)))
         .collect();
-    sqlx::query(&format!(
-        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
-        list.join(", ")
-    ))
-    .execute(&mut *tx)
-    .await
-    .map_err(db("locking the dashboard tables"))?;
-    let owners: Vec<(String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = ANY($1)",
-    )
-    .bind(tables.iter().map(|t| t.name).collect::<Vec<_>>())
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db("reading the tables' owners"))?;
-    sqlx::query(&format!("DROP TABLE {}", list.join(", ")))
+    let mut owners: Vec<(String, String)> = Vec::new();
+    if !list.is_empty() {
+        sqlx::query(&format!(
+            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            list.join(", ")
+        ))
         .execute(&mut *tx)
         .await
-        .map_err(db(
-            "replacing the dashboard tables (something outside the dashboard depends on them)",
-        ))?;
-    for t in tables {
-        sqlx::query(&format!("ALTER TABLE {STAGE}.{} SET SCHEMA public", t.name))
+        .map_err(db("locking the tables being replaced"))?;
+        owners = sqlx::query_as(
+            "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = ANY($1)",
+        )
+        .bind(&replaced)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("reading the tables' owners"))?;
+        sqlx::query(&format!("DROP TABLE {}", list.join(", ")))
             .execute(&mut *tx)
             .await
-            .map_err(db(format!("moving {} into public", t.name)))?;
+            .map_err(db(
+                "replacing the tables (something outside the migration depends on them)",
+            ))?;
+    }
+    for name in dashboard
+        .iter()
+        .map(|t| t.name)
+        .chain(inferred.iter().copied())
+    {
+        sqlx::query(&format!(
+            "ALTER TABLE {STAGE}.{} SET SCHEMA public",
+            q(name)
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(format!("moving {name} into public")))?;
     }
     for (table, owner) in owners {
         sqlx::query(&format!(
-            "ALTER TABLE public.\"{table}\" OWNER TO \"{}\"",
-            owner.replace('"', "\"\"")
+            "ALTER TABLE public.{} OWNER TO {}",
+            q(&table),
+            q(&owner)
         ))
         .execute(&mut *tx)
         .await
@@ -304,4 +346,44 @@ pub async fn build_index(
         })?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), %sql, "index built");
     Ok(None)
+}
+
+/// Adds an inferred table's foreign key. Rows that violate it are migrated as they are
+/// and the key is kept `NOT VALID` (reported); a key PostgreSQL cannot have (the parent
+/// columns are not unique) is reported and left out.
+pub async fn add_inferred_fk(
+    conn: &mut PgConnection,
+    sql: &str,
+    what: &str,
+) -> Result<Option<super::report::Skipped>, StageError> {
+    let note = |why: String| {
+        Some(super::report::Skipped {
+            kind: "foreign key".into(),
+            name: what.to_string(),
+            why,
+        })
+    };
+    match sqlx::raw_sql(sql).execute(&mut *conn).await {
+        Ok(_) => Ok(None),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503") => {
+            sqlx::raw_sql(&format!("{sql} NOT VALID"))
+                .execute(&mut *conn)
+                .await
+                .map_err(db(format!("adding {sql} NOT VALID")))?;
+            Ok(note(format!(
+                "some rows violate it ({}); they are migrated as they are and the key is NOT VALID \
+                 (new rows are checked)",
+                e.message()
+            )))
+        }
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("42830") | Some("42804")) =>
+        {
+            Ok(note(format!("not created: {}", e.message())))
+        }
+        Err(e) => Err(StageError::Db {
+            what: format!("adding {sql}"),
+            source: e,
+        }),
+    }
 }

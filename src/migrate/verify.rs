@@ -138,6 +138,11 @@ impl Decoder {
                         h.bool(v[0] != 0)
                     }
                     Kind::Text => h.text(v),
+                    Kind::Bytea => h.bytes(v),
+                    Kind::Numeric => {
+                        let (neg, digits, exp) = super::numeric::decode(v)?;
+                        h.decimal(&format!("{}{digits}", if neg { "-" } else { "" }), exp);
+                    }
                     Kind::Timestamptz => {
                         fixed(8)?;
                         h.timestamp(i64::from_be_bytes(v[..8].try_into().unwrap()))
@@ -170,9 +175,12 @@ pub async fn read_back(
     cols: &[&str],
     kinds: Vec<Kind>,
 ) -> Result<TableHash, VerifyError> {
-    let list: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
+    let q = super::infer::quote;
+    let list: Vec<String> = cols.iter().map(|c| q(c)).collect();
     let sql = format!(
-        "COPY \"{schema}\".\"{table}\" ({}) TO STDOUT (FORMAT binary)",
+        "COPY {}.{} ({}) TO STDOUT (FORMAT binary)",
+        q(schema),
+        q(table),
         list.join(", ")
     );
     let mut dec = Decoder::new(kinds);

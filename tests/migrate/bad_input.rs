@@ -69,9 +69,19 @@ async fn bad_sources_exit_3_and_name_the_file() {
         .unwrap()
         .execute_batch("CREATE TABLE t (x)")
         .unwrap();
-    let r = migrate(&other, &url, &[]);
+    // Not the legacy dashboard while --schema dashboard insists: refused (2), naming what
+    // is missing. A table with a dashboard table's name but another shape is refused too.
+    let r = migrate(&other, &url, &["--schema", "dashboard"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("validation_runs"), "{}", r.stderr);
+    let clash = dir.path("clash.db");
+    rusqlite::Connection::open(&clash)
+        .unwrap()
+        .execute_batch("CREATE TABLE users (x)")
+        .unwrap();
+    let r = migrate(&clash, &url, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("users"), "{}", r.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,183 @@
+//! Any other SQLite database: types inferred from the values (exactly), keys, indexes,
+//! foreign keys and identities recreated, hostile identifiers quoted and shortened, and
+//! what cannot be translated reported.
+
+use sqlx::{PgPool, Row};
+
+use crate::common::*;
+
+fn hostile_db(path: &std::path::Path) {
+    let long1 = "x".repeat(70);
+    let long2 = format!("{}y", "x".repeat(69));
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(&format!(
+        r#"
+        CREATE TABLE "select" ("from" INTEGER PRIMARY KEY AUTOINCREMENT, "Mixed Case" TEXT,
+            "quo""te" REAL, flag BOOLEAN DEFAULT 0, created DATETIME DEFAULT CURRENT_TIMESTAMP,
+            doc JSON, big NUMERIC, raw BLOB, mixed);
+        CREATE TABLE "{long1}" (id INTEGER PRIMARY KEY, v TEXT);
+        CREATE TABLE "{long2}" (id INTEGER PRIMARY KEY,
+            parent INTEGER REFERENCES "select"("from") ON DELETE CASCADE, v TEXT);
+        CREATE TABLE kv (k TEXT, n INTEGER, v, PRIMARY KEY (k, n)) WITHOUT ROWID;
+        CREATE UNIQUE INDEX kv_v ON kv (v DESC);
+        CREATE INDEX sel_partial ON "select" ("Mixed Case") WHERE flag = 1;
+        CREATE INDEX sel_expr ON "select" (lower("Mixed Case"));
+        CREATE VIEW v1 AS SELECT * FROM kv;
+        PRAGMA foreign_keys = OFF;
+        INSERT INTO "select" ("Mixed Case", "quo""te", flag, created, doc, big, raw, mixed)
+            VALUES ('a', 1.5, 1, '2024-01-01 00:00:00', '{{"a":1}}', 9007199254740993, X'00FF', 1),
+                   ('b', 2, 0, 1700000000, '[1,2]', 0.5, CAST('abc' AS BLOB), 'text'),
+                   ('c', NULL, NULL, NULL, NULL, 12, NULL, 2.5);
+        DELETE FROM "select" WHERE "from" = 3;
+        INSERT INTO "{long1}" (v) VALUES ('one');
+        INSERT INTO "{long2}" (parent, v) VALUES (1, 'two'), (99, 'orphan');
+        INSERT INTO kv VALUES ('k', 1, 'x'), ('k', 2, 7);
+        "#
+    ))
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_databases_are_migrated_by_inference_exactly() {
+    let dir = Dir::new();
+    let db = dir.path("hostile.db");
+    hostile_db(&db);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["mode"], "inferred");
+    for t in report["tables"].as_array().unwrap() {
+        assert_eq!(t["hash_ok"], true, "{t}");
+        assert_eq!(t["source_rows"], t["loaded_rows"]);
+    }
+    let notes = report["notes"].to_string();
+    for expected in [
+        "select.big",
+        "numeric",
+        "select.mixed",
+        "sel_partial",
+        "sel_expr",
+        "renamed to",
+        "NOT VALID",
+    ] {
+        assert!(notes.contains(expected), "notes lack {expected}: {notes}");
+    }
+    assert!(report["skipped"].to_string().contains("v1"));
+
+    let pool = PgPool::connect(&url).await.unwrap();
+    let types: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a \
+         WHERE a.attrelid = 'public.\"select\"'::regclass AND a.attnum > 0 ORDER BY a.attnum",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let want = [
+        ("from", "bigint", true),
+        ("Mixed Case", "text", false),
+        ("quo\"te", "double precision", false),
+        ("flag", "boolean", false),
+        ("created", "timestamp with time zone", false),
+        ("doc", "jsonb", false),
+        ("big", "numeric", false),
+        ("raw", "bytea", false),
+        ("mixed", "text", false),
+    ];
+    let want: Vec<(String, String, bool)> = want
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), *c))
+        .collect();
+    assert_eq!(types, want);
+    let row = sqlx::query(
+        "SELECT big::text AS big, raw, mixed, created, \"quo\"\"te\" AS q FROM \"select\" WHERE \"from\" = 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<String, _>("big"), "9007199254740993");
+    assert_eq!(row.get::<Vec<u8>, _>("raw"), vec![0x00, 0xff]);
+    assert_eq!(row.get::<String, _>("mixed"), "1");
+    assert_eq!(row.get::<f64, _>("q"), 1.5);
+    let half: String = sqlx::query_scalar("SELECT big::text FROM \"select\" WHERE \"from\" = 2")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(half, "0.5");
+    let created: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT created FROM \"select\" WHERE \"from\" = 2")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(created.timestamp(), 1_700_000_000);
+    // The identity continues after the AUTOINCREMENT high-water mark (3, though row 3 is gone).
+    let next: i64 = sqlx::query_scalar(
+        "INSERT INTO \"select\" (\"Mixed Case\") VALUES ('new') RETURNING \"from\"",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(next, 4);
+    // Long names: distinct, at most 63 bytes, both present.
+    let long: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE tablename LIKE 'xxxx%' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(long.len(), 2, "{long:?}");
+    assert!(long.iter().all(|n| n.len() <= 63) && long[0] != long[1]);
+    // Composite key, DESC unique index, WITHOUT ROWID table.
+    let idx: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'kv' ORDER BY indexname",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(idx.iter().any(|d| d.contains("(k, n)")), "{idx:?}");
+    assert!(
+        idx.iter()
+            .any(|d| d.contains("UNIQUE") && d.contains("v DESC")),
+        "{idx:?}"
+    );
+    // The orphan is kept and the foreign key is NOT VALID; the other key is enforced.
+    let fk_valid: bool = sqlx::query_scalar(
+        "SELECT bool_and(c.convalidated) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+         WHERE c.contype = 'f' AND t.relname LIKE 'xxxx%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(!fk_valid);
+    let rows: Vec<i64> = row_counts(&pool, &long).await;
+    assert_eq!(
+        rows.iter().sum::<i64>(),
+        3,
+        "one row in the first long table, two (one orphan) in the other"
+    );
+
+    // Re-run: a no-op. A table of the same name that no migration made is never replaced.
+    assert_eq!(
+        migrate(&db, &url, &[]).json()["outcome"],
+        "already_migrated"
+    );
+    let (url2, _) = new_database().await;
+    let pool2 = PgPool::connect(&url2).await.unwrap();
+    sqlx::query("CREATE TABLE kv (mine text)")
+        .execute(&pool2)
+        .await
+        .unwrap();
+    for args in [&[][..], &["--replace"][..]] {
+        let r = migrate(&db, &url2, args);
+        assert_eq!(r.code, 4, "{}", r.stderr);
+        assert!(r.stderr.contains("kv"), "{}", r.stderr);
+    }
+}
+
+async fn row_counts(pool: &PgPool, tables: &[String]) -> Vec<i64> {
+    let mut out = Vec::new();
+    for t in tables {
+        out.push(count(pool, &format!("\"{t}\"")).await);
+    }
+    out
+}
