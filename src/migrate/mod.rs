@@ -82,7 +82,7 @@ pub enum MigrateError {
     Strict { count: usize, first: String },
     #[error("verification failed, nothing was swapped in: {0}")]
     Verify(String),
-    #[error("PostgreSQL at {target}: {what}: {source}")]
+    #[error("PostgreSQL at {target}: {what}: {source}{}", hint(source))]
     Target {
         target: String,
         what: String,
@@ -93,6 +93,21 @@ pub enum MigrateError {
     Stage(#[from] StageError),
     #[error("reading the source failed: {0}")]
     Read(String),
+}
+
+/// What to do about a database error, when there is something to say.
+fn hint(e: &sqlx::Error) -> &'static str {
+    match e {
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            Some("53100") => " (the PostgreSQL server's disk is full: free space there and run again; the target was left as it was)",
+            Some("28P01") => " (check the password in DATABASE_URL, the .env or --to)",
+            Some("42501") => " (the role needs CREATE on the database and ownership of the dashboard tables)",
+            Some("3D000") => " (create the database first, or check its name in the URL)",
+            _ => "",
+        },
+        sqlx::Error::Io(_) => " (is PostgreSQL running and reachable at that host and port?)",
+        _ => "",
+    }
 }
 
 impl MigrateError {

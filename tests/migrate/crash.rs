@@ -67,3 +67,106 @@ async fn kill_9_during_copy_leaves_the_target_as_it_was() {
             .unwrap();
     assert_eq!(stage, 0);
 }
+
+/// Unmounts the tmpfs when the test ends, however it ends.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disk_filling_mid_load_is_a_clear_error_and_the_target_is_untouched() {
+    let dir = Dir::new();
+    let db = dir.path("legacy.db");
+    fixture(&db, 2000, false);
+    // A 3 MiB tmpfs as the target database's default tablespace: the load fills it.
+    let mnt = dir.path("tiny");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=3m",
+            "tmpfs",
+            mnt.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a tmpfs (the tests run as root)");
+    let _mount = Mount(mnt.clone());
+    Command::new("chown")
+        .args(["postgres:postgres", mnt.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let (url, name) = new_database().await;
+    let admin = PgPool::connect(&required_env("PROVISION_TEST_PG"))
+        .await
+        .unwrap();
+    let space = unique("tiny");
+    sqlx::query(&format!(
+        "CREATE TABLESPACE {space} LOCATION '{}'",
+        mnt.display()
+    ))
+    .execute(&admin)
+    .await
+    .unwrap();
+    // The schema lives on the normal disk; only what migrate creates lands on the tmpfs.
+    let pool = PgPool::connect(&url).await.unwrap();
+    provision::schema::apply(&pool).await.unwrap();
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{name}\" SET default_tablespace = {space}"
+    ))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("No space left on device")
+            || run.stderr.contains("could not extend file"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains(&url),
+        "the URL with its password leaked: {}",
+        run.stderr
+    );
+    assert_eq!(count(&pool, "validation_runs").await, 0);
+    assert_eq!(count(&pool, "provision_migrations").await, 0);
+    // Room again: the next run completes.
+    pool.close().await;
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{name}\" RESET default_tablespace"
+    ))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pool = PgPool::connect(&url).await.unwrap();
+    assert_eq!(count(&pool, "validation_runs").await, 2000);
+    pool.close().await;
+    // Nothing may remain in the tablespace before it is dropped.
+    let check = PgPool::connect(&url).await.unwrap();
+    let leftover: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'provision_stage'")
+            .fetch_one(&check)
+            .await
+            .unwrap();
+    check.close().await;
+    assert_eq!(leftover, 0);
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP TABLESPACE {space}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
