@@ -70,6 +70,21 @@ struct Seen {
     reals_integral_epoch_ok: bool,
 }
 
+impl Seen {
+    /// Nothing seen yet: every "all values are …" flag holds until a value breaks it.
+    fn new() -> Self {
+        Seen {
+            all_01: true,
+            ints_exact_in_double: true,
+            texts_utf8: true,
+            texts_timestamps: true,
+            texts_json: true,
+            reals_integral_epoch_ok: true,
+            ..Default::default()
+        }
+    }
+}
+
 fn affinity(declared: &str) -> String {
     declared.to_ascii_uppercase()
 }
@@ -193,18 +208,7 @@ pub fn infer(
 
     // One pass over the values.
     let list: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
-    let mut seen: Vec<Seen> = cols
-        .iter()
-        .map(|_| Seen {
-            all_01: true,
-            ints_exact_in_double: true,
-            texts_utf8: true,
-            texts_timestamps: true,
-            texts_json: true,
-            reals_integral_epoch_ok: true,
-            ..Default::default()
-        })
-        .collect();
+    let mut seen: Vec<Seen> = cols.iter().map(|_| Seen::new()).collect();
     if !cols.is_empty() {
         let mut q = conn.prepare(&format!("SELECT {} FROM {}", list.join(", "), quote(name)))?;
         let mut rows = q.query([])?;
@@ -554,104 +558,35 @@ mod tests {
 
     #[test]
     fn types_hold_every_value() {
-        let base = Seen {
-            all_01: true,
-            ints_exact_in_double: true,
-            texts_utf8: true,
-            texts_timestamps: true,
-            texts_json: true,
-            reals_integral_epoch_ok: true,
-            ..Default::default()
-        };
-        let s = |f: &dyn Fn(&mut Seen)| {
-            let mut x = Seen {
-                ..base_clone(&base)
-            };
-            f(&mut x);
-            x
-        };
-        assert_eq!(decide("INTEGER", &s(&|x| x.ints = 3)).0, Kind::Int8);
-        assert_eq!(decide("BOOLEAN", &s(&|x| x.ints = 3)).0, Kind::Bool);
-        assert_eq!(
-            decide(
-                "BOOLEAN",
-                &s(&|x| {
-                    x.ints = 3;
-                    x.all_01 = false
-                })
-            )
-            .0,
-            Kind::Int8
-        );
-        assert_eq!(
-            decide(
-                "REAL",
-                &s(&|x| {
-                    x.ints = 1;
-                    x.reals = 2
-                })
-            )
-            .0,
-            Kind::Float8
-        );
-        assert_eq!(
-            decide(
+        type Case = (&'static str, fn(&mut Seen), Kind);
+        let cases: [Case; 10] = [
+            ("INTEGER", |x| x.ints = 3, Kind::Int8),
+            ("BOOLEAN", |x| x.ints = 3, Kind::Bool),
+            ("BOOLEAN", |x| (x.ints, x.all_01) = (3, false), Kind::Int8),
+            ("REAL", |x| (x.ints, x.reals) = (1, 2), Kind::Float8),
+            (
                 "",
-                &s(&|x| {
-                    x.ints = 1;
-                    x.reals = 2;
-                    x.ints_exact_in_double = false
-                })
-            )
-            .0,
-            Kind::Numeric
-        );
-        assert_eq!(
-            decide(
+                |x| (x.ints, x.reals, x.ints_exact_in_double) = (1, 2, false),
+                Kind::Numeric,
+            ),
+            (
                 "DATETIME",
-                &s(&|x| {
-                    x.texts = 2;
-                    x.ints = 1
-                })
-            )
-            .0,
-            Kind::Timestamptz
-        );
-        assert_eq!(
-            decide(
+                |x| (x.texts, x.ints) = (2, 1),
+                Kind::Timestamptz,
+            ),
+            ("TEXT", |x| (x.texts, x.ints) = (2, 1), Kind::Text),
+            ("JSON", |x| x.texts = 2, Kind::Jsonb),
+            (
                 "TEXT",
-                &s(&|x| {
-                    x.texts = 2;
-                    x.ints = 1
-                })
-            )
-            .0,
-            Kind::Text
-        );
-        assert_eq!(decide("JSON", &s(&|x| x.texts = 2)).0, Kind::Jsonb);
-        assert_eq!(
-            decide(
-                "TEXT",
-                &s(&|x| {
-                    x.texts = 2;
-                    x.texts_utf8 = false
-                })
-            )
-            .0,
-            Kind::Bytea
-        );
-        assert_eq!(decide("DOUBLE", &s(&|_| {})).0, Kind::Float8);
-    }
-
-    fn base_clone(b: &Seen) -> Seen {
-        Seen {
-            all_01: b.all_01,
-            ints_exact_in_double: b.ints_exact_in_double,
-            texts_utf8: b.texts_utf8,
-            texts_timestamps: b.texts_timestamps,
-            texts_json: b.texts_json,
-            reals_integral_epoch_ok: b.reals_integral_epoch_ok,
-            ..Default::default()
+                |x| (x.texts, x.texts_utf8) = (2, false),
+                Kind::Bytea,
+            ),
+            ("DOUBLE", |_| {}, Kind::Float8),
+        ];
+        for (declared, set, want) in cases {
+            let mut seen = Seen::new();
+            set(&mut seen);
+            assert_eq!(decide(declared, &seen).0, want, "{declared} {seen:?}");
         }
     }
 }
