@@ -31,7 +31,7 @@ async fn kill_9_during_copy_leaves_the_target_as_it_was() {
     let copied = loop {
         let n: Option<i64> = sqlx::query_scalar(
             "SELECT max(tuples_processed) FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid \
-             WHERE c.relname = 'validation_results'",
+             WHERE c.relname = 'validation_results' AND p.datname = current_database()",
         )
         .fetch_one(&pool)
         .await
