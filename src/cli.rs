@@ -71,6 +71,21 @@ pub enum Command {
         provision fixture --out legacy.db --runs 50000 --results 20\n  \
         provision fixture --out loose.db --runs 1000 --loose --seed 7")]
     Fixture(FixtureArgs),
+    /// Show what provision detects about this host (or a root tree): distribution, family,
+    /// package manager, init system, CPUs, memory, listening ports
+    #[command(after_help = "Examples:\n  \
+        provision facts\n  \
+        provision --json facts\n  \
+        provision facts --root /srv/chroots/bookworm\n\n\
+        Exit codes: 0 a supported host, 1 an unsupported one (the message says what was found)")]
+    Facts(FactsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FactsArgs {
+    /// Read the host whose filesystem is at DIR (a chroot or fixture tree) [default: /]
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
 }
 
 #[derive(Debug, Args)]

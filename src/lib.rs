@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 pub mod fixture;
+pub mod host;
 pub mod logging;
 pub mod migrate;
 pub mod schema;

@@ -1,5 +1,6 @@
 //! One file per subcommand: the only layer that talks to the terminal.
 
+pub mod facts;
 pub mod fixture;
 pub mod migrate;
 pub mod serve;
@@ -55,5 +56,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Migrate(args) => migrate::run(&cli.global, args),
         Command::Fixture(args) => fixture::run(&cli.global, args),
+        Command::Facts(args) => facts::run(&cli.global, args),
     }
 }

@@ -1,0 +1,491 @@
+//! Host facts, the way `ansible -m setup` gathers them: distribution and family from
+//! os-release (macOS from SystemVersion.plist), corrected by probing which package
+//! manager binaries exist; the init system actually running; CPUs, memory and listening
+//! ports from `/proc`. Everything is read under a root path, so fixture trees test every
+//! distribution here; nothing relies on tools a minimal host lacks (`ss`, `ip`, `sudo`,
+//! `lsb_release`). An unknown host is an error that says what was found.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::os_release::OsRelease;
+use super::proc::{self, Listener};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Debian,
+    RedHat,
+    Alpine,
+    Arch,
+    Suse,
+    MacOs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    Apt,
+    Dnf,
+    Yum,
+    Apk,
+    Pacman,
+    Zypper,
+    Brew,
+}
+
+impl PackageManager {
+    /// The binary whose presence says this manager is installed, and where it is looked for.
+    fn probes(self) -> &'static [&'static str] {
+        match self {
+            PackageManager::Apt => &["usr/bin/apt-get"],
+            PackageManager::Dnf => &["usr/bin/dnf", "usr/bin/dnf5"],
+            PackageManager::Yum => &["usr/bin/yum"],
+            PackageManager::Apk => &["sbin/apk", "usr/sbin/apk"],
+            PackageManager::Pacman => &["usr/bin/pacman"],
+            PackageManager::Zypper => &["usr/bin/zypper"],
+            PackageManager::Brew => &["opt/homebrew/bin/brew", "usr/local/bin/brew"],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitSystem {
+    /// systemd is PID 1.
+    Systemd,
+    OpenRc,
+    Launchd,
+    /// No service manager runs (containers, this CI machine): direct supervision.
+    None,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    /// os-release ID (`debian`, `ubuntu`, `rocky`, …) or `macos`.
+    pub distribution: String,
+    pub version: String,
+    pub pretty_name: String,
+    pub family: Family,
+    pub package_manager: PackageManager,
+    pub init: InitSystem,
+    pub cpus: usize,
+    pub memory_bytes: u64,
+    pub listening: Vec<Listener>,
+    /// Homebrew's prefix on macOS (`/opt/homebrew` on Apple silicon, `/usr/local` on Intel).
+    pub homebrew_prefix: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    #[error("unsupported host under {root}: {found}. Supported: Debian, Ubuntu, RHEL, Rocky, Alma, Fedora, Amazon Linux, CentOS, Alpine, Arch, openSUSE and macOS with Homebrew")]
+    Unsupported { root: String, found: String },
+}
+
+fn exists(root: &Path, rel: &str) -> bool {
+    root.join(rel).exists()
+}
+
+fn family_of(id: &str, like: &[&str]) -> Option<Family> {
+    let f = |s: &str| match s {
+        "debian" | "ubuntu" | "raspbian" | "linuxmint" | "pop" => Some(Family::Debian),
+        "rhel" | "fedora" | "centos" | "rocky" | "almalinux" | "amzn" | "ol" => {
+            Some(Family::RedHat)
+        }
+        "alpine" => Some(Family::Alpine),
+        "arch" | "archarm" | "manjaro" | "endeavouros" => Some(Family::Arch),
+        s if s.starts_with("opensuse") || s == "sles" || s == "suse" => Some(Family::Suse),
+        _ => None,
+    };
+    f(id).or_else(|| like.iter().find_map(|l| f(l)))
+}
+
+/// Reads the facts of the host whose filesystem is at `root` (`/` for this host).
+pub fn detect(root: &Path) -> Result<Facts, FactsError> {
+    let shown = root.display().to_string();
+    let cpus = proc::cpus(root)
+        .or_else(|| {
+            (root == Path::new("/"))
+                .then(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        })
+        .unwrap_or(1);
+    let memory_bytes = proc::memory_bytes(root).unwrap_or(0);
+    let listening = proc::listeners(root);
+
+    // macOS: no os-release, a SystemVersion.plist and (for us) Homebrew.
+    let plist = root.join("System/Library/CoreServices/SystemVersion.plist");
+    if let Ok(text) = std::fs::read_to_string(&plist) {
+        let version = plist_value(&text, "ProductVersion").unwrap_or_default();
+        let homebrew_prefix = ["opt/homebrew", "usr/local"]
+            .iter()
+            .find(|p| exists(root, &format!("{p}/bin/brew")))
+            .map(|p| PathBuf::from("/").join(p));
+        if homebrew_prefix.is_none() {
+            return Err(FactsError::Unsupported {
+                root: shown,
+                found: format!("macOS {version} without Homebrew (install it from brew.sh first)"),
+            });
+        }
+        return Ok(Facts {
+            distribution: "macos".into(),
+            pretty_name: format!("macOS {version}"),
+            version,
+            family: Family::MacOs,
+            package_manager: PackageManager::Brew,
+            init: InitSystem::Launchd,
+            cpus,
+            memory_bytes,
+            listening,
+            homebrew_prefix,
+        });
+    }
+
+    let text = std::fs::read_to_string(root.join("etc/os-release"))
+        .or_else(|_| std::fs::read_to_string(root.join("usr/lib/os-release")))
+        .map_err(|_| FactsError::Unsupported {
+            root: shown.clone(),
+            found: "no /etc/os-release or /usr/lib/os-release, and not macOS".into(),
+        })?;
+    let os = OsRelease::parse(&text);
+    let id = os.id().to_string();
+    let like = os.id_like();
+    let installed: Vec<PackageManager> = [
+        PackageManager::Apt,
+        PackageManager::Dnf,
+        PackageManager::Yum,
+        PackageManager::Apk,
+        PackageManager::Pacman,
+        PackageManager::Zypper,
+    ]
+    .into_iter()
+    .filter(|pm| pm.probes().iter().any(|p| exists(root, p)))
+    .collect();
+    let family = family_of(&id, &like);
+    // The family's own manager when present (dnf before yum), else what the probe found.
+    let preferred: &[PackageManager] = match family {
+        Some(Family::Debian) => &[PackageManager::Apt],
+        Some(Family::RedHat) => &[PackageManager::Dnf, PackageManager::Yum],
+        Some(Family::Alpine) => &[PackageManager::Apk],
+        Some(Family::Arch) => &[PackageManager::Pacman],
+        Some(Family::Suse) => &[PackageManager::Zypper],
+        _ => &[],
+    };
+    let package_manager = preferred
+        .iter()
+        .copied()
+        .find(|pm| installed.contains(pm))
+        .or_else(|| installed.first().copied());
+    let (Some(family), Some(package_manager)) = (family, package_manager) else {
+        return Err(FactsError::Unsupported {
+            root: shown,
+            found: format!(
+                "{} (ID={id}, ID_LIKE={}), package managers found: {}",
+                os.get("PRETTY_NAME").unwrap_or(&id),
+                like.join(" "),
+                if installed.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("{installed:?}").to_lowercase()
+                }
+            ),
+        });
+    };
+    let init = match proc::pid1(root).as_deref() {
+        Some("systemd") => InitSystem::Systemd,
+        Some("init" | "openrc-init")
+            if exists(root, "sbin/openrc") || exists(root, "run/openrc") =>
+        {
+            InitSystem::OpenRc
+        }
+        Some(_) => InitSystem::None,
+        None if exists(root, "run/systemd/system") => InitSystem::Systemd,
+        None if exists(root, "run/openrc") => InitSystem::OpenRc,
+        None => InitSystem::None,
+    };
+    Ok(Facts {
+        distribution: id.clone(),
+        version: os.get("VERSION_ID").unwrap_or("").to_string(),
+        pretty_name: os.get("PRETTY_NAME").unwrap_or(&id).to_string(),
+        family,
+        package_manager,
+        init,
+        cpus,
+        memory_bytes,
+        listening,
+        homebrew_prefix: None,
+    })
+}
+
+/// `<key>NAME</key><string>VALUE</string>` from an XML plist.
+fn plist_value(text: &str, key: &str) -> Option<String> {
+    let at = text.find(&format!("<key>{key}</key>"))?;
+    let rest = &text[at..];
+    let start = rest.find("<string>")? + "<string>".len();
+    let end = rest[start..].find("</string>")?;
+    Some(rest[start..start + end].trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fixture root: an os-release, empty files for binaries, optional PID 1.
+    fn root(os_release: &str, bins: &[&str], pid1: Option<&str>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("etc")).unwrap();
+        if !os_release.is_empty() {
+            std::fs::write(p.join("etc/os-release"), os_release).unwrap();
+        }
+        for b in bins {
+            let f = p.join(b);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "").unwrap();
+        }
+        if let Some(comm) = pid1 {
+            std::fs::create_dir_all(p.join("proc/1")).unwrap();
+            std::fs::write(p.join("proc/1/comm"), format!("{comm}\n")).unwrap();
+        }
+        std::fs::create_dir_all(p.join("proc")).unwrap();
+        std::fs::write(
+            p.join("proc/cpuinfo"),
+            "processor\t: 0\nprocessor\t: 1\nprocessor\t: 2\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("proc/meminfo"), "MemTotal:        8000000 kB\n").unwrap();
+        dir
+    }
+
+    /// What, os-release, binaries, PID 1, then the expected version, family, manager, init.
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        Option<&'static str>,
+        &'static str,
+        Family,
+        PackageManager,
+        InitSystem,
+    );
+
+    const APT: &[&str] = &["usr/bin/apt-get"];
+    const DNF: &[&str] = &["usr/bin/dnf", "usr/bin/yum"];
+
+    #[test]
+    fn linux_distributions() {
+        let cases: Vec<Case> = vec![
+            (
+                "debian 12",
+                "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+                APT,
+                Some("systemd"),
+                "12",
+                Family::Debian,
+                PackageManager::Apt,
+                InitSystem::Systemd,
+            ),
+            (
+                "debian 11",
+                "ID=debian\nVERSION_ID=\"11\"\n",
+                APT,
+                Some("bash"),
+                "11",
+                Family::Debian,
+                PackageManager::Apt,
+                InitSystem::None,
+            ),
+            (
+                "ubuntu 22.04",
+                "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n",
+                APT,
+                Some("systemd"),
+                "22.04",
+                Family::Debian,
+                PackageManager::Apt,
+                InitSystem::Systemd,
+            ),
+            (
+                "ubuntu 24.04",
+                "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\n",
+                APT,
+                None,
+                "24.04",
+                Family::Debian,
+                PackageManager::Apt,
+                InitSystem::None,
+            ),
+            (
+                "rhel 9",
+                "ID=\"rhel\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"9.4\"\n",
+                DNF,
+                Some("systemd"),
+                "9.4",
+                Family::RedHat,
+                PackageManager::Dnf,
+                InitSystem::Systemd,
+            ),
+            (
+                "rocky 9",
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n",
+                DNF,
+                Some("systemd"),
+                "9.4",
+                Family::RedHat,
+                PackageManager::Dnf,
+                InitSystem::Systemd,
+            ),
+            (
+                "alma 9",
+                "ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n",
+                DNF,
+                Some("systemd"),
+                "9.4",
+                Family::RedHat,
+                PackageManager::Dnf,
+                InitSystem::Systemd,
+            ),
+            (
+                "fedora",
+                "ID=fedora\nVERSION_ID=40\n",
+                &["usr/bin/dnf5", "usr/bin/dnf"],
+                Some("systemd"),
+                "40",
+                Family::RedHat,
+                PackageManager::Dnf,
+                InitSystem::Systemd,
+            ),
+            (
+                "amazon 2023",
+                "ID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\n",
+                DNF,
+                Some("systemd"),
+                "2023",
+                Family::RedHat,
+                PackageManager::Dnf,
+                InitSystem::Systemd,
+            ),
+            (
+                "centos 7 (yum only)",
+                "ID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n",
+                &["usr/bin/yum"],
+                Some("systemd"),
+                "7",
+                Family::RedHat,
+                PackageManager::Yum,
+                InitSystem::Systemd,
+            ),
+            (
+                "alpine",
+                "ID=alpine\nVERSION_ID=3.19.1\n",
+                &["sbin/apk", "sbin/openrc"],
+                Some("init"),
+                "3.19.1",
+                Family::Alpine,
+                PackageManager::Apk,
+                InitSystem::OpenRc,
+            ),
+            (
+                "arch",
+                "ID=arch\nBUILD_ID=rolling\n",
+                &["usr/bin/pacman"],
+                Some("systemd"),
+                "",
+                Family::Arch,
+                PackageManager::Pacman,
+                InitSystem::Systemd,
+            ),
+            (
+                "opensuse leap",
+                "ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\nVERSION_ID=\"15.5\"\n",
+                &["usr/bin/zypper"],
+                Some("systemd"),
+                "15.5",
+                Family::Suse,
+                PackageManager::Zypper,
+                InitSystem::Systemd,
+            ),
+            (
+                "derivative by ID_LIKE",
+                "ID=mydistro\nID_LIKE=\"ubuntu debian\"\n",
+                APT,
+                None,
+                "",
+                Family::Debian,
+                PackageManager::Apt,
+                InitSystem::None,
+            ),
+        ];
+        for (what, osr, bins, pid1, version, family, pm, init) in cases {
+            let r = root(osr, bins, pid1);
+            let f = detect(r.path()).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                (f.family, f.package_manager, f.init),
+                (family, pm, init),
+                "{what}"
+            );
+            assert_eq!(f.version, version, "{what}");
+            assert_eq!(f.cpus, 3);
+            assert_eq!(f.memory_bytes, 8_000_000 * 1024);
+        }
+    }
+
+    #[test]
+    fn macos_with_homebrew() {
+        let plist = "<plist><dict><key>ProductName</key><string>macOS</string>\
+                     <key>ProductVersion</key><string>14.5</string></dict></plist>";
+        for (brew, prefix) in [
+            ("opt/homebrew/bin/brew", "/opt/homebrew"),
+            ("usr/local/bin/brew", "/usr/local"),
+        ] {
+            let r = root("", &[brew], None);
+            let dir = r.path().join("System/Library/CoreServices");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("SystemVersion.plist"), plist).unwrap();
+            let f = detect(r.path()).unwrap();
+            assert_eq!(f.family, Family::MacOs);
+            assert_eq!(f.version, "14.5");
+            assert_eq!(f.init, InitSystem::Launchd);
+            assert_eq!(f.homebrew_prefix.as_deref(), Some(Path::new(prefix)));
+        }
+    }
+
+    #[test]
+    fn unknown_hosts_say_what_was_found() {
+        let r = root(
+            "ID=gentoo\nPRETTY_NAME=\"Gentoo Linux\"\n",
+            &["usr/bin/emerge"],
+            None,
+        );
+        let e = detect(r.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("Gentoo Linux") && e.contains("ID=gentoo") && e.contains("none"),
+            "{e}"
+        );
+        let r = root("ID=debian\n", &[], None);
+        let e = detect(r.path()).unwrap_err().to_string();
+        assert!(e.contains("package managers found: none"), "{e}");
+        let empty = tempfile::tempdir().unwrap();
+        let e = detect(empty.path()).unwrap_err().to_string();
+        assert!(e.contains("no /etc/os-release"), "{e}");
+        let r = root("", &[], None);
+        let dir = r.path().join("System/Library/CoreServices");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("SystemVersion.plist"),
+            "<key>ProductVersion</key><string>13.1</string>",
+        )
+        .unwrap();
+        assert!(detect(r.path())
+            .unwrap_err()
+            .to_string()
+            .contains("without Homebrew"));
+    }
+
+    #[test]
+    fn this_host() {
+        // The project's machines (developers' and CI's) are Debian 12.
+        let f = detect(Path::new("/")).unwrap();
+        assert!(f.cpus >= 1 && f.memory_bytes > 0);
+    }
+}

@@ -1,0 +1,7 @@
+//! The host: facts about it (distribution, package manager, init system, CPUs, memory,
+//! listening ports), read from files under a root path so fixture trees can stand in for
+//! real hosts. Later: exec, packages/, services/, fs.
+
+pub mod facts;
+pub mod os_release;
+pub mod proc;
