@@ -7,3 +7,4 @@ pub mod facts;
 pub mod os_release;
 pub mod packages;
 pub mod proc;
+pub mod services;

@@ -1,0 +1,27 @@
+//! systemd: `systemctl`; `daemon-reload` after a unit file changes.
+
+use super::{Action, Cmd, Services};
+
+pub struct Systemd;
+
+impl Services for Systemd {
+    fn is_active(&self, name: &str) -> Cmd {
+        Cmd::new("systemctl", &["is-active", "--quiet", name])
+    }
+    fn is_enabled(&self, name: &str) -> Cmd {
+        Cmd::new("systemctl", &["is-enabled", "--quiet", name])
+    }
+    fn action(&self, action: Action, name: &str) -> Cmd {
+        let verb = match action {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Restart => "restart",
+            Action::Reload => "reload",
+            Action::Enable => "enable",
+        };
+        Cmd::new("systemctl", &[verb, name])
+    }
+    fn reload_definitions(&self) -> Option<Cmd> {
+        Some(Cmd::new("systemctl", &["daemon-reload"]))
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the host layer on this machine: direct supervision by a real
+//! supervisord (Debian's package, installed by the test if missing).
+
+mod supervised;

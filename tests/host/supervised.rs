@@ -1,0 +1,101 @@
+//! A program under supervisord: started, restarted after kill -9 within 5 s, stopped.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use provision::host::exec::Cmd;
+use provision::host::facts::PackageManager;
+use provision::host::packages;
+use provision::host::services::{self, Action, Services, Supervisor};
+
+struct Daemon<'a>(&'a Supervisor);
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        let _ = Cmd::new(
+            "supervisorctl",
+            &["-c", &self.0.config.display().to_string(), "shutdown"],
+        )
+        .run_checked(true);
+    }
+}
+
+fn private_config(dir: &Path) -> std::path::PathBuf {
+    let d = dir.display();
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    let conf = dir.join("supervisord.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[unix_http_server]\nfile={d}/supervisor.sock\n\
+             [supervisord]\nlogfile={d}/supervisord.log\npidfile={d}/supervisord.pid\nchildlogdir={d}\n\
+             [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
+             [supervisorctl]\nserverurl=unix://{d}/supervisor.sock\n\
+             [include]\nfiles = {d}/conf.d/*.conf\n"
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < within, "{what} not within {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn a_supervised_program_comes_back_after_kill_9() {
+    let apt = packages::manager(PackageManager::Apt);
+    packages::ensure(apt.as_ref(), &["supervisor"])
+        .expect("supervisor installs from Debian's archive");
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor {
+        config: private_config(dir.path()),
+    };
+    sup.ensure_running().unwrap();
+    let _daemon = Daemon(&sup);
+
+    assert!(
+        !services::is_active(&sup, "sleeper").unwrap(),
+        "unknown program is not active"
+    );
+    std::fs::write(
+        dir.path().join("conf.d/sleeper.conf"),
+        Supervisor::program(
+            "sleeper",
+            "sleep 1000",
+            None,
+            dir.path(),
+            &[("GREETING", "hi")],
+        ),
+    )
+    .unwrap();
+    sup.reload_definitions().unwrap().run().unwrap();
+    wait_until("sleeper running", Duration::from_secs(10), || {
+        services::is_active(&sup, "sleeper").unwrap()
+    });
+    let first = sup.pid("sleeper").unwrap().expect("a pid");
+
+    Cmd::new("kill", &["-9", &first.to_string()]).run().unwrap();
+    let back = wait_until("sleeper back after kill -9", Duration::from_secs(5), || {
+        services::is_active(&sup, "sleeper").unwrap()
+            && sup.pid("sleeper").unwrap().is_some_and(|p| p != first)
+    });
+    println!("back {back:?} after kill -9");
+    assert!(back < Duration::from_secs(5));
+
+    let before = sup.pid("sleeper").unwrap().unwrap();
+    sup.action(Action::Restart, "sleeper").run().unwrap();
+    assert_ne!(
+        sup.pid("sleeper").unwrap().unwrap(),
+        before,
+        "restart gives a new process"
+    );
+    sup.action(Action::Stop, "sleeper").run().unwrap();
+    assert!(!services::is_active(&sup, "sleeper").unwrap());
+    assert!(dir.path().join("sleeper.log").exists(), "logs to files");
+}
