@@ -79,6 +79,52 @@ pub enum Command {
         provision facts --root /srv/chroots/bookworm\n\n\
         Exit codes: 0 a supported host, 1 an unsupported one (the message says what was found)")]
     Facts(FactsArgs),
+    /// Run a playbook: each step checks the host first and changes only what differs
+    #[command(after_help = "Examples:\n  \
+        provision play site.yml\n  \
+        provision play site.yml --check --diff        # what would change, with diffs; touches nothing\n  \
+        provision play site.yml --tags nginx -e instances=4\n  \
+        provision play site.yml --start-at 'render nginx site'\n\n\
+        The last line is the recap: ok=N changed=N skipped=N failed=N. A full log is written under\n\
+        the state directory (logs/). Handlers notified by a changed step are remembered there until\n\
+        they have run, also across a failed run.\n\n\
+        Exit codes: 0 done, 1 a step failed (or, with --check, something would change), 2 usage")]
+    Play(PlayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// The playbook (YAML)
+    pub playbook: PathBuf,
+    /// Only report what would change (alias --dry-run)
+    #[arg(long, alias = "dry-run")]
+    pub check: bool,
+    /// Show unified diffs of the files that change (secrets masked)
+    #[arg(long)]
+    pub diff: bool,
+    /// Only steps with one of these tags
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Skip the steps before this one
+    #[arg(long, value_name = "STEP")]
+    pub start_at: Option<String>,
+    /// Set a variable (repeatable)
+    #[arg(short = 'e', long = "extra-var", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+    /// Where the run lock, pending handlers and logs live
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/live-dashboard/provision"
+    )]
+    pub state_dir: PathBuf,
+    /// supervisord's config, where no init system runs
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/supervisor/supervisord.conf"
+    )]
+    pub supervisor_config: PathBuf,
 }
 
 #[derive(Debug, Args)]

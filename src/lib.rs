@@ -7,6 +7,7 @@ pub mod fixture;
 pub mod host;
 pub mod logging;
 pub mod migrate;
+pub mod playbook;
 pub mod schema;
 pub mod server;
 pub mod settings;

@@ -3,6 +3,7 @@
 pub mod facts;
 pub mod fixture;
 pub mod migrate;
+pub mod play;
 pub mod serve;
 
 use crate::cli::{Cli, Command};
@@ -57,5 +58,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Migrate(args) => migrate::run(&cli.global, args),
         Command::Fixture(args) => fixture::run(&cli.global, args),
         Command::Facts(args) => facts::run(&cli.global, args),
+        Command::Play(args) => play::run(&cli.global, args),
     }
 }

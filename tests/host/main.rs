@@ -1,4 +1,5 @@
 //! Integration tests of the host layer on this machine: direct supervision by a real
 //! supervisord (Debian's package, installed by the test if missing).
 
+mod play;
 mod supervised;

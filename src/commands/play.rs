@@ -1,0 +1,103 @@
+//! `provision play`: runs a playbook on this host and prints one line per step (JSON
+//! events with --json) and the recap.
+
+use std::collections::BTreeMap;
+
+use super::{CommandError, ExitStatus};
+use crate::cli::{GlobalArgs, PlayArgs};
+use crate::host::facts::{self, InitSystem};
+use crate::host::packages;
+use crate::host::services::{self, Services, Supervisor};
+use crate::playbook::{self, Event, Options, Playbook, Status};
+
+pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandError> {
+    let mut extra_vars = BTreeMap::new();
+    for kv in &args.extra_vars {
+        let (k, v) = kv.split_once('=').ok_or_else(|| CommandError {
+            status: ExitStatus::Usage,
+            error: anyhow::anyhow!("-e {kv:?}: expected KEY=VALUE"),
+        })?;
+        extra_vars.insert(k.to_string(), v.to_string());
+    }
+    let book = Playbook::load(&args.playbook).map_err(|e| CommandError {
+        status: ExitStatus::Usage,
+        error: e.into(),
+    })?;
+    let facts = facts::detect(std::path::Path::new("/"))?;
+    let pm = packages::manager(facts.package_manager);
+    let svc: Box<dyn Services> = match facts.init {
+        InitSystem::None => {
+            let s = Supervisor {
+                config: args.supervisor_config.clone(),
+            };
+            Box::new(s)
+        }
+        other => services::for_init(other),
+    };
+    let opts = Options {
+        check: args.check,
+        diff: args.diff,
+        tags: args.tags,
+        start_at: args.start_at,
+        extra_vars,
+        state_dir: args.state_dir,
+    };
+    let mut print = |e: &Event| {
+        if global.json {
+            println!("{}", serde_json::to_string(e).expect("event serializes"));
+            return;
+        }
+        if global.quiet && e.status != Status::Failed {
+            return;
+        }
+        println!(
+            "{:<8} {}{} ({:.2}s)",
+            e.status.as_str(),
+            if e.handler { "handler: " } else { "" },
+            e.step,
+            e.seconds
+        );
+        if let Some(d) = &e.detail {
+            if e.status == Status::Changed || args.diff {
+                for line in d.lines() {
+                    println!("         {line}");
+                }
+            }
+        }
+        if let Some(err) = &e.error {
+            println!("         error: {err}");
+        }
+    };
+    let recap = playbook::run(&book, &facts, &opts, pm.as_ref(), svc.as_ref(), &mut print)
+        .map_err(|e| {
+            let status = match e {
+                playbook::engine::EngineError::NoSuchStep(_) => ExitStatus::Usage,
+                _ => ExitStatus::Failure,
+            };
+            CommandError {
+                status,
+                error: e.into(),
+            }
+        })?;
+    if recap.failed > 0 && !global.json {
+        println!(
+            "         a step failed: fix it and run again (the next run picks up where this one \
+             stopped; pending handlers are kept); full log: {}",
+            recap
+                .log
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    if global.json {
+        println!("{}", serde_json::json!({"recap": recap}));
+    } else {
+        println!("{}", recap.line());
+    }
+    Ok(if recap.failed > 0 || (opts.check && recap.changed > 0) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}

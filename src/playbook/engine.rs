@@ -1,0 +1,338 @@
+//! The run: one step at a time, each planned against the host as it is just before it
+//! runs, applied only outside check mode; handlers notified by changed steps run once at
+//! the end — and are written to disk the moment they are notified, so a run that fails
+//! later leaves them for the next run. Nothing here prints: events go to a callback.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::model::Playbook;
+use super::state::{Lock, Log, Pending, StateError};
+use super::steps::{self, Ctx, Plan};
+use super::when;
+use crate::host::facts::Facts;
+use crate::host::packages::Manager;
+use crate::host::services::Services;
+use crate::settings::Secret;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Plan only (`--check`, `--dry-run`).
+    pub check: bool,
+    /// Put unified diffs of files in the events.
+    pub diff: bool,
+    /// Only steps with one of these tags (all when empty).
+    pub tags: Vec<String>,
+    /// Skip the steps before this one.
+    pub start_at: Option<String>,
+    /// `-e key=value`, over the playbook's vars.
+    pub extra_vars: BTreeMap<String, String>,
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Changed => "changed",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// One step's (or handler's) outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub step: String,
+    pub handler: bool,
+    pub status: Status,
+    pub seconds: f64,
+    /// What changed or would change (with a diff when asked), or why it was skipped.
+    pub detail: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Recap {
+    pub ok: usize,
+    pub changed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub handlers: Vec<String>,
+    pub log: Option<PathBuf>,
+}
+
+impl Recap {
+    pub fn line(&self) -> String {
+        format!(
+            "ok={} changed={} skipped={} failed={}",
+            self.ok, self.changed, self.skipped, self.failed
+        )
+    }
+
+    fn count(&mut self, s: Status) {
+        match s {
+            Status::Ok => self.ok += 1,
+            Status::Changed => self.changed += 1,
+            Status::Skipped => self.skipped += 1,
+            Status::Failed => self.failed += 1,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("--start-at {0:?}: no step has that name")]
+    NoSuchStep(String),
+}
+
+/// Runs `book` on this host. Returns the recap (failed > 0 when a step failed).
+pub fn run(
+    book: &Playbook,
+    facts: &Facts,
+    opts: &Options,
+    packages: &dyn Manager,
+    services: &dyn Services,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Recap, EngineError> {
+    if let Some(s) = &opts.start_at {
+        if !book.steps.iter().any(|st| &st.name == s) {
+            return Err(EngineError::NoSuchStep(s.clone()));
+        }
+    }
+    let _lock = Lock::acquire(&opts.state_dir)?;
+    let mut pending = Pending::load(&opts.state_dir)?;
+    let mut log = Log::create(&opts.state_dir)?;
+    let mut vars = book.vars.clone();
+    vars.extend(opts.extra_vars.clone());
+    let secrets: Vec<Secret> = book
+        .secrets
+        .iter()
+        .filter_map(|k| vars.get(k))
+        .map(|v| Secret::new(v.clone()))
+        .collect();
+    // What `when` sees: facts, then vars.
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    let lower = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+    values.insert("distribution".into(), facts.distribution.clone());
+    values.insert("version".into(), facts.version.clone());
+    values.insert("family".into(), lower(&facts.family));
+    values.insert("package_manager".into(), lower(&facts.package_manager));
+    values.insert("init".into(), lower(&facts.init));
+    values.insert("cpus".into(), facts.cpus.to_string());
+    values.extend(vars.clone());
+    let ctx = Ctx {
+        vars: &vars,
+        dir: &book.dir,
+        packages,
+        services,
+        secrets: &secrets,
+        diff: opts.diff,
+    };
+    let mut recap = Recap {
+        log: Some(log.path.clone()),
+        ..Default::default()
+    };
+    log.line(&format!(
+        "playbook {:?}, check={}, pending handlers {:?}",
+        book.name, opts.check, pending.names
+    ));
+    let mut emit = |e: Event, recap: &mut Recap, log: &mut Log| {
+        recap.count(e.status);
+        log.line(&format!(
+            "{} {}{} ({:.2}s){}{}",
+            e.status.as_str(),
+            if e.handler { "handler " } else { "" },
+            e.step,
+            e.seconds,
+            e.detail
+                .as_deref()
+                .map(|d| format!("\n{}", ctx.mask(d)))
+                .unwrap_or_default(),
+            e.error
+                .as_deref()
+                .map(|d| format!("\nerror: {}", ctx.mask(d)))
+                .unwrap_or_default()
+        ));
+        on_event(&e);
+    };
+    let mut reached = opts.start_at.is_none();
+    let mut would_notify: Vec<String> = Vec::new();
+    for step in &book.steps {
+        let started = Instant::now();
+        reached |= opts.start_at.as_deref() == Some(step.name.as_str());
+        let skip = |why: String| Event {
+            step: step.name.clone(),
+            handler: false,
+            status: Status::Skipped,
+            seconds: 0.0,
+            detail: Some(why),
+            error: None,
+        };
+        if !reached {
+            emit(skip("before --start-at".into()), &mut recap, &mut log);
+            continue;
+        }
+        if !opts.tags.is_empty() && !step.tags.iter().any(|t| opts.tags.contains(t)) {
+            emit(skip("not tagged for this run".into()), &mut recap, &mut log);
+            continue;
+        }
+        if let Some(cond) = &step.when {
+            match when::eval(cond, &values) {
+                Ok(true) => {}
+                Ok(false) => {
+                    emit(
+                        skip(format!("when {cond:?} is false")),
+                        &mut recap,
+                        &mut log,
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    emit(
+                        Event {
+                            step: step.name.clone(),
+                            handler: false,
+                            status: Status::Failed,
+                            seconds: 0.0,
+                            detail: None,
+                            error: Some(e),
+                        },
+                        &mut recap,
+                        &mut log,
+                    );
+                    return Ok(recap);
+                }
+            }
+        }
+        let outcome = steps::query(step.kind(), &ctx).and_then(|plan| {
+            if plan == Plan::Matched || opts.check {
+                return Ok(plan);
+            }
+            steps::apply(step.kind(), &ctx).map(|_| plan)
+        });
+        let seconds = started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(Plan::Matched) => emit(
+                Event {
+                    step: step.name.clone(),
+                    handler: false,
+                    status: Status::Ok,
+                    seconds,
+                    detail: None,
+                    error: None,
+                },
+                &mut recap,
+                &mut log,
+            ),
+            Ok(Plan::Create(d) | Plan::Modify(d) | Plan::Run(d)) => {
+                if opts.check {
+                    would_notify.extend(step.notify.iter().cloned());
+                } else {
+                    pending.add(&step.notify)?;
+                }
+                emit(
+                    Event {
+                        step: step.name.clone(),
+                        handler: false,
+                        status: Status::Changed,
+                        seconds,
+                        detail: Some(ctx.mask(&d)),
+                        error: None,
+                    },
+                    &mut recap,
+                    &mut log,
+                );
+            }
+            Err(e) => {
+                emit(
+                    Event {
+                        step: step.name.clone(),
+                        handler: false,
+                        status: Status::Failed,
+                        seconds,
+                        detail: None,
+                        error: Some(ctx.mask(&e.to_string())),
+                    },
+                    &mut recap,
+                    &mut log,
+                );
+                return Ok(recap);
+            }
+        }
+    }
+    // Handlers, once each, in the order the playbook lists them.
+    for h in &book.handlers {
+        let owed = pending.names.contains(&h.name);
+        let would = would_notify.contains(&h.name);
+        if !owed && !would {
+            continue;
+        }
+        let started = Instant::now();
+        if opts.check {
+            emit(
+                Event {
+                    step: h.name.clone(),
+                    handler: true,
+                    status: Status::Changed,
+                    seconds: 0.0,
+                    detail: Some("would run".into()),
+                    error: None,
+                },
+                &mut recap,
+                &mut log,
+            );
+            continue;
+        }
+        match steps::run_handler(&h.service, services) {
+            Ok(()) => {
+                pending.done(&h.name)?;
+                recap.handlers.push(h.name.clone());
+                emit(
+                    Event {
+                        step: h.name.clone(),
+                        handler: true,
+                        status: Status::Changed,
+                        seconds: started.elapsed().as_secs_f64(),
+                        detail: None,
+                        error: None,
+                    },
+                    &mut recap,
+                    &mut log,
+                );
+            }
+            Err(e) => {
+                emit(
+                    Event {
+                        step: h.name.clone(),
+                        handler: true,
+                        status: Status::Failed,
+                        seconds: started.elapsed().as_secs_f64(),
+                        detail: None,
+                        error: Some(ctx.mask(&e.to_string())),
+                    },
+                    &mut recap,
+                    &mut log,
+                );
+                return Ok(recap);
+            }
+        }
+    }
+    log.line(&recap.line());
+    Ok(recap)
+}

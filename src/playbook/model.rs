@@ -1,0 +1,308 @@
+//! The playbook file: YAML (serde_yaml_ng), unknown fields rejected, errors pointing at
+//! file:line:column.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    pub name: String,
+    /// Values for templates and `when`; `-e key=value` overrides them.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Names of vars whose values are secrets: masked in diffs, logs and output.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub handlers: Vec<Handler>,
+    /// The playbook's directory (templates are found relative to it).
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    #[serde(default)]
+    pub when: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+    // Exactly one of these (checked when the playbook is read).
+    #[serde(default)]
+    package: Option<PackageStep>,
+    #[serde(default)]
+    template: Option<TemplateStep>,
+    #[serde(default)]
+    file: Option<FileStep>,
+    #[serde(default)]
+    user: Option<UserStep>,
+    #[serde(default)]
+    group: Option<GroupStep>,
+    #[serde(default)]
+    command: Option<CommandStep>,
+    #[serde(default)]
+    service: Option<ServiceStep>,
+    #[serde(skip)]
+    pub kind: Option<Kind>,
+}
+
+impl Step {
+    fn resolve(&mut self) -> Result<(), String> {
+        let mut kinds = Vec::new();
+        if let Some(k) = self.package.take() {
+            kinds.push(Kind::Package(k));
+        }
+        if let Some(k) = self.template.take() {
+            kinds.push(Kind::Template(k));
+        }
+        if let Some(k) = self.file.take() {
+            kinds.push(Kind::File(k));
+        }
+        if let Some(k) = self.user.take() {
+            kinds.push(Kind::User(k));
+        }
+        if let Some(k) = self.group.take() {
+            kinds.push(Kind::Group(k));
+        }
+        if let Some(k) = self.command.take() {
+            kinds.push(Kind::Command(k));
+        }
+        if let Some(k) = self.service.take() {
+            kinds.push(Kind::Service(k));
+        }
+        if kinds.len() != 1 {
+            return Err(format!(
+                "step {:?} must have exactly one of package, template, file, user, group, command, service (it has {})",
+                self.name,
+                kinds.len()
+            ));
+        }
+        self.kind = kinds.pop();
+        Ok(())
+    }
+
+    pub fn kind(&self) -> &Kind {
+        self.kind
+            .as_ref()
+            .expect("resolved when the playbook was read")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Handler {
+    pub name: String,
+    pub service: ServiceStep,
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    Package(PackageStep),
+    Template(TemplateStep),
+    File(FileStep),
+    User(UserStep),
+    Group(GroupStep),
+    Command(CommandStep),
+    Service(ServiceStep),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageStep {
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateStep {
+    /// Relative to the playbook's directory.
+    pub src: String,
+    pub dest: PathBuf,
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// `user` or `user:group`.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FileState {
+    Directory,
+    File,
+    Absent,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStep {
+    pub path: PathBuf,
+    pub state: FileState,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// For `state: file`: the exact content (templated).
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserStep {
+    pub name: String,
+    #[serde(default)]
+    pub system: bool,
+    #[serde(default)]
+    pub home: Option<PathBuf>,
+    #[serde(default)]
+    pub shell: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupStep {
+    pub name: String,
+    #[serde(default)]
+    pub system: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandStep {
+    pub argv: Vec<String>,
+    /// Skip when this path exists.
+    #[serde(default)]
+    pub creates: Option<PathBuf>,
+    /// Skip when this command succeeds.
+    #[serde(default)]
+    pub unless: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    Started,
+    Stopped,
+    Restarted,
+    Reloaded,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceStep {
+    pub name: String,
+    #[serde(default)]
+    pub state: Option<ServiceState>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Why a playbook cannot be read; names the file, line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaybookError {
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Playbook {
+    pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| PlaybookError::Io {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let mut p = Self::parse(&text, &shown)?;
+        p.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(p)
+    }
+
+    pub fn parse(text: &str, shown: &str) -> Result<Playbook, PlaybookError> {
+        let mut p: Playbook = serde_yaml_ng::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            PlaybookError::Syntax {
+                path: shown.to_string(),
+                line,
+                column,
+                message: e.to_string(),
+            }
+        })?;
+        for step in &mut p.steps {
+            step.resolve().map_err(|message| PlaybookError::Invalid {
+                path: shown.to_string(),
+                message,
+            })?;
+        }
+        let handler_names: Vec<&str> = p.handlers.iter().map(|h| h.name.as_str()).collect();
+        for s in &p.steps {
+            for n in &s.notify {
+                if !handler_names.contains(&n.as_str()) {
+                    return Err(PlaybookError::Invalid {
+                        path: shown.to_string(),
+                        message: format!(
+                            "step {:?} notifies {n:?}, which is not a handler",
+                            s.name
+                        ),
+                    });
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for s in &p.steps {
+            if !seen.insert(&s.name) {
+                return Err(PlaybookError::Invalid {
+                    path: shown.to_string(),
+                    message: format!(
+                        "two steps are named {:?} (names must be unique for --start-at)",
+                        s.name
+                    ),
+                });
+            }
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_points_at_errors() {
+        let ok = "name: demo\nsteps:\n  - name: pkg\n    package:\n      names: [hello]\n    notify: [r]\nhandlers:\n  - name: r\n    service: {name: x, state: restarted}\n";
+        let p = Playbook::parse(ok, "p.yml").unwrap();
+        assert!(matches!(p.steps[0].kind(), Kind::Package(_)));
+        let unknown = "name: demo\nsteps:\n  - name: pkg\n    package:\n      names: [hello]\n      version: 2\n";
+        let e = Playbook::parse(unknown, "p.yml").unwrap_err().to_string();
+        assert!(e.starts_with("p.yml:"), "{e}");
+        assert!(e.contains("version"), "{e}");
+        let bad_notify =
+            "name: d\nsteps:\n  - name: a\n    command: {argv: [true]}\n    notify: [nope]\n";
+        assert!(Playbook::parse(bad_notify, "p.yml")
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
+        let tabs = "name: d\nsteps:\n\t- bad\n";
+        let e = Playbook::parse(tabs, "p.yml").unwrap_err().to_string();
+        assert!(e.starts_with("p.yml:3:"), "{e}");
+    }
+}
