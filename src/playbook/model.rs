@@ -49,6 +49,12 @@ pub struct Step {
     command: Option<CommandStep>,
     #[serde(default)]
     service: Option<ServiceStep>,
+    #[serde(default)]
+    postgres_role: Option<PostgresRoleStep>,
+    #[serde(default)]
+    postgres_database: Option<PostgresDatabaseStep>,
+    #[serde(default)]
+    wait_for: Option<WaitForStep>,
     #[serde(skip)]
     pub kind: Option<Kind>,
 }
@@ -77,9 +83,18 @@ impl Step {
         if let Some(k) = self.service.take() {
             kinds.push(Kind::Service(k));
         }
+        if let Some(k) = self.postgres_role.take() {
+            kinds.push(Kind::PostgresRole(k));
+        }
+        if let Some(k) = self.postgres_database.take() {
+            kinds.push(Kind::PostgresDatabase(k));
+        }
+        if let Some(k) = self.wait_for.take() {
+            kinds.push(Kind::WaitFor(k));
+        }
         if kinds.len() != 1 {
             return Err(format!(
-                "step {:?} must have exactly one of package, template, file, user, group, command, service (it has {})",
+                "step {:?} must have exactly one of package, template, file, user, group, command, service, postgres_role, postgres_database, wait_for (it has {})",
                 self.name,
                 kinds.len()
             ));
@@ -111,6 +126,83 @@ pub enum Kind {
     Group(GroupStep),
     Command(CommandStep),
     Service(ServiceStep),
+    PostgresRole(PostgresRoleStep),
+    PostgresDatabase(PostgresDatabaseStep),
+    WaitFor(WaitForStep),
+}
+
+/// Where the local PostgreSQL's unix socket is.
+#[derive(Debug, Clone)]
+pub struct PostgresConn {
+    pub socket_dir: String,
+    pub port: u16,
+}
+
+fn default_socket_dir() -> String {
+    "/var/run/postgresql".into()
+}
+
+fn default_pg_port() -> u16 {
+    5432
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresRoleStep {
+    pub name: String,
+    /// The var holding the password (list it under `secrets:`).
+    #[serde(default)]
+    pub password_var: Option<String>,
+    #[serde(default = "default_socket_dir")]
+    pub socket_dir: String,
+    #[serde(default = "default_pg_port")]
+    pub port: u16,
+}
+
+impl PostgresRoleStep {
+    pub fn conn(&self) -> PostgresConn {
+        PostgresConn {
+            socket_dir: self.socket_dir.clone(),
+            port: self.port,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresDatabaseStep {
+    pub name: String,
+    pub owner: String,
+    #[serde(default = "default_socket_dir")]
+    pub socket_dir: String,
+    #[serde(default = "default_pg_port")]
+    pub port: u16,
+}
+
+impl PostgresDatabaseStep {
+    pub fn conn(&self) -> PostgresConn {
+        PostgresConn {
+            socket_dir: self.socket_dir.clone(),
+            port: self.port,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitForStep {
+    /// `host:port` that must accept TCP connections.
+    #[serde(default)]
+    pub port: Option<String>,
+    /// An `http://` URL that must answer 2xx or 3xx.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "default_wait")]
+    pub timeout_s: u64,
+}
+
+fn default_wait() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Deserialize)]

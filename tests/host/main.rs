@@ -2,4 +2,5 @@
 //! supervisord (Debian's package, installed by the test if missing).
 
 mod play;
+mod postgres_steps;
 mod supervised;

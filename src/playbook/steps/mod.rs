@@ -6,7 +6,9 @@ mod account;
 mod command;
 mod files;
 mod package;
+mod postgres;
 mod service;
+mod wait_for;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -71,6 +73,9 @@ pub fn query(kind: &Kind, ctx: &Ctx<'_>) -> Result<Plan, StepError> {
         Kind::Group(g) => account::query_group(g),
         Kind::Command(c) => command::query(c),
         Kind::Service(s) => service::query(s, ctx),
+        Kind::PostgresRole(r) => postgres::query_role(r, ctx),
+        Kind::PostgresDatabase(d) => postgres::query_database(d),
+        Kind::WaitFor(w) => wait_for::query(w),
     }
 }
 
@@ -83,5 +88,8 @@ pub fn apply(kind: &Kind, ctx: &Ctx<'_>) -> Result<(), StepError> {
         Kind::Group(g) => account::apply_group(g),
         Kind::Command(c) => command::apply(c),
         Kind::Service(s) => service::apply(s, ctx),
+        Kind::PostgresRole(r) => postgres::apply_role(r, ctx),
+        Kind::PostgresDatabase(d) => postgres::apply_database(d),
+        Kind::WaitFor(w) => wait_for::apply(w),
     }
 }
