@@ -2,18 +2,32 @@
 
 use super::{CommandError, ExitStatus};
 use crate::cli::{FactsArgs, GlobalArgs};
+use crate::host::distro;
 use crate::host::facts::{self, Facts};
 
 pub fn run(global: &GlobalArgs, args: FactsArgs) -> Result<ExitStatus, CommandError> {
     match facts::detect(&args.root) {
         Ok(f) => {
+            let data = distro::for_host(&f);
             if global.json {
+                let v = serde_json::json!({"facts": f, "distro": data});
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&f).expect("facts serialize")
+                    serde_json::to_string_pretty(&v).expect("facts serialize")
                 );
             } else if !global.quiet {
                 print!("{}", render(&f));
+                println!(
+                    "{:<16} postgresql {} ({}), services {}",
+                    "distro data",
+                    data.postgresql.version,
+                    data.postgresql.conf_dir,
+                    data.services
+                        .values()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             Ok(ExitStatus::Success)
         }

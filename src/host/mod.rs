@@ -2,6 +2,7 @@
 //! listening ports), read from files under a root path so fixture trees can stand in for
 //! real hosts. Later: exec, packages/, services/, fs.
 
+pub mod distro;
 pub mod exec;
 pub mod facts;
 pub mod os_release;

@@ -55,6 +55,8 @@ pub struct Step {
     postgres_database: Option<PostgresDatabaseStep>,
     #[serde(default)]
     wait_for: Option<WaitForStep>,
+    #[serde(default)]
+    binary: Option<BinaryStep>,
     #[serde(skip)]
     pub kind: Option<Kind>,
 }
@@ -92,9 +94,12 @@ impl Step {
         if let Some(k) = self.wait_for.take() {
             kinds.push(Kind::WaitFor(k));
         }
+        if let Some(k) = self.binary.take() {
+            kinds.push(Kind::Binary(k));
+        }
         if kinds.len() != 1 {
             return Err(format!(
-                "step {:?} must have exactly one of package, template, file, user, group, command, service, postgres_role, postgres_database, wait_for (it has {})",
+                "step {:?} must have exactly one of package, template, file, user, group, command, service, postgres_role, postgres_database, wait_for, binary (it has {})",
                 self.name,
                 kinds.len()
             ));
@@ -129,6 +134,17 @@ pub enum Kind {
     PostgresRole(PostgresRoleStep),
     PostgresDatabase(PostgresDatabaseStep),
     WaitFor(WaitForStep),
+    Binary(BinaryStep),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BinaryStep {
+    /// A path (relative to the playbook) or `self`, the running provision binary.
+    pub src: String,
+    pub dest: PathBuf,
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// Where the local PostgreSQL's unix socket is.

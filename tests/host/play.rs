@@ -80,6 +80,8 @@ steps:
     notify: [restart sleeper]
   - name: marker
     command: {{argv: [touch, {d}/marker], creates: {d}/marker}}
+  - name: install binary
+    binary: {{src: self, dest: {d}/bin/provision, mode: "0755"}}
   - name: sleeper running
     service: {{name: sleeper, state: started, enabled: true}}
   - name: fail on purpose
@@ -183,7 +185,7 @@ fn playbook_is_idempotent_and_remembers_its_restarts() {
     let first = play(dir.path(), &conf, &[], true);
     assert_eq!(first.code, 0, "{}", first.stdout);
     assert_eq!(first.recap["failed"], 0);
-    assert!(first.changed().len() >= 7, "{:?}", first.changed());
+    assert!(first.changed().len() >= 8, "{:?}", first.changed());
     assert_eq!(
         first.recap["handlers"],
         serde_json::json!(["restart sleeper"])
@@ -208,9 +210,18 @@ fn playbook_is_idempotent_and_remembers_its_restarts() {
         .rfind(|l| l.starts_with("ok="))
         .unwrap();
     assert_eq!(
-        last, "ok=9 changed=0 skipped=1 failed=0",
+        last, "ok=10 changed=0 skipped=1 failed=0",
         "{}",
         second.stdout
+    );
+    let installed = dir.path().join("bin/provision");
+    assert_eq!(
+        std::fs::metadata(&installed).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(env!("CARGO_BIN_EXE_provision")).unwrap()
     );
 
     // Drift by hand: exactly the drifted steps change, and only their handler fires.
@@ -283,6 +294,7 @@ fn playbook_is_idempotent_and_remembers_its_restarts() {
         true,
     );
     assert_eq!(from.recap["skipped"], 8, "{}", from.stdout);
+    assert_eq!(from.recap["ok"], 3, "{}", from.stdout);
     let bad = play(dir.path(), &conf, &["--start-at", "nope"], false);
     assert_eq!(bad.code, 2, "a usage error");
     assert!(bad.stdout.contains("nope"), "{}", bad.stdout);

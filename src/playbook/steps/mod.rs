@@ -3,6 +3,7 @@
 //! queries, never from a marker file.
 
 mod account;
+mod binary;
 mod command;
 mod files;
 mod package;
@@ -76,6 +77,7 @@ pub fn query(kind: &Kind, ctx: &Ctx<'_>) -> Result<Plan, StepError> {
         Kind::PostgresRole(r) => postgres::query_role(r, ctx),
         Kind::PostgresDatabase(d) => postgres::query_database(d),
         Kind::WaitFor(w) => wait_for::query(w),
+        Kind::Binary(b) => binary::query(b, ctx),
     }
 }
 
@@ -91,5 +93,6 @@ pub fn apply(kind: &Kind, ctx: &Ctx<'_>) -> Result<(), StepError> {
         Kind::PostgresRole(r) => postgres::apply_role(r, ctx),
         Kind::PostgresDatabase(d) => postgres::apply_database(d),
         Kind::WaitFor(w) => wait_for::apply(w),
+        Kind::Binary(b) => binary::apply(b, ctx),
     }
 }
