@@ -2,6 +2,7 @@
 //! events with --json) and the recap.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 
 use super::{CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, PlayArgs};
@@ -42,7 +43,21 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
         extra_vars,
         state_dir: args.state_dir,
     };
+    // A spinner naming the step in progress, on a terminal only.
+    let spinner = (std::io::stderr().is_terminal() && !global.json && !global.quiet).then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.enable_steady_tick(std::time::Duration::from_millis(100));
+        s
+    });
+    let mut on_start = |name: &str| {
+        if let Some(s) = &spinner {
+            s.set_message(name.to_string());
+        }
+    };
     let mut print = |e: &Event| {
+        if let Some(s) = &spinner {
+            s.set_message(String::new());
+        }
         if global.json {
             println!("{}", serde_json::to_string(e).expect("event serializes"));
             return;
@@ -50,7 +65,7 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
         if global.quiet && e.status != Status::Failed {
             return;
         }
-        println!(
+        let mut text = format!(
             "{:<8} {}{} ({:.2}s)",
             e.status.as_str(),
             if e.handler { "handler: " } else { "" },
@@ -60,25 +75,40 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
         if let Some(d) = &e.detail {
             if e.status == Status::Changed || args.diff {
                 for line in d.lines() {
-                    println!("         {line}");
+                    text.push_str(&format!("\n         {line}"));
                 }
             }
         }
         if let Some(err) = &e.error {
-            println!("         error: {err}");
+            text.push_str(&format!("\n         error: {err}"));
+        }
+        match &spinner {
+            Some(s) => s.println(text),
+            None => println!("{text}"),
         }
     };
-    let recap = playbook::run(&book, &facts, &opts, pm.as_ref(), svc.as_ref(), &mut print)
-        .map_err(|e| {
-            let status = match e {
-                playbook::engine::EngineError::NoSuchStep(_) => ExitStatus::Usage,
-                _ => ExitStatus::Failure,
-            };
-            CommandError {
-                status,
-                error: e.into(),
-            }
-        })?;
+    let recap = playbook::run(
+        &book,
+        &facts,
+        &opts,
+        pm.as_ref(),
+        svc.as_ref(),
+        &mut on_start,
+        &mut print,
+    )
+    .map_err(|e| {
+        let status = match e {
+            playbook::engine::EngineError::NoSuchStep(_) => ExitStatus::Usage,
+            _ => ExitStatus::Failure,
+        };
+        CommandError {
+            status,
+            error: e.into(),
+        }
+    })?;
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
     if recap.failed > 0 && !global.json {
         println!(
             "         a step failed: fix it and run again (the next run picks up where this one \

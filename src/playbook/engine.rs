@@ -101,13 +101,15 @@ pub enum EngineError {
     NoSuchStep(String),
 }
 
-/// Runs `book` on this host. Returns the recap (failed > 0 when a step failed).
+/// Runs `book` on this host; `on_start` hears each step as it begins (for a spinner),
+/// `on_event` each outcome. Returns the recap (failed > 0 when a step failed).
 pub fn run(
     book: &Playbook,
     facts: &Facts,
     opts: &Options,
     packages: &dyn Manager,
     services: &dyn Services,
+    on_start: &mut dyn FnMut(&str),
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Recap, EngineError> {
     if let Some(s) = &opts.start_at {
@@ -220,6 +222,7 @@ pub fn run(
                 }
             }
         }
+        on_start(&step.name);
         let outcome = steps::query(step.kind(), &ctx).and_then(|plan| {
             if plan == Plan::Matched || opts.check {
                 return Ok(plan);
