@@ -16,8 +16,10 @@ use sha2::{Digest, Sha256};
 use super::canonical::check_json;
 use super::convert::{parse_timestamp, Kind};
 use super::dashboard::{Column, Table};
+use super::keys;
 use super::report::Skipped;
 use super::stage::STAGE;
+use super::types::{decide, Seen};
 
 /// An inferred table: what to create, what to add after the load, what was decided.
 #[derive(Debug, Clone)]
@@ -54,109 +56,6 @@ pub fn pg_name(name: &str) -> String {
     }
     let h = hex::encode(Sha256::digest(name.as_bytes()));
     format!("{}_{}", &name[..cut], &h[..8])
-}
-
-#[derive(Default, Debug)]
-struct Seen {
-    ints: u64,
-    reals: u64,
-    texts: u64,
-    blobs: u64,
-    all_01: bool,
-    ints_exact_in_double: bool,
-    texts_utf8: bool,
-    texts_timestamps: bool,
-    texts_json: bool,
-    reals_integral_epoch_ok: bool,
-}
-
-impl Seen {
-    /// Nothing seen yet: every "all values are …" flag holds until a value breaks it.
-    fn new() -> Self {
-        Seen {
-            all_01: true,
-            ints_exact_in_double: true,
-            texts_utf8: true,
-            texts_timestamps: true,
-            texts_json: true,
-            reals_integral_epoch_ok: true,
-            ..Default::default()
-        }
-    }
-}
-
-fn affinity(declared: &str) -> String {
-    declared.to_ascii_uppercase()
-}
-
-/// The type that holds every value of a column exactly, and whether numbers are widened.
-fn decide(declared: &str, s: &Seen) -> (Kind, Option<String>) {
-    let d = affinity(declared);
-    let timeish = d.contains("DATE") || d.contains("TIME");
-    let boolish = d.contains("BOOL");
-    let jsonish = d.contains("JSON");
-    let numbers = s.ints + s.reals;
-    if s.blobs > 0 || (s.texts > 0 && !s.texts_utf8) {
-        let why = if numbers > 0 {
-            Some("bytea: it holds BLOBs or non-UTF-8 text beside numbers (numbers kept as their text)".into())
-        } else if s.texts > 0 {
-            Some("bytea: it holds BLOBs or text that is not valid UTF-8".into())
-        } else {
-            None
-        };
-        return (Kind::Bytea, why);
-    }
-    if s.texts > 0 {
-        if timeish && s.texts_timestamps && (s.reals == 0 || s.reals_integral_epoch_ok) {
-            return (Kind::Timestamptz, None);
-        }
-        if numbers == 0 && jsonish && s.texts_json {
-            return (Kind::Jsonb, None);
-        }
-        let why = (numbers > 0).then(|| {
-            "text: it holds numbers beside text (numbers kept as their exact text)".to_string()
-        });
-        return (Kind::Text, why);
-    }
-    if numbers == 0 {
-        // Only NULLs: the declared type decides.
-        let k = if d.contains("INT") {
-            Kind::Int8
-        } else if d.contains("REAL") || d.contains("FLOA") || d.contains("DOUB") {
-            Kind::Float8
-        } else if boolish {
-            Kind::Bool
-        } else if timeish {
-            Kind::Timestamptz
-        } else if jsonish {
-            Kind::Jsonb
-        } else if d.contains("BLOB") {
-            Kind::Bytea
-        } else if d.contains("NUM") || d.contains("DEC") {
-            Kind::Numeric
-        } else {
-            Kind::Text
-        };
-        return (k, None);
-    }
-    if timeish && (s.reals == 0 || s.reals_integral_epoch_ok) {
-        return (Kind::Timestamptz, None);
-    }
-    if s.reals == 0 {
-        if boolish && s.all_01 {
-            return (Kind::Bool, None);
-        }
-        return (Kind::Int8, None);
-    }
-    if s.ints == 0 || s.ints_exact_in_double {
-        let why = (s.ints > 0 && d.contains("INT"))
-            .then(|| "double precision: declared INTEGER but holds REAL values".to_string());
-        return (Kind::Float8, why);
-    }
-    (
-        Kind::Numeric,
-        Some("numeric: integers beyond 2^53 beside REAL values (exact decimals)".into()),
-    )
 }
 
 struct SourceColumn {
@@ -334,163 +233,9 @@ pub fn infer(
         quote(&table_pg),
         defs.join(", ")
     );
-    let col_pg = |n: &str| quote(&pg_name(n));
-
-    let mut indexes = Vec::new();
-    if !pk_cols.is_empty() {
-        let pk_name = unique_name(&format!("{table_pg}_pkey"), taken);
-        let list: Vec<String> = pk_cols.iter().map(|c| col_pg(&c.name)).collect();
-        indexes.push(format!(
-            "ALTER TABLE {STAGE}.{} ADD CONSTRAINT {} PRIMARY KEY ({})",
-            quote(&table_pg),
-            quote(&pk_name),
-            list.join(", ")
-        ));
-    }
-    let mut il = conn.prepare(
-        "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1) ORDER BY seq",
-    )?;
-    let idx: Vec<(String, bool, String, bool)> = il
-        .query_map([name], |r| {
-            Ok((
-                r.get(0)?,
-                r.get::<_, i64>(1)? != 0,
-                r.get(2)?,
-                r.get::<_, i64>(3)? != 0,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    for (iname, unique, origin, partial) in idx {
-        if origin == "pk" {
-            continue;
-        }
-        if partial {
-            note(
-                &mut notes,
-                "index",
-                &iname,
-                "a partial index (WHERE …): not translated; create it by hand if needed".into(),
-            );
-            continue;
-        }
-        let mut ix = conn.prepare(
-            "SELECT cid, name, \"desc\", coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno",
-        )?;
-        let parts: Vec<(i64, Option<String>, bool, Option<String>)> = ix
-            .query_map([&iname], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        if parts.iter().any(|(cid, ..)| *cid < 0) {
-            note(
-                &mut notes,
-                "index",
-                &iname,
-                "an expression index: not translated; create it by hand if needed".into(),
-            );
-            continue;
-        }
-        if parts
-            .iter()
-            .any(|(.., coll)| coll.as_deref().is_some_and(|c| c != "BINARY"))
-        {
-            note(&mut notes, "index", &iname, "its collation (e.g. NOCASE) has no PostgreSQL equivalent here; built with the default".into());
-        }
-        let cols_sql: Vec<String> = parts
-            .iter()
-            .map(|(_, n, desc, _)| {
-                format!(
-                    "{}{}",
-                    col_pg(n.as_deref().unwrap_or("")),
-                    if *desc { " DESC" } else { "" }
-                )
-            })
-            .collect();
-        let base = if origin == "u" {
-            let names: Vec<String> = parts
-                .iter()
-                .map(|(_, n, ..)| n.clone().unwrap_or_default())
-                .collect();
-            format!("{table_pg}_{}_key", names.join("_"))
-        } else {
-            iname.clone()
-        };
-        let pg_index = unique_name(&pg_name(&base), taken);
-        indexes.push(format!(
-            "CREATE {}INDEX {} ON {STAGE}.{} ({})",
-            if unique { "UNIQUE " } else { "" },
-            quote(&pg_index),
-            quote(&table_pg),
-            cols_sql.join(", ")
-        ));
-    }
-
-    let mut fl = conn.prepare(
-        "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
-    )?;
-    let fk_rows: Vec<(i64, String, String, Option<String>, String, String)> = fl
-        .query_map([name], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut foreign_keys = Vec::new();
-    let mut i = 0;
-    while i < fk_rows.len() {
-        let id = fk_rows[i].0;
-        let group: Vec<_> = fk_rows.iter().filter(|r| r.0 == id).collect();
-        i += group.len();
-        let parent = &group[0].1;
-        let from: Vec<String> = group.iter().map(|r| col_pg(&r.2)).collect();
-        let to: Vec<String> = if group.iter().all(|r| r.3.is_some()) {
-            group
-                .iter()
-                .map(|r| col_pg(r.3.as_deref().unwrap()))
-                .collect()
-        } else {
-            let mut pk =
-                conn.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk")?;
-            let names = pk
-                .query_map([parent], |r| r.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()?;
-            names.iter().map(|n| col_pg(n)).collect()
-        };
-        let fk_name = unique_name(&pg_name(&format!("{table_pg}_fk{id}")), taken);
-        let action = |a: &str| match a.to_ascii_uppercase().as_str() {
-            "CASCADE" => "CASCADE",
-            "SET NULL" => "SET NULL",
-            "SET DEFAULT" => "SET DEFAULT",
-            "RESTRICT" => "RESTRICT",
-            _ => "NO ACTION",
-        };
-        let sql = format!(
-            "ALTER TABLE {STAGE}.{} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {STAGE}.{} ({}) ON UPDATE {} ON DELETE {}",
-            quote(&table_pg),
-            quote(&fk_name),
-            from.join(", "),
-            quote(&pg_name(parent)),
-            to.join(", "),
-            action(&group[0].4),
-            action(&group[0].5)
-        );
-        foreign_keys.push((
-            sql,
-            format!(
-                "{name}({}) → {parent}",
-                group
-                    .iter()
-                    .map(|r| r.2.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
+    let pk_names: Vec<String> = pk_cols.iter().map(|c| c.name.clone()).collect();
+    let (indexes, foreign_keys) =
+        keys::translate(conn, name, &table_pg, &pk_names, taken, &mut notes)?;
     Ok(Inferred {
         table: Table {
             name: leak(table_pg.clone()),
@@ -508,7 +253,7 @@ pub fn infer(
 
 /// `base`, or `base` with a numeric suffix when taken (index and constraint names share
 /// one namespace per schema in PostgreSQL).
-fn unique_name(base: &str, taken: &mut HashSet<String>) -> String {
+pub(super) fn unique_name(base: &str, taken: &mut HashSet<String>) -> String {
     let mut name = pg_name(base);
     let mut n = 1;
     while taken.contains(&name) {
@@ -554,39 +299,5 @@ mod tests {
         assert_ne!(pg_name(&a), pg_name(&b));
         let multibyte = "é".repeat(40);
         assert!(pg_name(&multibyte).len() <= 63);
-    }
-
-    #[test]
-    fn types_hold_every_value() {
-        type Case = (&'static str, fn(&mut Seen), Kind);
-        let cases: [Case; 10] = [
-            ("INTEGER", |x| x.ints = 3, Kind::Int8),
-            ("BOOLEAN", |x| x.ints = 3, Kind::Bool),
-            ("BOOLEAN", |x| (x.ints, x.all_01) = (3, false), Kind::Int8),
-            ("REAL", |x| (x.ints, x.reals) = (1, 2), Kind::Float8),
-            (
-                "",
-                |x| (x.ints, x.reals, x.ints_exact_in_double) = (1, 2, false),
-                Kind::Numeric,
-            ),
-            (
-                "DATETIME",
-                |x| (x.texts, x.ints) = (2, 1),
-                Kind::Timestamptz,
-            ),
-            ("TEXT", |x| (x.texts, x.ints) = (2, 1), Kind::Text),
-            ("JSON", |x| x.texts = 2, Kind::Jsonb),
-            (
-                "TEXT",
-                |x| (x.texts, x.texts_utf8) = (2, false),
-                Kind::Bytea,
-            ),
-            ("DOUBLE", |_| {}, Kind::Float8),
-        ];
-        for (declared, set, want) in cases {
-            let mut seen = Seen::new();
-            set(&mut seen);
-            assert_eq!(decide(declared, &seen).0, want, "{declared} {seen:?}");
-        }
     }
 }

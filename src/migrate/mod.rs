@@ -11,7 +11,10 @@
 pub mod canonical;
 pub mod convert;
 pub mod dashboard;
+mod error;
 mod infer;
+pub mod json;
+mod keys;
 mod ledger;
 mod load;
 mod numeric;
@@ -20,6 +23,7 @@ pub mod reader;
 pub mod report;
 pub mod source;
 pub mod stage;
+mod types;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -31,10 +35,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::settings::{redact_url, Secret};
 use dashboard::Table;
+pub use error::MigrateError;
 use reader::{Quarantined, ReadStats};
 pub use report::{Outcome, Report, TableReport};
-use source::{Source, SourceError};
-use stage::{StageError, STAGE};
+use source::Source;
+use stage::STAGE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaMode {
@@ -67,74 +72,6 @@ pub struct Options {
     pub dry_run: bool,
     pub schema: SchemaMode,
     pub progress: Option<Progress>,
-}
-
-/// How a migration failed; each kind has its exit code (see [`MigrateError::exit_code`]).
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("{0}")]
-    Refused(String),
-    #[error("--strict: {count} value(s) cannot be migrated exactly; nothing was written. First: {first}")]
-    Strict { count: usize, first: String },
-    #[error("verification failed, nothing was swapped in: {0}")]
-    Verify(String),
-    #[error("PostgreSQL at {target}: {what}: {source}{}", hint(source))]
-    Target {
-        target: String,
-        what: String,
-        #[source]
-        source: sqlx::Error,
-    },
-    #[error(transparent)]
-    Stage(#[from] StageError),
-    #[error("reading the source failed: {0}")]
-    Read(String),
-}
-
-/// What to do about a database error, when there is something to say.
-fn hint(e: &sqlx::Error) -> &'static str {
-    match e {
-        sqlx::Error::Database(d) => match d.code().as_deref() {
-            Some("53100") => " (the PostgreSQL server's disk is full: free space there and run again; the target was left as it was)",
-            Some("28P01") => " (check the password in DATABASE_URL, the .env or --to)",
-            Some("42501") => " (the role needs CREATE on the database and ownership of the dashboard tables)",
-            Some("3D000") => " (create the database first, or check its name in the URL)",
-            _ => "",
-        },
-        sqlx::Error::Io(_) => " (is PostgreSQL running and reachable at that host and port?)",
-        _ => "",
-    }
-}
-
-impl MigrateError {
-    /// A SQLite error while reading `table`: corruption is the source's fault (exit 3).
-    fn reading(src: &std::path::Path, table: &str, e: rusqlite::Error) -> Self {
-        let msg = e.to_string();
-        if msg.contains("malformed") || msg.contains("corrupt") {
-            MigrateError::Source(SourceError::Corrupt(
-                src.to_path_buf(),
-                format!("{table}: {msg}"),
-            ))
-        } else {
-            MigrateError::Read(format!("{table}: {msg}"))
-        }
-    }
-
-    /// 1 failed (verification, database), 2 usage, 3 source unusable, 4 refused
-    /// (the target holds other data), 5 `--strict` found values to quarantine.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            MigrateError::Source(_) => 3,
-            MigrateError::Unsupported(_) => 2,
-            MigrateError::Refused(_) => 4,
-            MigrateError::Strict { .. } => 5,
-            _ => 1,
-        }
-    }
 }
 
 fn table_report(table: &Table, stats: &ReadStats, seconds: f64) -> TableReport {

@@ -65,6 +65,29 @@ pub struct Event {
     pub error: Option<String>,
 }
 
+impl Event {
+    fn new(step: &str, handler: bool, status: Status, seconds: f64) -> Self {
+        Event {
+            step: step.to_string(),
+            handler,
+            status,
+            seconds,
+            detail: None,
+            error: None,
+        }
+    }
+
+    fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+
+    fn error(mut self, e: impl Into<String>) -> Self {
+        self.error = Some(e.into());
+        self
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Recap {
     pub ok: usize,
@@ -178,20 +201,18 @@ pub fn run(
     for step in &book.steps {
         let started = Instant::now();
         reached |= opts.start_at.as_deref() == Some(step.name.as_str());
-        let skip = |why: String| Event {
-            step: step.name.clone(),
-            handler: false,
-            status: Status::Skipped,
-            seconds: 0.0,
-            detail: Some(why),
-            error: None,
-        };
+        let event = |status, seconds| Event::new(&step.name, false, status, seconds);
+        let skipped = |why: String| event(Status::Skipped, 0.0).detail(why);
         if !reached {
-            emit(skip("before --start-at".into()), &mut recap, &mut log);
+            emit(skipped("before --start-at".into()), &mut recap, &mut log);
             continue;
         }
         if !opts.tags.is_empty() && !step.tags.iter().any(|t| opts.tags.contains(t)) {
-            emit(skip("not tagged for this run".into()), &mut recap, &mut log);
+            emit(
+                skipped("not tagged for this run".into()),
+                &mut recap,
+                &mut log,
+            );
             continue;
         }
         if let Some(cond) = &step.when {
@@ -199,25 +220,14 @@ pub fn run(
                 Ok(true) => {}
                 Ok(false) => {
                     emit(
-                        skip(format!("when {cond:?} is false")),
+                        skipped(format!("when {cond:?} is false")),
                         &mut recap,
                         &mut log,
                     );
                     continue;
                 }
                 Err(e) => {
-                    emit(
-                        Event {
-                            step: step.name.clone(),
-                            handler: false,
-                            status: Status::Failed,
-                            seconds: 0.0,
-                            detail: None,
-                            error: Some(e),
-                        },
-                        &mut recap,
-                        &mut log,
-                    );
+                    emit(event(Status::Failed, 0.0).error(e), &mut recap, &mut log);
                     return Ok(recap);
                 }
             }
@@ -231,18 +241,7 @@ pub fn run(
         });
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
-            Ok(Plan::Matched) => emit(
-                Event {
-                    step: step.name.clone(),
-                    handler: false,
-                    status: Status::Ok,
-                    seconds,
-                    detail: None,
-                    error: None,
-                },
-                &mut recap,
-                &mut log,
-            ),
+            Ok(Plan::Matched) => emit(event(Status::Ok, seconds), &mut recap, &mut log),
             Ok(Plan::Create(d) | Plan::Modify(d) | Plan::Run(d)) => {
                 if opts.check {
                     would_notify.extend(step.notify.iter().cloned());
@@ -250,28 +249,14 @@ pub fn run(
                     pending.add(&step.notify)?;
                 }
                 emit(
-                    Event {
-                        step: step.name.clone(),
-                        handler: false,
-                        status: Status::Changed,
-                        seconds,
-                        detail: Some(ctx.mask(&d)),
-                        error: None,
-                    },
+                    event(Status::Changed, seconds).detail(ctx.mask(&d)),
                     &mut recap,
                     &mut log,
                 );
             }
             Err(e) => {
                 emit(
-                    Event {
-                        step: step.name.clone(),
-                        handler: false,
-                        status: Status::Failed,
-                        seconds,
-                        detail: None,
-                        error: Some(ctx.mask(&e.to_string())),
-                    },
+                    event(Status::Failed, seconds).error(ctx.mask(&e.to_string())),
                     &mut recap,
                     &mut log,
                 );
@@ -281,22 +266,14 @@ pub fn run(
     }
     // Handlers, once each, in the order the playbook lists them.
     for h in &book.handlers {
-        let owed = pending.names.contains(&h.name);
-        let would = would_notify.contains(&h.name);
-        if !owed && !would {
+        if !pending.names.contains(&h.name) && !would_notify.contains(&h.name) {
             continue;
         }
         let started = Instant::now();
+        let event = |status| Event::new(&h.name, true, status, started.elapsed().as_secs_f64());
         if opts.check {
             emit(
-                Event {
-                    step: h.name.clone(),
-                    handler: true,
-                    status: Status::Changed,
-                    seconds: 0.0,
-                    detail: Some("would run".into()),
-                    error: None,
-                },
+                event(Status::Changed).detail("would run"),
                 &mut recap,
                 &mut log,
             );
@@ -306,29 +283,11 @@ pub fn run(
             Ok(()) => {
                 pending.done(&h.name)?;
                 recap.handlers.push(h.name.clone());
-                emit(
-                    Event {
-                        step: h.name.clone(),
-                        handler: true,
-                        status: Status::Changed,
-                        seconds: started.elapsed().as_secs_f64(),
-                        detail: None,
-                        error: None,
-                    },
-                    &mut recap,
-                    &mut log,
-                );
+                emit(event(Status::Changed), &mut recap, &mut log);
             }
             Err(e) => {
                 emit(
-                    Event {
-                        step: h.name.clone(),
-                        handler: true,
-                        status: Status::Failed,
-                        seconds: started.elapsed().as_secs_f64(),
-                        detail: None,
-                        error: Some(ctx.mask(&e.to_string())),
-                    },
+                    event(Status::Failed).error(ctx.mask(&e.to_string())),
                     &mut recap,
                     &mut log,
                 );

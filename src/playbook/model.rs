@@ -64,39 +64,26 @@ pub struct Step {
 impl Step {
     fn resolve(&mut self) -> Result<(), String> {
         let mut kinds = Vec::new();
-        if let Some(k) = self.package.take() {
-            kinds.push(Kind::Package(k));
+        macro_rules! take {
+            ($($field:ident => $variant:ident),* $(,)?) => {
+                $(if let Some(k) = self.$field.take() {
+                    kinds.push(Kind::$variant(k));
+                })*
+            };
         }
-        if let Some(k) = self.template.take() {
-            kinds.push(Kind::Template(k));
-        }
-        if let Some(k) = self.file.take() {
-            kinds.push(Kind::File(k));
-        }
-        if let Some(k) = self.user.take() {
-            kinds.push(Kind::User(k));
-        }
-        if let Some(k) = self.group.take() {
-            kinds.push(Kind::Group(k));
-        }
-        if let Some(k) = self.command.take() {
-            kinds.push(Kind::Command(k));
-        }
-        if let Some(k) = self.service.take() {
-            kinds.push(Kind::Service(k));
-        }
-        if let Some(k) = self.postgres_role.take() {
-            kinds.push(Kind::PostgresRole(k));
-        }
-        if let Some(k) = self.postgres_database.take() {
-            kinds.push(Kind::PostgresDatabase(k));
-        }
-        if let Some(k) = self.wait_for.take() {
-            kinds.push(Kind::WaitFor(k));
-        }
-        if let Some(k) = self.binary.take() {
-            kinds.push(Kind::Binary(k));
-        }
+        take!(
+            package => Package,
+            template => Template,
+            file => File,
+            user => User,
+            group => Group,
+            command => Command,
+            service => Service,
+            postgres_role => PostgresRole,
+            postgres_database => PostgresDatabase,
+            wait_for => WaitFor,
+            binary => Binary,
+        );
         if kinds.len() != 1 {
             return Err(format!(
                 "step {:?} must have exactly one of package, template, file, user, group, command, service, postgres_role, postgres_database, wait_for, binary (it has {})",

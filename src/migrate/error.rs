@@ -1,0 +1,73 @@
+//! `MigrateError`: how a migration failed, with its exit code and, for database errors,
+//! what to do about them.
+
+use super::source::SourceError;
+use super::stage::StageError;
+
+/// How a migration failed; each kind has its exit code (see [`MigrateError::exit_code`]).
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("--strict: {count} value(s) cannot be migrated exactly; nothing was written. First: {first}")]
+    Strict { count: usize, first: String },
+    #[error("verification failed, nothing was swapped in: {0}")]
+    Verify(String),
+    #[error("PostgreSQL at {target}: {what}: {source}{}", hint(source))]
+    Target {
+        target: String,
+        what: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error("reading the source failed: {0}")]
+    Read(String),
+}
+
+/// What to do about a database error, when there is something to say.
+fn hint(e: &sqlx::Error) -> &'static str {
+    match e {
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            Some("53100") => " (the PostgreSQL server's disk is full: free space there and run again; the target was left as it was)",
+            Some("28P01") => " (check the password in DATABASE_URL, the .env or --to)",
+            Some("42501") => " (the role needs CREATE on the database and ownership of the dashboard tables)",
+            Some("3D000") => " (create the database first, or check its name in the URL)",
+            _ => "",
+        },
+        sqlx::Error::Io(_) => " (is PostgreSQL running and reachable at that host and port?)",
+        _ => "",
+    }
+}
+
+impl MigrateError {
+    /// A SQLite error while reading `table`: corruption is the source's fault (exit 3).
+    pub(super) fn reading(src: &std::path::Path, table: &str, e: rusqlite::Error) -> Self {
+        let msg = e.to_string();
+        if msg.contains("malformed") || msg.contains("corrupt") {
+            MigrateError::Source(SourceError::Corrupt(
+                src.to_path_buf(),
+                format!("{table}: {msg}"),
+            ))
+        } else {
+            MigrateError::Read(format!("{table}: {msg}"))
+        }
+    }
+
+    /// 1 failed (verification, database), 2 usage, 3 source unusable, 4 refused
+    /// (the target holds other data), 5 `--strict` found values to quarantine.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            MigrateError::Source(_) => 3,
+            MigrateError::Unsupported(_) => 2,
+            MigrateError::Refused(_) => 4,
+            MigrateError::Strict { .. } => 5,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Keys of an inferred table: its primary key, unique and plain indexes (DESC kept) and
+//! foreign keys, translated from SQLite's pragmas; partial and expression indexes and
+//! other collations are reported, not guessed.
+
+use std::collections::HashSet;
+
+use rusqlite::Connection;
+
+use super::infer::{pg_name, quote, unique_name};
+use super::report::Skipped;
+use super::stage::STAGE;
+
+fn note(notes: &mut Vec<Skipped>, kind: &str, n: &str, why: String) {
+    notes.push(Skipped {
+        kind: kind.into(),
+        name: n.into(),
+        why,
+    })
+}
+
+/// Statements run after the load, and foreign keys as (statement, description).
+pub type Keys = (Vec<String>, Vec<(String, String)>);
+
+/// (statements run after the load: PK, unique and plain indexes; foreign keys with a
+/// description) for SQLite table `name`, created as `table_pg`.
+pub fn translate(
+    conn: &Connection,
+    name: &str,
+    table_pg: &str,
+    pk_cols: &[String],
+    taken: &mut HashSet<String>,
+    notes: &mut Vec<Skipped>,
+) -> rusqlite::Result<Keys> {
+    let col_pg = |n: &str| quote(&pg_name(n));
+
+    let mut indexes = Vec::new();
+    if !pk_cols.is_empty() {
+        let pk_name = unique_name(&format!("{table_pg}_pkey"), taken);
+        let list: Vec<String> = pk_cols.iter().map(|c| col_pg(c)).collect();
+        indexes.push(format!(
+            "ALTER TABLE {STAGE}.{} ADD CONSTRAINT {} PRIMARY KEY ({})",
+            quote(table_pg),
+            quote(&pk_name),
+            list.join(", ")
+        ));
+    }
+    let mut il = conn.prepare(
+        "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1) ORDER BY seq",
+    )?;
+    let idx: Vec<(String, bool, String, bool)> = il
+        .query_map([name], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? != 0,
+                r.get(2)?,
+                r.get::<_, i64>(3)? != 0,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (iname, unique, origin, partial) in idx {
+        if origin == "pk" {
+            continue;
+        }
+        if partial {
+            note(
+                notes,
+                "index",
+                &iname,
+                "a partial index (WHERE …): not translated; create it by hand if needed".into(),
+            );
+            continue;
+        }
+        let mut ix = conn.prepare(
+            "SELECT cid, name, \"desc\", coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno",
+        )?;
+        let parts: Vec<(i64, Option<String>, bool, Option<String>)> = ix
+            .query_map([&iname], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        if parts.iter().any(|(cid, ..)| *cid < 0) {
+            note(
+                notes,
+                "index",
+                &iname,
+                "an expression index: not translated; create it by hand if needed".into(),
+            );
+            continue;
+        }
+        if parts
+            .iter()
+            .any(|(.., coll)| coll.as_deref().is_some_and(|c| c != "BINARY"))
+        {
+            note(notes, "index", &iname, "its collation (e.g. NOCASE) has no PostgreSQL equivalent here; built with the default".into());
+        }
+        let cols_sql: Vec<String> = parts
+            .iter()
+            .map(|(_, n, desc, _)| {
+                format!(
+                    "{}{}",
+                    col_pg(n.as_deref().unwrap_or("")),
+                    if *desc { " DESC" } else { "" }
+                )
+            })
+            .collect();
+        let base = if origin == "u" {
+            let names: Vec<String> = parts
+                .iter()
+                .map(|(_, n, ..)| n.clone().unwrap_or_default())
+                .collect();
+            format!("{table_pg}_{}_key", names.join("_"))
+        } else {
+            iname.clone()
+        };
+        let pg_index = unique_name(&pg_name(&base), taken);
+        indexes.push(format!(
+            "CREATE {}INDEX {} ON {STAGE}.{} ({})",
+            if unique { "UNIQUE " } else { "" },
+            quote(&pg_index),
+            quote(table_pg),
+            cols_sql.join(", ")
+        ));
+    }
+
+    let mut fl = conn.prepare(
+        "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+    )?;
+    let fk_rows: Vec<(i64, String, String, Option<String>, String, String)> = fl
+        .query_map([name], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut foreign_keys = Vec::new();
+    let mut i = 0;
+    while i < fk_rows.len() {
+        let id = fk_rows[i].0;
+        let group: Vec<_> = fk_rows.iter().filter(|r| r.0 == id).collect();
+        i += group.len();
+        let parent = &group[0].1;
+        let from: Vec<String> = group.iter().map(|r| col_pg(&r.2)).collect();
+        let to: Vec<String> = if group.iter().all(|r| r.3.is_some()) {
+            group
+                .iter()
+                .map(|r| col_pg(r.3.as_deref().unwrap()))
+                .collect()
+        } else {
+            let mut pk =
+                conn.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk")?;
+            let names = pk
+                .query_map([parent], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            names.iter().map(|n| col_pg(n)).collect()
+        };
+        let fk_name = unique_name(&pg_name(&format!("{table_pg}_fk{id}")), taken);
+        let action = |a: &str| match a.to_ascii_uppercase().as_str() {
+            "CASCADE" => "CASCADE",
+            "SET NULL" => "SET NULL",
+            "SET DEFAULT" => "SET DEFAULT",
+            "RESTRICT" => "RESTRICT",
+            _ => "NO ACTION",
+        };
+        let sql = format!(
+            "ALTER TABLE {STAGE}.{} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {STAGE}.{} ({}) ON UPDATE {} ON DELETE {}",
+            quote(table_pg),
+            quote(&fk_name),
+            from.join(", "),
+            quote(&pg_name(parent)),
+            to.join(", "),
+            action(&group[0].4),
+            action(&group[0].5)
+        );
+        foreign_keys.push((
+            sql,
+            format!(
+                "{name}({}) → {parent}",
+                group
+                    .iter()
+                    .map(|r| r.2.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok((indexes, foreign_keys))
+}

@@ -1,0 +1,146 @@
+//! Type inference for a SQLite column: what its values were seen to be ([`Seen`]) and
+//! the PostgreSQL type that holds every one of them exactly ([`decide`]).
+
+use super::convert::Kind;
+
+#[derive(Default, Debug)]
+pub struct Seen {
+    pub ints: u64,
+    pub reals: u64,
+    pub texts: u64,
+    pub blobs: u64,
+    pub all_01: bool,
+    pub ints_exact_in_double: bool,
+    pub texts_utf8: bool,
+    pub texts_timestamps: bool,
+    pub texts_json: bool,
+    pub reals_integral_epoch_ok: bool,
+}
+
+impl Seen {
+    /// Nothing seen yet: every "all values are …" flag holds until a value breaks it.
+    pub fn new() -> Self {
+        Seen {
+            all_01: true,
+            ints_exact_in_double: true,
+            texts_utf8: true,
+            texts_timestamps: true,
+            texts_json: true,
+            reals_integral_epoch_ok: true,
+            ..Default::default()
+        }
+    }
+}
+
+fn affinity(declared: &str) -> String {
+    declared.to_ascii_uppercase()
+}
+
+/// The type that holds every value of a column exactly, and whether numbers are widened.
+pub fn decide(declared: &str, s: &Seen) -> (Kind, Option<String>) {
+    let d = affinity(declared);
+    let timeish = d.contains("DATE") || d.contains("TIME");
+    let boolish = d.contains("BOOL");
+    let jsonish = d.contains("JSON");
+    let numbers = s.ints + s.reals;
+    if s.blobs > 0 || (s.texts > 0 && !s.texts_utf8) {
+        let why = if numbers > 0 {
+            Some("bytea: it holds BLOBs or non-UTF-8 text beside numbers (numbers kept as their text)".into())
+        } else if s.texts > 0 {
+            Some("bytea: it holds BLOBs or text that is not valid UTF-8".into())
+        } else {
+            None
+        };
+        return (Kind::Bytea, why);
+    }
+    if s.texts > 0 {
+        if timeish && s.texts_timestamps && (s.reals == 0 || s.reals_integral_epoch_ok) {
+            return (Kind::Timestamptz, None);
+        }
+        if numbers == 0 && jsonish && s.texts_json {
+            return (Kind::Jsonb, None);
+        }
+        let why = (numbers > 0).then(|| {
+            "text: it holds numbers beside text (numbers kept as their exact text)".to_string()
+        });
+        return (Kind::Text, why);
+    }
+    if numbers == 0 {
+        // Only NULLs: the declared type decides.
+        let k = if d.contains("INT") {
+            Kind::Int8
+        } else if d.contains("REAL") || d.contains("FLOA") || d.contains("DOUB") {
+            Kind::Float8
+        } else if boolish {
+            Kind::Bool
+        } else if timeish {
+            Kind::Timestamptz
+        } else if jsonish {
+            Kind::Jsonb
+        } else if d.contains("BLOB") {
+            Kind::Bytea
+        } else if d.contains("NUM") || d.contains("DEC") {
+            Kind::Numeric
+        } else {
+            Kind::Text
+        };
+        return (k, None);
+    }
+    if timeish && (s.reals == 0 || s.reals_integral_epoch_ok) {
+        return (Kind::Timestamptz, None);
+    }
+    if s.reals == 0 {
+        if boolish && s.all_01 {
+            return (Kind::Bool, None);
+        }
+        return (Kind::Int8, None);
+    }
+    if s.ints == 0 || s.ints_exact_in_double {
+        let why = (s.ints > 0 && d.contains("INT"))
+            .then(|| "double precision: declared INTEGER but holds REAL values".to_string());
+        return (Kind::Float8, why);
+    }
+    (
+        Kind::Numeric,
+        Some("numeric: integers beyond 2^53 beside REAL values (exact decimals)".into()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_hold_every_value() {
+        type Case = (&'static str, fn(&mut Seen), Kind);
+        let cases: [Case; 10] = [
+            ("INTEGER", |x| x.ints = 3, Kind::Int8),
+            ("BOOLEAN", |x| x.ints = 3, Kind::Bool),
+            ("BOOLEAN", |x| (x.ints, x.all_01) = (3, false), Kind::Int8),
+            ("REAL", |x| (x.ints, x.reals) = (1, 2), Kind::Float8),
+            (
+                "",
+                |x| (x.ints, x.reals, x.ints_exact_in_double) = (1, 2, false),
+                Kind::Numeric,
+            ),
+            (
+                "DATETIME",
+                |x| (x.texts, x.ints) = (2, 1),
+                Kind::Timestamptz,
+            ),
+            ("TEXT", |x| (x.texts, x.ints) = (2, 1), Kind::Text),
+            ("JSON", |x| x.texts = 2, Kind::Jsonb),
+            (
+                "TEXT",
+                |x| (x.texts, x.texts_utf8) = (2, false),
+                Kind::Bytea,
+            ),
+            ("DOUBLE", |_| {}, Kind::Float8),
+        ];
+        for (declared, set, want) in cases {
+            let mut seen = Seen::new();
+            set(&mut seen);
+            assert_eq!(decide(declared, &seen).0, want, "{declared} {seen:?}");
+        }
+    }
+}
