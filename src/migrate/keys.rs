@@ -188,5 +188,23 @@ pub fn translate(
             ),
         ));
     }
+    // pragma_foreign_key_list does not say whether a key is DEFERRABLE; the table's SQL does.
+    let sql: String = conn
+        .query_row(
+            "SELECT coalesce(sql, '') FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap_or_default();
+    if !foreign_keys.is_empty() && sql.to_ascii_uppercase().contains("DEFERRABLE") {
+        note(
+            notes,
+            "foreign key",
+            name,
+            "the table declares DEFERRABLE foreign keys; they were created NOT DEFERRABLE \
+             (checked at each statement): alter them by hand if the application relies on deferral"
+                .into(),
+        );
+    }
     Ok((indexes, foreign_keys))
 }

@@ -19,6 +19,8 @@ fn hostile_db(path: &std::path::Path) {
         CREATE TABLE "{long2}" (id INTEGER PRIMARY KEY,
             parent INTEGER REFERENCES "select"("from") ON DELETE CASCADE, v TEXT);
         CREATE TABLE kv (k TEXT, n INTEGER, v, PRIMARY KEY (k, n)) WITHOUT ROWID;
+        CREATE TABLE later (id INTEGER PRIMARY KEY, k TEXT, n INTEGER,
+            FOREIGN KEY (k, n) REFERENCES kv (k, n) DEFERRABLE INITIALLY DEFERRED);
         CREATE UNIQUE INDEX kv_v ON kv (v DESC);
         CREATE INDEX sel_partial ON "select" ("Mixed Case") WHERE flag = 1;
         CREATE INDEX sel_expr ON "select" (lower("Mixed Case"));
@@ -60,6 +62,7 @@ async fn other_databases_are_migrated_by_inference_exactly() {
         "sel_expr",
         "renamed to",
         "NOT VALID",
+        "DEFERRABLE",
     ] {
         assert!(notes.contains(expected), "notes lack {expected}: {notes}");
     }
