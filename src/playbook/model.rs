@@ -134,13 +134,6 @@ pub struct BinaryStep {
     pub mode: Option<String>,
 }
 
-/// Where the local PostgreSQL's unix socket is.
-#[derive(Debug, Clone)]
-pub struct PostgresConn {
-    pub socket_dir: String,
-    pub port: u16,
-}
-
 fn default_socket_dir() -> String {
     "/var/run/postgresql".into()
 }
@@ -162,15 +155,6 @@ pub struct PostgresRoleStep {
     pub port: u16,
 }
 
-impl PostgresRoleStep {
-    pub fn conn(&self) -> PostgresConn {
-        PostgresConn {
-            socket_dir: self.socket_dir.clone(),
-            port: self.port,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresDatabaseStep {
@@ -180,15 +164,6 @@ pub struct PostgresDatabaseStep {
     pub socket_dir: String,
     #[serde(default = "default_pg_port")]
     pub port: u16,
-}
-
-impl PostgresDatabaseStep {
-    pub fn conn(&self) -> PostgresConn {
-        PostgresConn {
-            socket_dir: self.socket_dir.clone(),
-            port: self.port,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Ctx, Plan, StepError};
 use crate::host::exec::Cmd;
-use crate::playbook::model::{PostgresConn, PostgresDatabaseStep, PostgresRoleStep};
+use crate::playbook::model::{PostgresDatabaseStep, PostgresRoleStep};
 use crate::settings::Secret;
 
 /// `'text'` with quotes doubled, for SQL literals built here.
@@ -22,8 +22,8 @@ fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// psql as the postgres superuser over the socket; `sql` goes on stdin.
-fn psql(conn: &PostgresConn, sql: String) -> Cmd {
+/// psql as the postgres superuser over the socket in `socket_dir`; `sql` goes on stdin.
+fn psql(socket_dir: &str, port: u16, sql: String) -> Cmd {
     let is_root = std::fs::read_to_string("/proc/self/status")
         .map(|s| {
             s.lines()
@@ -38,9 +38,9 @@ fn psql(conn: &PostgresConn, sql: String) -> Cmd {
         "-v",
         "ON_ERROR_STOP=1",
         "-h",
-        &conn.socket_dir,
+        socket_dir,
         "-p",
-        &conn.port.to_string(),
+        &port.to_string(),
         "-U",
         "postgres",
         "-d",
@@ -93,7 +93,8 @@ fn password(step: &PostgresRoleStep, ctx: &Ctx<'_>) -> Result<Option<String>, St
 
 fn role_exists(step: &PostgresRoleStep) -> Result<bool, StepError> {
     let out = psql(
-        &step.conn(),
+        &step.socket_dir,
+        step.port,
         format!(
             "SELECT 1 FROM pg_roles WHERE rolname = {};",
             literal(&step.name)
@@ -156,13 +157,14 @@ pub fn apply_role(step: &PostgresRoleStep, ctx: &Ctx<'_>) -> Result<(), StepErro
         sql.push_str(&format!(" PASSWORD {}", literal(&scram_verifier(&pw))));
     }
     sql.push(';');
-    psql(&step.conn(), sql).run()?;
+    psql(&step.socket_dir, step.port, sql).run()?;
     Ok(())
 }
 
 fn db_owner(step: &PostgresDatabaseStep) -> Result<Option<String>, StepError> {
     let out = psql(
-        &step.conn(),
+        &step.socket_dir,
+        step.port,
         format!(
             "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = {};",
             literal(&step.name)
@@ -200,7 +202,7 @@ pub fn apply_database(step: &PostgresDatabaseStep) -> Result<(), StepError> {
             ident(&step.owner)
         ),
     };
-    psql(&step.conn(), sql).run()?;
+    psql(&step.socket_dir, step.port, sql).run()?;
     Ok(())
 }
 
