@@ -11,3 +11,4 @@ pub mod playbook;
 pub mod schema;
 pub mod server;
 pub mod settings;
+pub mod verify;
