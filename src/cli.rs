@@ -90,6 +90,50 @@ pub enum Command {
         they have run, also across a failed run.\n\n\
         Exit codes: 0 done, 1 a step failed (or, with --check, something would change), 2 usage")]
     Play(PlayArgs),
+    /// Run only the open-model load phase of verify against a URL and print its report
+    #[command(after_help = "Examples:\n  \
+        provision load --url http://127.0.0.1:8080/health --rate 2000 --duration 10s\n  \
+        provision --json load --url http://127.0.0.1/api/runs --rate 50000 --concurrency 64\n\n\
+        Latency is measured from each request's scheduled send time (corrected) and from the\n\
+        actual send; late and dropped sends are counted. The full `verify` (checks, targets,\n\
+        reports) is being built (issue 5).")]
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The URL to request (http:// only)
+    #[arg(long)]
+    pub url: String,
+    /// Requests per second
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// How long, like 10s or 2m
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Not measured at the start, like 1s
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: std::time::Duration,
+    /// Requests in flight at most
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+}
+
+/// `10s`, `500ms`, `2m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .ok_or_else(|| format!("{s:?}: give a unit (ms, s, m)"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration"))?;
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "s" => Ok(std::time::Duration::from_secs(n)),
+        "m" => Ok(std::time::Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: the unit must be ms, s or m")),
+    }
 }
 
 #[derive(Debug, Args)]

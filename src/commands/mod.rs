@@ -2,6 +2,7 @@
 
 pub mod facts;
 pub mod fixture;
+pub mod load;
 pub mod migrate;
 pub mod play;
 pub mod serve;
@@ -59,5 +60,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Fixture(args) => fixture::run(&cli.global, args),
         Command::Facts(args) => facts::run(&cli.global, args),
         Command::Play(args) => play::run(&cli.global, args),
+        Command::Load(args) => load::run(&cli.global, args),
     }
 }

@@ -196,7 +196,9 @@ pub async fn run(spec: &LoadSpec) -> Result<LoadReport, String> {
         let rec = Arc::clone(&rec);
         let base = spec.base.clone();
         let timeout = spec.timeout;
-        let measured_window = at >= measure_from;
+        // Warm-up is wall-clock time: when the generator falls behind an impossible rate,
+        // the schedule lags and must not stretch the warm-up.
+        let measured_window = tokio::time::Instant::now() >= measure_from;
         tasks.spawn(async move {
             let actual = tokio::time::Instant::now();
             let mut req = hyper::Request::builder()
