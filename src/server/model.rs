@@ -158,6 +158,14 @@ pub struct Page<'a, T> {
     pub next_after: Option<Option<i64>>,
 }
 
+/// Whether a run with this id exists.
+pub async fn run_exists(conn: &mut sqlx::PgConnection, id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM validation_runs WHERE id = $1)")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
 /// Fetches one run by id.
 pub async fn fetch_run(conn: &mut sqlx::PgConnection, id: i64) -> Result<Option<Run>, sqlx::Error> {
     sqlx::query_as::<_, Run>(&format!(

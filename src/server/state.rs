@@ -44,6 +44,25 @@ impl AppState {
         Ok(conn?)
     }
 
+    /// Ends every write the same way: announces `kind` for the run (delivered on commit),
+    /// reads the run back inside the transaction, commits, then invalidates the cache before
+    /// the writer answers. Returns the run as it was committed.
+    pub async fn commit_write(
+        &self,
+        mut tx: sqlx::Transaction<'static, Postgres>,
+        kind: &str,
+        run_id: i64,
+    ) -> ApiResult<super::model::Run> {
+        super::events::notify(&mut tx, kind, run_id).await?;
+        let run = super::model::fetch_run(&mut tx, run_id)
+            .await?
+            .ok_or_else(super::error::ApiError::internal)?;
+        tx.commit().await?;
+        self.cache.invalidate().await;
+        self.metrics.events_published.inc();
+        Ok(run)
+    }
+
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
     }

@@ -10,9 +10,8 @@ use sqlx::QueryBuilder;
 use super::json;
 use crate::server::auth::token::TokenUser;
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::events;
 use crate::server::extract::{self, JsonBody, Query};
-use crate::server::model::{fetch_run, CheckResult, Page, RESULT_COLUMNS, RESULT_STATUSES};
+use crate::server::model::{run_exists, CheckResult, Page, RESULT_COLUMNS, RESULT_STATUSES};
 use crate::server::state::AppState;
 
 pub const CHECK_NAME_MAX: usize = 500;
@@ -43,15 +42,9 @@ pub async fn list(
 
     let mut conn = state.conn().await?;
     let mut items: Vec<CheckResult> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    if items.is_empty() {
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM validation_runs WHERE id = $1)")
-                .bind(run_id)
-                .fetch_one(&mut *conn)
-                .await?;
-        if !exists {
-            return Err(ApiError::not_found(format!("no run with id {run_id}")));
-        }
+    // An empty page is a 404 only when the run itself does not exist.
+    if items.is_empty() && !run_exists(&mut conn, run_id).await? {
+        return Err(ApiError::not_found(format!("no run with id {run_id}")));
     }
     drop(conn);
     let next_after = if items.len() as i64 > limit {
@@ -194,13 +187,7 @@ pub async fn add(
     .bind(failed)
     .execute(&mut *tx)
     .await?;
-    events::notify(&mut tx, "results_added", run_id).await?;
-    let run = fetch_run(&mut tx, run_id)
-        .await?
-        .ok_or_else(ApiError::internal)?;
-    tx.commit().await?;
-    state.cache.invalidate().await;
-    state.metrics.events_published.inc();
+    let run = state.commit_write(tx, "results_added", run_id).await?;
     Ok(json(
         StatusCode::CREATED,
         serde_json::to_string(&Inserted {

@@ -10,10 +10,9 @@ use sqlx::QueryBuilder;
 use super::json;
 use crate::server::auth::token::TokenUser;
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::events;
 use crate::server::extract::{self, JsonBody, Query};
 use crate::server::model::{
-    fetch_run, Page, Run, FINAL_RUN_STATUSES, RUN_COLUMNS, RUN_FROM, RUN_STATUSES,
+    fetch_run, run_exists, Page, Run, FINAL_RUN_STATUSES, RUN_COLUMNS, RUN_FROM, RUN_STATUSES,
 };
 use crate::server::state::AppState;
 
@@ -134,13 +133,7 @@ pub async fn create(
             "the suite was being created concurrently; retry",
         )
     })?;
-    events::notify(&mut tx, "run_created", id).await?;
-    let run = fetch_run(&mut tx, id)
-        .await?
-        .ok_or_else(ApiError::internal)?;
-    tx.commit().await?;
-    state.cache.invalidate().await;
-    state.metrics.events_published.inc();
+    let run = state.commit_write(tx, "run_created", id).await?;
     Ok(json(
         StatusCode::CREATED,
         serde_json::to_string(&run).expect("run serializes"),
@@ -177,12 +170,7 @@ pub async fn finish(
     .fetch_optional(&mut *tx)
     .await?;
     if updated.is_none() {
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM validation_runs WHERE id = $1)")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-        return Err(if exists {
+        return Err(if run_exists(&mut tx, id).await? {
             ApiError::new(
                 StatusCode::CONFLICT,
                 "run_finished",
@@ -192,13 +180,7 @@ pub async fn finish(
             ApiError::not_found(format!("no run with id {id}"))
         });
     }
-    events::notify(&mut tx, "run_finished", id).await?;
-    let run = fetch_run(&mut tx, id)
-        .await?
-        .ok_or_else(ApiError::internal)?;
-    tx.commit().await?;
-    state.cache.invalidate().await;
-    state.metrics.events_published.inc();
+    let run = state.commit_write(tx, "run_finished", id).await?;
     Ok(json(
         StatusCode::OK,
         serde_json::to_string(&run).expect("run serializes"),
