@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::settings::Secret;
+use crate::settings::{mask_all, Secret};
 
 /// A command to run. Secrets are only ever stdin or environment values.
 #[derive(Clone, Default)]
@@ -63,13 +63,7 @@ impl Cmd {
     }
 
     fn masked(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for m in &self.masks {
-            if !m.expose().is_empty() {
-                out = out.replace(m.expose(), "****");
-            }
-        }
-        out
+        mask_all(text, &self.masks)
     }
 
     /// The command line as a shell would show it, masked.

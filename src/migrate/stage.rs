@@ -7,6 +7,7 @@
 use sqlx::{PgConnection, Row};
 
 use super::dashboard::Table;
+use super::infer::quote as q;
 
 pub const STAGE: &str = "provision_stage";
 const MARK: &str = "provision migrate: staging area of an unfinished migration; safe to drop";
@@ -173,7 +174,6 @@ pub async fn continue_identities(
 ) -> Result<Vec<(String, i64)>, StageError> {
     let mut next = Vec::new();
     for (table, column, source) in identities {
-        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         let seq: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
             .bind(format!("{STAGE}.{}", q(table)))
             .bind(*column)
@@ -252,7 +252,6 @@ pub async fn swap(
     dashboard: &[Table],
     inferred: &[&'static str],
 ) -> Result<(), StageError> {
-    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut replaced: Vec<String> = dashboard.iter().map(|t| t.name.to_string()).collect();
     for name in inferred {
         let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")

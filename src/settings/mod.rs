@@ -12,7 +12,7 @@ use std::time::Duration;
 
 pub use config_file::ConfigFile;
 pub use env_file::EnvFile;
-pub use secret::{redact_url, url_has_password, Secret};
+pub use secret::{mask_all, redact_url, url_has_password, Secret};
 
 /// Default location of the config file (DESIGN.md conventions).
 pub const DEFAULT_CONFIG: &str = "/etc/live-dashboard/provision.yaml";

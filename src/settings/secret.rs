@@ -33,6 +33,17 @@ impl fmt::Display for Secret {
     }
 }
 
+/// `text` with every occurrence of each secret's value replaced by `****`.
+pub fn mask_all(text: &str, secrets: &[Secret]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if !s.expose().is_empty() {
+            out = out.replace(s.expose(), "****");
+        }
+    }
+    out
+}
+
 /// `url` with any password replaced by `****`, for logs and error messages. Input that
 /// does not parse as a URL is masked whole, since it might be a secret.
 pub fn redact_url(url: &str) -> String {
@@ -65,6 +76,12 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret(****)");
         assert_eq!(format!("{s}"), "****");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn mask_all_hides_every_occurrence_and_ignores_empty_secrets() {
+        let secrets = [Secret::new("pw"), Secret::new("")];
+        assert_eq!(mask_all("a pw b pw", &secrets), "a **** b ****");
     }
 
     #[test]

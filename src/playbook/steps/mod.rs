@@ -18,7 +18,7 @@ use super::model::Kind;
 use crate::host::exec::ExecError;
 use crate::host::packages::Manager;
 use crate::host::services::Services;
-use crate::settings::Secret;
+use crate::settings::{mask_all, Secret};
 
 pub use service::run_handler;
 
@@ -47,13 +47,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in self.secrets {
-            if !s.expose().is_empty() {
-                out = out.replace(s.expose(), "****");
-            }
-        }
-        out
+        mask_all(text, self.secrets)
     }
 }
 
