@@ -24,12 +24,7 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
         );
     }
     let sources = Sources::load(global.config.as_deref(), global.env_file.as_deref())?;
-    let to = sources.pick_opt(
-        args.to,
-        "DATABASE_URL",
-        sources.config.database.url.clone(),
-        "database.url",
-    )?;
+    let to = sources.pick_opt(args.to, "DATABASE_URL", sources.config.database.url.clone())?;
     let opts = Options {
         from: args.from,
         to,

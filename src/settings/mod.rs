@@ -64,19 +64,19 @@ impl Sources {
     }
 
     /// Resolves one value: `flag`, else the environment variable `env`, else the `.env`
-    /// file's `env`, else `file` (the config file's value, named `file_key`), else `default`.
+    /// file's `env`, else `file` (the config file's value, already typed and checked with
+    /// its line by the YAML parser), else `default`.
     pub fn pick<T: FromStr>(
         &self,
         flag: Option<T>,
         env: &str,
         file: Option<T>,
-        file_key: &str,
         default: T,
     ) -> Result<T, SettingsError>
     where
         T::Err: std::fmt::Display,
     {
-        Ok(self.pick_opt(flag, env, file, file_key)?.unwrap_or(default))
+        Ok(self.pick_opt(flag, env, file)?.unwrap_or(default))
     }
 
     /// Like [`Sources::pick`] without a default.
@@ -85,7 +85,6 @@ impl Sources {
         flag: Option<T>,
         env: &str,
         file: Option<T>,
-        _file_key: &str,
     ) -> Result<Option<T>, SettingsError>
     where
         T::Err: std::fmt::Display,
@@ -200,16 +199,10 @@ impl ServeSettings {
                     })
                 })
                 .transpose()?,
-            "server.listen",
             "127.0.0.1:8000".parse().expect("valid default"),
         )?;
         let database_url = src
-            .pick_opt(
-                flags.database_url,
-                "DATABASE_URL",
-                c.database.url.clone(),
-                "database.url",
-            )?
+            .pick_opt(flags.database_url, "DATABASE_URL", c.database.url.clone())?
             .ok_or_else(|| SettingsError::Invalid {
                 source_name: "DATABASE_URL".into(),
                 message: "not set: pass --database-url, set DATABASE_URL, or put it in the .env \
@@ -220,7 +213,6 @@ impl ServeSettings {
             flags.redis_url,
             "REDIS_URL",
             c.redis.url.clone(),
-            "redis.url",
             Secret::new("redis://127.0.0.1:6379/0"),
         )?;
         let ms = |v: u64| Duration::from_millis(v);
@@ -235,59 +227,46 @@ impl ServeSettings {
                 flags.pool_size,
                 "PROVISION_DB_POOL_SIZE",
                 c.database.pool_size,
-                "database.pool_size",
                 default_pool_size(cores),
             )?,
             acquire_timeout: ms(src.pick(
                 None,
                 "PROVISION_DB_ACQUIRE_TIMEOUT_MS",
                 c.database.acquire_timeout_ms,
-                "database.acquire_timeout_ms",
                 2_000,
             )?),
             statement_timeout: ms(src.pick(
                 None,
                 "PROVISION_DB_STATEMENT_TIMEOUT_MS",
                 c.database.statement_timeout_ms,
-                "database.statement_timeout_ms",
                 5_000,
             )?),
             request_timeout: ms(src.pick(
                 None,
                 "PROVISION_REQUEST_TIMEOUT_MS",
                 c.server.request_timeout_ms,
-                "server.request_timeout_ms",
                 10_000,
             )?),
             redis_timeout: ms(src.pick(
                 None,
                 "PROVISION_REDIS_TIMEOUT_MS",
                 c.redis.timeout_ms,
-                "redis.timeout_ms",
                 100,
             )?),
             cache_prefix: src.pick(
                 None,
                 "PROVISION_CACHE_PREFIX",
                 c.redis.prefix.clone(),
-                "redis.prefix",
                 "ld:".to_string(),
             )?,
             cache_ttl: Duration::from_secs(src.pick(
                 None,
                 "PROVISION_CACHE_TTL_S",
                 c.redis.cache_ttl_s,
-                "redis.cache_ttl_s",
                 10,
             )?),
-            workers: src.pick(
-                flags.workers,
-                "PROVISION_WORKERS",
-                c.server.workers,
-                "server.workers",
-                cores,
-            )?,
-            db_wait: Duration::from_secs(src.pick(None, "PROVISION_DB_WAIT_S", None, "", 30)?),
+            workers: src.pick(flags.workers, "PROVISION_WORKERS", c.server.workers, cores)?,
+            db_wait: Duration::from_secs(src.pick(None, "PROVISION_DB_WAIT_S", None, 30)?),
         };
         settings.check()?;
         Ok(settings)
