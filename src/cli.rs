@@ -105,9 +105,9 @@ pub struct LoadArgs {
     /// The URL to request (http:// only)
     #[arg(long)]
     pub url: String,
-    /// Requests per second
-    #[arg(long, default_value_t = 1000.0)]
-    pub rate: f64,
+    /// Requests per second (200), per minute (500/min), or `max` (closed loop: saturation)
+    #[arg(long, default_value = "1000")]
+    pub rate: crate::verify::load::Rate,
     /// How long, like 10s or 2m
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: std::time::Duration,

@@ -23,7 +23,7 @@ pub fn run(global: &GlobalArgs, args: LoadArgs) -> Result<ExitStatus, CommandErr
     let spec = LoadSpec {
         base,
         rate: args.rate,
-        duration: args.duration + args.warmup,
+        duration: args.duration,
         warmup: args.warmup,
         concurrency: args.concurrency,
         targets: vec![Target {
