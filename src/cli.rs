@@ -90,6 +90,24 @@ pub enum Command {
         they have run, also across a failed run.\n\n\
         Exit codes: 0 done, 1 a step failed (or, with --check, something would change), 2 usage")]
     Play(PlayArgs),
+    /// Check that this host serves the dashboard correctly, safely and fast enough
+    #[command(after_help = "Examples:\n  \
+        provision verify                                   # on the host: every check and the load\n  \
+        provision verify --wait 60s --format junit > verify.xml\n  \
+        provision verify --url https://dash.example.com --remote-only --no-load\n  \
+        provision verify --rate 200 --duration 30s --report verify.html\n\n\
+        Checks run at once, each with its own timeout: ports, PostgreSQL and Redis logins with the\n\
+        app's credentials, /health and /ready direct and through nginx, security headers, gzip,\n\
+        /metrics on loopback only, the auth rate limit (a burst of logins must see 429), a WebSocket\n\
+        event after a write (with the verify token), the service, the .env's mode, PostgreSQL and\n\
+        Redis on loopback only. Then an open-model load through nginx (loopback is exempt from\n\
+        nginx's API rate limit, not from the auth one), judged against the targets in the config\n\
+        (verify.targets; defaults p50 < 100 ms, p95 < 300 ms, p99 < 500 ms, success > 99 %,\n\
+        >= 500 req/min, cache hit ratio >= 70 %, no waits for a database connection).\n\n\
+        The verify token comes from the config (verify.token) or PROVISION_VERIFY_TOKEN, never argv.\n\n\
+        Exit codes: 0 all passed, 1 a check failed, 2 usage or config error, 3 a load target\n  \
+        missed, 4 not ready within --wait")]
+    Verify(VerifyArgs),
     /// Run only the open-model load phase of verify against a URL and print its report
     #[command(after_help = "Examples:\n  \
         provision load --url http://127.0.0.1:8080/health --rate 2000 --duration 10s\n  \
@@ -98,6 +116,51 @@ pub enum Command {
         actual send; late and dropped sends are counted. The full `verify` (checks, targets,\n\
         reports) is being built (issue 5).")]
     Load(LoadArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Verify from elsewhere, through this public URL; on-host checks are then "not run"
+    #[arg(long)]
+    pub url: Option<String>,
+    /// With --url: on-host checks are not wanted (they don't count as failed)
+    #[arg(long)]
+    pub remote_only: bool,
+    /// Poll readiness this long before anything else, like 60s (exit 4 if never ready)
+    #[arg(long, value_parser = parse_duration)]
+    pub wait: Option<std::time::Duration>,
+    /// Only the checks, no load
+    #[arg(long)]
+    pub no_load: bool,
+    /// Load rate: requests per second (200), per minute (500/min), or max [config: verify.load.rate; default 100]
+    #[arg(long)]
+    pub rate: Option<crate::verify::load::Rate>,
+    /// Measured load duration, like 10s [default 10s]
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Unmeasured warm-up before it, like 2s [default 2s]
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<std::time::Duration>,
+    /// Connections (requests in flight at most) [default 32]
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// A non-loopback address of this host to prove /metrics is refused from [default: the
+    /// default route's source address]
+    #[arg(long)]
+    pub public_address: Option<std::net::IpAddr>,
+    /// Output format (--json is the same as --format json)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Also write a self-contained HTML report here
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

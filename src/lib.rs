@@ -8,6 +8,7 @@ pub mod host;
 pub mod logging;
 pub mod migrate;
 pub mod playbook;
+pub mod render;
 pub mod schema;
 pub mod server;
 pub mod settings;

@@ -6,6 +6,7 @@ pub mod load;
 pub mod migrate;
 pub mod play;
 pub mod serve;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 
@@ -61,5 +62,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Facts(args) => facts::run(&cli.global, args),
         Command::Play(args) => play::run(&cli.global, args),
         Command::Load(args) => load::run(&cli.global, args),
+        Command::Verify(args) => verify::run(&cli.global, args),
     }
 }

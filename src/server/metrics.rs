@@ -31,6 +31,7 @@ pub struct Metrics {
     pub pool_size: Gauge,
     pub pool_idle: Gauge,
     pub pool_waiting: Gauge,
+    pub pool_waits: Counter,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub cache_bypass: Counter,
@@ -56,6 +57,7 @@ impl Metrics {
             pool_size: Gauge::default(),
             pool_idle: Gauge::default(),
             pool_waiting: Gauge::default(),
+            pool_waits: Counter::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             cache_bypass: Counter::default(),
@@ -88,6 +90,11 @@ impl Metrics {
             "db_pool_waiting",
             "Requests waiting for a PostgreSQL connection",
             m.pool_waiting.clone(),
+        );
+        registry.register(
+            "db_pool_waits",
+            "Requests that found every PostgreSQL connection busy (pool at its limit) and waited",
+            m.pool_waits.clone(),
         );
         registry.register(
             "cache_hits",

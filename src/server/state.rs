@@ -36,8 +36,16 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// A pooled connection, counting the wait in `ld_db_pool_waiting`.
+    /// A pooled connection; `ld_db_pool_waiting` counts requests waiting now, and
+    /// `ld_db_pool_waits` every request that found the pool exhausted.
     pub async fn conn(&self) -> ApiResult<PoolConnection<Postgres>> {
+        // Waiting for a connection means the pool is at its size limit with none idle
+        // (below the limit, acquire opens a new connection instead).
+        if self.pool.num_idle() == 0
+            && self.pool.size() >= self.pool.options().get_max_connections()
+        {
+            self.metrics.pool_waits.inc();
+        }
         self.metrics.pool_waiting.inc();
         let conn = self.pool.acquire().await;
         self.metrics.pool_waiting.dec();

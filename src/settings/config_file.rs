@@ -17,6 +17,12 @@ pub struct ConfigFile {
     pub redis: RedisSection,
     #[serde(default)]
     pub server: ServerSection,
+    #[serde(default)]
+    pub nginx: NginxSection,
+    #[serde(default)]
+    pub service: ServiceSection,
+    #[serde(default)]
+    pub verify: VerifySection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +49,89 @@ pub struct ServerSection {
     pub listen: Option<String>,
     pub request_timeout_ms: Option<u64>,
     pub workers: Option<usize>,
+    /// How many instances run (instance i listens on 127.0.0.1:base_port+i).
+    pub instances: Option<u16>,
+    pub base_port: Option<u16>,
+}
+
+/// The nginx site in front of the instances.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NginxSection {
+    pub http_port: Option<u16>,
+    pub https_port: Option<u16>,
+    pub server_name: Option<String>,
+    /// Certificate and key files; TLS is on when both are set.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+/// How the instances are supervised.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    /// `systemd`, `openrc`, `supervisor`, or absent to detect.
+    pub manager: Option<String>,
+    /// supervisord's configuration, when the manager is supervisor.
+    pub supervisor_config: Option<PathBuf>,
+}
+
+/// `provision verify`: where to look, its token, the load and the targets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySection {
+    /// The public URL (through nginx); derived from the nginx section when absent.
+    pub url: Option<String>,
+    /// A bearer token for the write checks (init creates a dedicated one).
+    pub token: Option<Secret>,
+    #[serde(default)]
+    pub load: LoadSection,
+    #[serde(default)]
+    pub targets: TargetsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSection {
+    /// Requests per second, `N/min`, or `max`.
+    pub rate: Option<String>,
+    pub duration_s: Option<u64>,
+    pub warmup_s: Option<u64>,
+    pub concurrency: Option<usize>,
+    /// The route mix; the default is the dashboard's reads (plus writes with a token).
+    pub mix: Option<Vec<MixEntry>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixEntry {
+    #[serde(default = "get")]
+    pub method: String,
+    pub path: String,
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// A JSON body (sent with the verify token).
+    pub body: Option<String>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+fn one() -> u32 {
+    1
+}
+
+/// Load targets; each absent one keeps its default (the original plan's).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsSection {
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub success_ratio: Option<f64>,
+    pub min_requests_per_minute: Option<f64>,
+    pub cache_hit_ratio: Option<f64>,
+    pub max_pool_waits: Option<u64>,
 }
 
 impl ConfigFile {

@@ -33,19 +33,7 @@ fn parse_owner(o: &str) -> Result<(u32, Option<u32>), StepError> {
 }
 
 fn render(text: &str, ctx: &Ctx<'_>, what: &str) -> Result<String, StepError> {
-    let mut context = tera::Context::new();
-    for (k, v) in ctx.vars {
-        context.insert(k.as_str(), v);
-    }
-    tera::Tera::one_off(text, &context, false).map_err(|e| {
-        let mut msg = format!("{what}: {e}");
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            msg.push_str(&format!(": {s}"));
-            source = s.source();
-        }
-        StepError::Other(msg)
-    })
+    crate::render::render_text(text, ctx.vars, what).map_err(|e| StepError::Other(e.to_string()))
 }
 
 /// What differs between the wanted file and the live one; None when it matches.
@@ -144,7 +132,7 @@ fn template_text(t: &TemplateStep, ctx: &Ctx<'_>) -> Result<String, StepError> {
     let src = ctx.dir.join(&t.src);
     let text = std::fs::read_to_string(&src)
         .map_err(|e| StepError::Other(format!("template {}: {e}", src.display())))?;
-    render(&text, ctx, &format!("template {}", src.display()))
+    render(&text, ctx, &src.display().to_string())
 }
 
 pub fn query_template(t: &TemplateStep, ctx: &Ctx<'_>) -> Result<Plan, StepError> {

@@ -1,0 +1,196 @@
+//! Tera templates: the ones in `templates/` are embedded in the binary, and a directory
+//! given by the user overrides any of them by name. Values are strings (the playbook's
+//! vars); templates convert with `| int` where they need numbers.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Every template shipped with provision: (name, text). The name is its path under
+/// `templates/`.
+pub const EMBEDDED: &[(&str, &str)] = &[(
+    "nginx/live-dashboard.conf",
+    include_str!("../templates/nginx/live-dashboard.conf"),
+)];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("no template {name:?} (shipped: {known}){}", .dir.as_ref().map(|d| format!(" and none in {}", d.display())).unwrap_or_default())]
+    Unknown {
+        name: String,
+        known: String,
+        dir: Option<PathBuf>,
+    },
+    #[error("cannot read template {}: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    #[error("template {name}: {message}")]
+    Render { name: String, message: String },
+}
+
+/// Where templates come from: the embedded set, each overridable from `dir`.
+#[derive(Debug, Clone, Default)]
+pub struct Templates {
+    pub dir: Option<PathBuf>,
+}
+
+impl Templates {
+    pub fn new(dir: Option<&Path>) -> Self {
+        Templates {
+            dir: dir.map(Path::to_path_buf),
+        }
+    }
+
+    /// The text of template `name`: the override file when there is one, else the
+    /// embedded text.
+    pub fn source(&self, name: &str) -> Result<Cow<'static, str>, RenderError> {
+        if let Some(dir) = &self.dir {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => return Ok(Cow::Owned(text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(RenderError::Read {
+                        path,
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
+        EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| Cow::Borrowed(*text))
+            .ok_or_else(|| RenderError::Unknown {
+                name: name.to_string(),
+                known: EMBEDDED
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                dir: self.dir.clone(),
+            })
+    }
+
+    /// Renders template `name` with `vars`.
+    pub fn render(
+        &self,
+        name: &str,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<String, RenderError> {
+        render_text(&self.source(name)?, vars, name)
+    }
+}
+
+/// Renders `text` with `vars`; errors carry Tera's whole chain (the line and the cause).
+pub fn render_text(
+    text: &str,
+    vars: &BTreeMap<String, String>,
+    name: &str,
+) -> Result<String, RenderError> {
+    let mut context = tera::Context::new();
+    for (k, v) in vars {
+        context.insert(k.as_str(), v);
+    }
+    tera::Tera::one_off(text, &context, false).map_err(|e| {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        RenderError::Render {
+            name: name.to_string(),
+            message,
+        }
+    })
+}
+
+/// The nginx site's variables with the conventions' defaults (DESIGN.md): ports 80/443,
+/// instances on 127.0.0.1:8001.., API 100/min and auth 10/min per address.
+pub fn nginx_defaults() -> BTreeMap<String, String> {
+    [
+        ("http_port", "80"),
+        ("https_port", "443"),
+        ("ipv6", "true"),
+        ("server_name", "_"),
+        ("tls", "false"),
+        ("tls_cert", ""),
+        ("tls_key", ""),
+        ("base_port", "8000"),
+        ("instances", "2"),
+        ("access_log", "/var/log/nginx/live_dashboard_access.log"),
+        ("api_rate", "100r/m"),
+        ("api_burst", "50"),
+        ("auth_rate", "10r/m"),
+        ("auth_burst", "5"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nginx_site_lists_one_upstream_server_per_instance() {
+        let mut vars = nginx_defaults();
+        vars.insert("instances".into(), "3".into());
+        let text = Templates::default()
+            .render("nginx/live-dashboard.conf", &vars)
+            .unwrap();
+        for port in [8001, 8002, 8003] {
+            assert!(
+                text.contains(&format!("server 127.0.0.1:{port} ")),
+                "{text}"
+            );
+        }
+        assert!(!text.contains("8004"));
+        assert!(!text.contains("ssl_certificate"));
+        assert!(!text.contains("Strict-Transport-Security"));
+    }
+
+    #[test]
+    fn tls_adds_the_redirect_the_certificate_and_hsts() {
+        let mut vars = nginx_defaults();
+        vars.insert("tls".into(), "true".into());
+        vars.insert("tls_cert".into(), "/etc/x/cert.pem".into());
+        vars.insert("tls_key".into(), "/etc/x/key.pem".into());
+        let text = Templates::default()
+            .render("nginx/live-dashboard.conf", &vars)
+            .unwrap();
+        assert!(
+            text.contains("return 301 https://$host$request_uri;"),
+            "{text}"
+        );
+        assert!(text.contains("listen 443 ssl;"));
+        assert!(text.contains("ssl_certificate /etc/x/cert.pem;"));
+        assert!(text.contains("Strict-Transport-Security"));
+    }
+
+    #[test]
+    fn an_override_directory_wins_and_unknown_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("nginx")).unwrap();
+        std::fs::write(
+            dir.path().join("nginx/live-dashboard.conf"),
+            "port {{ http_port }}",
+        )
+        .unwrap();
+        let t = Templates::new(Some(dir.path()));
+        assert_eq!(
+            t.render("nginx/live-dashboard.conf", &nginx_defaults())
+                .unwrap(),
+            "port 80"
+        );
+        let err = t
+            .render("nope.conf", &nginx_defaults())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nope.conf") && err.contains("nginx/live-dashboard.conf"),
+            "{err}"
+        );
+    }
+}

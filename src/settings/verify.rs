@@ -1,0 +1,221 @@
+//! `provision verify`'s settings: where the stack is (public URL, instances, database,
+//! Redis, the `.env`, the service manager), the verify token, the load and its targets.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::config_file::{MixEntry, TargetsSection};
+use super::{Secret, SettingsError, Sources};
+use crate::verify::load::Rate;
+
+/// One server instance (DESIGN.md: instance i listens on 127.0.0.1:8000+i).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub port: u16,
+}
+
+impl Instance {
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+    /// The service name under systemd: the template unit's instance.
+    pub fn unit(&self) -> String {
+        format!("live-dashboard@{}.service", self.port)
+    }
+    /// The program name under supervisord (which does not allow `@`-style templates).
+    pub fn program(&self) -> String {
+        format!("live-dashboard-{}", self.port)
+    }
+}
+
+/// Who keeps the instances running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceManager {
+    Systemd,
+    OpenRc,
+    Supervisor(PathBuf),
+    /// Not known from the config: detected from the host when the check runs.
+    Detect,
+}
+
+/// The flags of `verify` that can override the other sources.
+#[derive(Debug, Default, Clone)]
+pub struct VerifyFlags {
+    pub url: Option<String>,
+    pub remote_only: bool,
+    pub wait: Option<Duration>,
+    pub no_load: bool,
+    pub rate: Option<Rate>,
+    pub duration: Option<Duration>,
+    pub warmup: Option<Duration>,
+    pub concurrency: Option<usize>,
+    pub public_address: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    pub rate: Rate,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub concurrency: usize,
+    /// The configured mix; `None` for the default dashboard mix.
+    pub mix: Option<Vec<MixEntry>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifySettings {
+    /// Run from elsewhere (`--url`): on-host checks are not run.
+    pub remote: bool,
+    pub remote_only: bool,
+    /// The public URL, through nginx, without a trailing slash.
+    pub url: String,
+    pub instances: Vec<Instance>,
+    pub database_url: Option<Secret>,
+    pub redis_url: Option<Secret>,
+    /// The `.env` the server reads (checked for mode 0600).
+    pub env_file: Option<PathBuf>,
+    pub token: Option<Secret>,
+    pub service: ServiceManager,
+    pub wait: Option<Duration>,
+    pub load: Option<LoadSettings>,
+    pub targets: TargetsSection,
+    pub check_timeout: Duration,
+    /// A non-loopback address of this host, for "refused through the public address".
+    pub public_address: Option<IpAddr>,
+}
+
+impl VerifySettings {
+    pub fn resolve(flags: VerifyFlags, src: &Sources) -> Result<Self, SettingsError> {
+        let c = &src.config;
+        let instances = src.pick(None, "PROVISION_INSTANCES", c.server.instances, 2u16)?;
+        let base_port = src.pick(None, "PROVISION_BASE_PORT", c.server.base_port, 8000u16)?;
+        if instances == 0 || u32::from(base_port) + u32::from(instances) > 65535 {
+            return Err(SettingsError::Invalid {
+                source_name: format!(
+                    "server.instances / server.base_port in {}",
+                    src.config_name()
+                ),
+                message: format!(
+                    "{instances} instances from port {base_port} do not fit in 1..65535"
+                ),
+            });
+        }
+        let tls = c.nginx.tls_cert.is_some() && c.nginx.tls_key.is_some();
+        let derived_url = if tls {
+            match c.nginx.https_port.unwrap_or(443) {
+                443 => "https://127.0.0.1".to_string(),
+                p => format!("https://127.0.0.1:{p}"),
+            }
+        } else {
+            match c.nginx.http_port.unwrap_or(80) {
+                80 => "http://127.0.0.1".to_string(),
+                p => format!("http://127.0.0.1:{p}"),
+            }
+        };
+        let remote = flags.url.is_some();
+        let url = flags
+            .url
+            .clone()
+            .or_else(|| c.verify.url.clone())
+            .unwrap_or(derived_url);
+        let parsed = url::Url::parse(&url).map_err(|e| SettingsError::Invalid {
+            source_name: "--url / verify.url".into(),
+            message: format!("{url:?} is not a URL: {e}"),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(SettingsError::Invalid {
+                source_name: "--url / verify.url".into(),
+                message: format!("{url:?}: give http://HOST[:PORT] or https://HOST[:PORT]"),
+            });
+        }
+        if parsed.password().is_some() || !parsed.username().is_empty() {
+            return Err(SettingsError::Invalid {
+                source_name: "--url / verify.url".into(),
+                message: "credentials do not belong in the URL; the verify token comes from the \
+                          config (verify.token) or PROVISION_VERIFY_TOKEN"
+                    .into(),
+            });
+        }
+        let service = match c.service.manager.as_deref() {
+            None | Some("auto") => ServiceManager::Detect,
+            Some("systemd") => ServiceManager::Systemd,
+            Some("openrc") => ServiceManager::OpenRc,
+            Some("supervisor") => ServiceManager::Supervisor(
+                c.service
+                    .supervisor_config
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("/etc/supervisor/supervisord.conf")),
+            ),
+            Some(other) => {
+                return Err(SettingsError::Invalid {
+                    source_name: format!("service.manager in {}", src.config_name()),
+                    message: format!("{other:?}: use systemd, openrc, supervisor or auto"),
+                })
+            }
+        };
+        let l = &c.verify.load;
+        let rate = match flags.rate {
+            Some(r) => r,
+            None => match std::env::var("PROVISION_VERIFY_RATE")
+                .ok()
+                .or(l.rate.clone())
+            {
+                Some(r) => r.parse().map_err(|e: String| SettingsError::Invalid {
+                    source_name: "verify.load.rate / PROVISION_VERIFY_RATE".into(),
+                    message: e,
+                })?,
+                None => Rate::PerSecond(100.0),
+            },
+        };
+        let secs = |flag: Option<Duration>, env: &str, file: Option<u64>, default: u64| {
+            Ok::<_, SettingsError>(match flag {
+                Some(d) => d,
+                None => Duration::from_secs(src.pick(None, env, file, default)?),
+            })
+        };
+        let load = LoadSettings {
+            rate,
+            duration: secs(
+                flags.duration,
+                "PROVISION_VERIFY_DURATION_S",
+                l.duration_s,
+                10,
+            )?,
+            warmup: secs(flags.warmup, "PROVISION_VERIFY_WARMUP_S", l.warmup_s, 2)?,
+            concurrency: src.pick(
+                flags.concurrency,
+                "PROVISION_VERIFY_CONCURRENCY",
+                l.concurrency,
+                32,
+            )?,
+            mix: l.mix.clone(),
+        };
+        if load.concurrency == 0 || load.duration.is_zero() {
+            return Err(SettingsError::Invalid {
+                source_name: "the load (--concurrency, --duration)".into(),
+                message: "both must be above 0".into(),
+            });
+        }
+        Ok(VerifySettings {
+            remote,
+            remote_only: flags.remote_only,
+            url: url.trim_end_matches('/').to_string(),
+            instances: (1..=instances)
+                .map(|i| Instance {
+                    port: base_port + i,
+                })
+                .collect(),
+            database_url: src.pick_opt(None, "DATABASE_URL", c.database.url.clone())?,
+            redis_url: src.pick_opt(None, "REDIS_URL", c.redis.url.clone())?,
+            env_file: src.env_file.path.clone(),
+            token: src.pick_opt(None, "PROVISION_VERIFY_TOKEN", c.verify.token.clone())?,
+            service,
+            wait: flags.wait,
+            load: (!flags.no_load).then_some(load),
+            targets: c.verify.targets.clone(),
+            check_timeout: Duration::from_secs(10),
+            public_address: flags.public_address,
+        })
+    }
+}

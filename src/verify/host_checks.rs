@@ -1,0 +1,292 @@
+//! The checks that need the host itself: TCP ports, PostgreSQL and Redis logins with the
+//! app's credentials, each instance's probes and `/metrics` on loopback, the service
+//! manager, the `.env`'s mode, and that PostgreSQL and Redis listen on loopback only.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use super::check::{Passed, Verdict};
+use crate::host::exec::Cmd;
+use crate::settings::{redact_url, Instance, Secret, ServiceManager};
+
+/// `host:port` of a URL (with the scheme's usual port).
+pub fn host_port(url: &str, default_port: u16) -> Option<(String, u16)> {
+    let u = url::Url::parse(url).ok()?;
+    let host = u
+        .host_str()?
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string();
+    Some((host, u.port().unwrap_or(default_port)))
+}
+
+/// Every `(what, host, port)` accepts a TCP connection.
+pub async fn ports(targets: Vec<(String, String, u16)>) -> Verdict {
+    let mut closed = Vec::new();
+    let mut open = Vec::new();
+    for (what, host, port) in targets {
+        match tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        {
+            Ok(Ok(_)) => open.push(format!("{what} {host}:{port}")),
+            Ok(Err(e)) => closed.push(format!("{what} {host}:{port} ({e})")),
+            Err(_) => closed.push(format!("{what} {host}:{port} (no answer in 3 s)")),
+        }
+    }
+    if closed.is_empty() {
+        Ok(Passed::Saw(format!("open: {}", open.join(", "))))
+    } else {
+        Err(format!(
+            "not accepting connections: {}; start the service behind each",
+            closed.join(", ")
+        ))
+    }
+}
+
+/// Logs in with the app's `DATABASE_URL`, runs `SELECT 1` and reads the schema version.
+pub async fn postgres(url: Option<&Secret>) -> Verdict {
+    use sqlx::Connection;
+    let url =
+        url.ok_or("DATABASE_URL is not set in the .env, the environment or the config file")?;
+    let shown = redact_url(url.expose());
+    let mut conn = sqlx::PgConnection::connect(url.expose())
+        .await
+        .map_err(|e| format!("{shown}: {e}; check the password in the .env against the role's"))?;
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| format!("{shown}: SELECT 1 failed: {e}"))?;
+    let version: Option<i64> = sqlx::query_scalar(
+        "SELECT max(version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .map_err(|e| format!("{shown}: no schema version ({e}); has `provision serve` or `provision migrate` run against it?"))?;
+    let want = crate::schema::latest_version();
+    let _ = conn.close().await;
+    match version {
+        Some(v) if v == want => Ok(Passed::Saw(format!(
+            "{shown}: SELECT 1 = {one}; schema version {v}"
+        ))),
+        v => Err(format!(
+            "{shown}: schema version {v:?}, this binary expects {want}; restart an instance (serve applies migrations) or run provision migrate"
+        )),
+    }
+}
+
+/// Authenticates with the app's `REDIS_URL` and sends PING.
+pub async fn redis(url: Option<&Secret>) -> Verdict {
+    let url = url.ok_or("REDIS_URL is not set in the .env, the environment or the config file")?;
+    let shown = redact_url(url.expose());
+    let client = redis::Client::open(url.expose()).map_err(|e| format!("{shown}: {e}"))?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| format!("{shown}: {e}; check requirepass in redis.conf against the .env"))?;
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| format!("{shown}: PING failed: {e}; check the password in the .env"))?;
+    Ok(Passed::Saw(format!("{shown}: AUTH ok, PING → {pong}")))
+}
+
+/// The `.env` is 0600.
+pub fn env_file_mode(path: Option<&Path>) -> Verdict {
+    let path = path
+        .ok_or("no .env was found (--env-file, PROVISION_ENV_FILE or /etc/live-dashboard/.env)")?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode == 0o600 {
+        Ok(Passed::Saw(format!(
+            "{}: mode 0600, owner uid {}",
+            path.display(),
+            meta.uid()
+        )))
+    } else {
+        Err(format!(
+            "{}: mode {mode:04o}, it holds secrets: chmod 600 {}",
+            path.display(),
+            path.display()
+        ))
+    }
+}
+
+/// Listening TCP sockets: (address, port) from /proc/net/tcp and tcp6.
+pub fn listeners(proc_root: &Path) -> Vec<(std::net::IpAddr, u16)> {
+    let mut out = Vec::new();
+    for (file, v6) in [("net/tcp", false), ("net/tcp6", true)] {
+        let Ok(text) = std::fs::read_to_string(proc_root.join(file)) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 4 || f[3] != "0A" {
+                continue;
+            }
+            let Some((addr, port)) = f[1].split_once(':') else {
+                continue;
+            };
+            let Ok(port) = u16::from_str_radix(port, 16) else {
+                continue;
+            };
+            if let Some(ip) = parse_proc_addr(addr, v6) {
+                out.push((ip, port));
+            }
+        }
+    }
+    out
+}
+
+/// /proc/net addresses are 32-bit words in host (little-endian) order.
+fn parse_proc_addr(hex: &str, v6: bool) -> Option<std::net::IpAddr> {
+    let words: Vec<u32> = (0..hex.len() / 8)
+        .map(|i| u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).map(u32::swap_bytes))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    if !v6 {
+        return Some(std::net::Ipv4Addr::from(*words.first()?).into());
+    }
+    let mut bytes = [0u8; 16];
+    for (i, w) in words.iter().enumerate().take(4) {
+        bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
+    }
+    Some(std::net::Ipv6Addr::from(bytes).into())
+}
+
+fn is_loopback(ip: &std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// PostgreSQL's and Redis's ports have listeners on loopback addresses only.
+pub fn loopback_only(services: &[(&str, u16)], proc_root: &Path) -> Verdict {
+    let all = listeners(proc_root);
+    let mut public = Vec::new();
+    let mut seen = Vec::new();
+    for (what, port) in services {
+        for (ip, p) in all.iter().filter(|(_, p)| p == port) {
+            if is_loopback(ip) {
+                seen.push(format!("{what} {ip}:{p}"));
+            } else {
+                public.push(format!("{what} on {ip}:{p}"));
+            }
+        }
+    }
+    if !public.is_empty() {
+        return Err(format!(
+            "listening beyond loopback: {} (0.0.0.0 and :: mean every interface); bind them to 127.0.0.1 and ::1 (listen_addresses in postgresql.conf, bind in redis.conf)",
+            public.join(", ")
+        ));
+    }
+    Ok(Passed::Saw(format!("loopback only: {}", seen.join(", "))))
+}
+
+/// Each instance is active under its service manager.
+pub fn service(manager: &ServiceManager, instances: &[Instance]) -> Verdict {
+    let manager = match manager {
+        ServiceManager::Detect => detect_manager()?,
+        m => m.clone(),
+    };
+    let mut down = Vec::new();
+    let mut up = Vec::new();
+    for i in instances {
+        let (name, cmd) = match &manager {
+            ServiceManager::Systemd => (
+                i.unit(),
+                Cmd::new("systemctl", &["is-active", "--quiet", &i.unit()]),
+            ),
+            ServiceManager::OpenRc => (
+                i.program(),
+                Cmd::new("rc-service", &[&i.program(), "status"]),
+            ),
+            ServiceManager::Supervisor(conf) => (
+                i.program(),
+                Cmd::new(
+                    "supervisorctl",
+                    &["-c", &conf.display().to_string(), "status", &i.program()],
+                ),
+            ),
+            ServiceManager::Detect => unreachable!("resolved above"),
+        };
+        match cmd.run_checked(true) {
+            Ok(out) if out.code == Some(0) => up.push(name),
+            Ok(out) => down.push(format!(
+                "{name} ({})",
+                out.stdout.trim().lines().last().unwrap_or("not active")
+            )),
+            Err(e) => down.push(format!("{name} ({e})")),
+        }
+    }
+    if down.is_empty() {
+        Ok(Passed::Saw(format!("active: {}", up.join(", "))))
+    } else {
+        Err(format!("not active: {}", down.join(", ")))
+    }
+}
+
+fn detect_manager() -> Result<ServiceManager, String> {
+    let facts = crate::host::facts::detect(Path::new("/")).map_err(|e| e.to_string())?;
+    Ok(match facts.init {
+        crate::host::facts::InitSystem::Systemd => ServiceManager::Systemd,
+        crate::host::facts::InitSystem::OpenRc => ServiceManager::OpenRc,
+        _ => ServiceManager::Supervisor("/etc/supervisor/supervisord.conf".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_addresses_decode() {
+        assert_eq!(
+            parse_proc_addr("0100007F", false).unwrap().to_string(),
+            "127.0.0.1"
+        );
+        assert_eq!(
+            parse_proc_addr("00000000", false).unwrap().to_string(),
+            "0.0.0.0"
+        );
+        assert_eq!(
+            parse_proc_addr("00000000000000000000000001000000", true)
+                .unwrap()
+                .to_string(),
+            "::1"
+        );
+        assert_eq!(
+            parse_proc_addr("0000000000000000FFFF00000100007F", true)
+                .unwrap()
+                .to_string(),
+            "::ffff:127.0.0.1"
+        );
+        assert!(is_loopback(
+            &parse_proc_addr("0000000000000000FFFF00000100007F", true).unwrap()
+        ));
+    }
+
+    #[test]
+    fn listeners_are_read_from_proc() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("net")).unwrap();
+        std::fs::write(
+            dir.path().join("net/tcp"),
+            "  sl  local_address rem_address   st\n   0: 0100007F:1538 00000000:0000 0A\n   1: 00000000:18EB 00000000:0000 0A\n   2: 0100007F:1F41 0100007F:9C40 01\n",
+        )
+        .unwrap();
+        let l = listeners(dir.path());
+        assert_eq!(l.len(), 2);
+        assert!(loopback_only(&[("postgres", 5432)], dir.path()).is_ok());
+        let err = match loopback_only(&[("redis", 6379)], dir.path()) {
+            Err(e) => e,
+            Ok(_) => panic!("0.0.0.0:6379 is public"),
+        };
+        assert!(err.contains("redis on 0.0.0.0:6379"), "{err}");
+    }
+}
