@@ -90,7 +90,12 @@ pub async fn redis(url: Option<&Secret>) -> Verdict {
         .query_async(&mut conn)
         .await
         .map_err(|e| format!("{shown}: PING failed: {e}; check the password in the .env"))?;
-    Ok(Passed::Saw(format!("{shown}: AUTH ok, PING → {pong}")))
+    let auth = if crate::settings::url_has_password(url.expose()) {
+        "AUTH ok"
+    } else {
+        "no password in REDIS_URL"
+    };
+    Ok(Passed::Saw(format!("{shown}: {auth}, PING → {pong}")))
 }
 
 /// The `.env` is 0600.

@@ -354,9 +354,9 @@ impl Stack {
         }
     }
 
-    /// Runs `provision verify` with the stack's config and .env; returns (exit code,
-    /// the JSON report, stderr).
-    pub fn verify(&self, args: &[&str]) -> (i32, serde_json::Value, String) {
+    /// Runs `provision verify ARGS` with the stack's config and .env; returns (exit code,
+    /// stdout, stderr).
+    pub fn verify_raw(&self, args: &[&str]) -> (i32, String, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_provision"))
             .args([
                 "--config",
@@ -365,18 +365,27 @@ impl Stack {
                 &self.env_file.display().to_string(),
             ])
             .arg("verify")
-            .args(["--format", "json"])
             .args(args)
             .env_remove("DATABASE_URL")
             .env_remove("REDIS_URL")
             .output()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let report = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
         (
             out.status.code().unwrap_or(-1),
-            report,
+            String::from_utf8_lossy(&out.stdout).to_string(),
             String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+
+    /// `verify --format json ARGS`: (exit code, the JSON report, stderr).
+    pub fn verify(&self, args: &[&str]) -> (i32, serde_json::Value, String) {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let (code, stdout, stderr) = self.verify_raw(&all);
+        (
+            code,
+            serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null),
+            stderr,
         )
     }
 

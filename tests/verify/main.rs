@@ -89,19 +89,22 @@ async fn a_good_stack_passes_every_check_and_target() {
         "the database password leaked into the report"
     );
 
+    // The terminal table.
+    let mut args = vec!["--format", "text"];
+    args.extend(SHORT_LOAD);
+    let (code, text, _) = stack.verify_raw(&args);
+    println!("{text}");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("ok       postgres login")
+            && text.contains("corrected")
+            && text.ends_with("PASSED (exit 0)\n"),
+        "{text}"
+    );
+
     // JUnit for CI: one testcase per check and target, no failures.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_provision"))
-        .args([
-            "--config",
-            &stack.config.display().to_string(),
-            "--env-file",
-            &stack.env_file.display().to_string(),
-        ])
-        .args(["verify", "--no-load", "--format", "junit"])
-        .output()
-        .unwrap();
-    let xml = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{xml}");
+    let (code, xml, _) = stack.verify_raw(&["--no-load", "--format", "junit"]);
+    assert_eq!(code, 0, "{xml}");
     assert!(
         xml.contains("<testsuite ") && xml.contains("failures=\"0\""),
         "{xml}"
