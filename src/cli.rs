@@ -155,6 +155,9 @@ pub struct VerifyArgs {
     /// default route's source address]
     #[arg(long)]
     pub public_address: Option<std::net::IpAddr>,
+    /// Trust the certificates in this PEM file too (a private CA or a self-signed site)
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Output format (--json is the same as --format json)
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,

@@ -34,6 +34,8 @@ pub fn run(global: &GlobalArgs, args: LoadArgs) -> Result<ExitStatus, CommandErr
             weight: 1,
         }],
         timeout: std::time::Duration::from_secs(10),
+        connect_to: None,
+        tls: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -24,6 +24,7 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> Result<ExitStatus, CommandE
             warmup: args.warmup,
             concurrency: args.concurrency,
             public_address: args.public_address,
+            ca_cert: args.ca_cert.clone(),
         },
         &sources,
     )?;

@@ -51,6 +51,7 @@ pub struct VerifyFlags {
     pub warmup: Option<Duration>,
     pub concurrency: Option<usize>,
     pub public_address: Option<IpAddr>,
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +84,13 @@ pub struct VerifySettings {
     pub check_timeout: Duration,
     /// A non-loopback address of this host, for "refused through the public address".
     pub public_address: Option<IpAddr>,
+    /// Certificates to trust besides the system's (`--ca-cert`, or on the host the site's
+    /// own `nginx.tls_cert`).
+    pub ca_cert: Option<PathBuf>,
+    /// On the host under TLS: the site's name and the loopback address to reach it at.
+    pub resolve: Option<(String, std::net::SocketAddr)>,
+    /// On the host under TLS: nginx's plain-http address, which must redirect to https.
+    pub https_redirect_from: Option<String>,
 }
 
 impl VerifySettings {
@@ -102,18 +110,29 @@ impl VerifySettings {
             });
         }
         let tls = c.nginx.tls_cert.is_some() && c.nginx.tls_key.is_some();
+        let https_port = c.nginx.https_port.unwrap_or(443);
+        let http_port = c.nginx.http_port.unwrap_or(80);
+        // Under TLS the certificate names the site, not 127.0.0.1: on the host, verify
+        // speaks to the site's name and connects to loopback.
+        let tls_name = match c.nginx.server_name.as_deref() {
+            Some(n) if n != "_" && !n.is_empty() => {
+                n.split_whitespace().next().unwrap_or(n).to_string()
+            }
+            _ => "localhost".to_string(),
+        };
         let derived_url = if tls {
-            match c.nginx.https_port.unwrap_or(443) {
-                443 => "https://127.0.0.1".to_string(),
-                p => format!("https://127.0.0.1:{p}"),
+            match https_port {
+                443 => format!("https://{tls_name}"),
+                p => format!("https://{tls_name}:{p}"),
             }
         } else {
-            match c.nginx.http_port.unwrap_or(80) {
+            match http_port {
                 80 => "http://127.0.0.1".to_string(),
                 p => format!("http://127.0.0.1:{p}"),
             }
         };
         let remote = flags.url.is_some();
+        let on_host_tls = tls && !remote && c.verify.url.is_none();
         let url = flags
             .url
             .clone()
@@ -216,6 +235,17 @@ impl VerifySettings {
             targets: c.verify.targets.clone(),
             check_timeout: Duration::from_secs(10),
             public_address: flags.public_address,
+            ca_cert: flags
+                .ca_cert
+                .clone()
+                .or_else(|| (!remote).then(|| c.nginx.tls_cert.clone()).flatten()),
+            resolve: on_host_tls.then(|| {
+                (
+                    tls_name.clone(),
+                    std::net::SocketAddr::from(([127, 0, 0, 1], https_port)),
+                )
+            }),
+            https_redirect_from: on_host_tls.then(|| format!("http://127.0.0.1:{http_port}")),
         })
     }
 }

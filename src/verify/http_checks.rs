@@ -188,17 +188,40 @@ pub async fn auth_rate_limit(client: &reqwest::Client, base: &str, burst: usize)
 
 /// Connects to `/ws`; with a token, creates and finishes a run through `base` and waits for
 /// the `run_created` event of that run.
-pub async fn websocket(client: &reqwest::Client, base: &str, token: Option<&str>) -> Verdict {
+pub async fn websocket(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    tls: Option<tokio_tungstenite::Connector>,
+    connect_to: Option<std::net::SocketAddr>,
+) -> Verdict {
     let ws_url = format!(
         "{}/ws",
         base.replacen("https://", "wss://", 1)
             .replacen("http://", "ws://", 1)
     );
-    let (mut socket, resp) = tokio_tungstenite::connect_async(ws_url.as_str())
-        .await
-        .map_err(|e| {
-            format!("{ws_url}: {e}: nginx must pass Upgrade/Connection headers on location = /ws")
-        })?;
+    let parsed = url::Url::parse(&ws_url).map_err(|e| format!("{ws_url}: {e}"))?;
+    let tcp = match connect_to {
+        Some(addr) => tokio::net::TcpStream::connect(addr).await,
+        None => {
+            let host = parsed
+                .host_str()
+                .unwrap_or_default()
+                .trim_matches(|c| c == '[' || c == ']')
+                .to_string();
+            tokio::net::TcpStream::connect((host, parsed.port_or_known_default().unwrap_or(80)))
+                .await
+        }
+    }
+    .map_err(|e| format!("{ws_url}: {e}"))?;
+    let (mut socket, resp) =
+        tokio_tungstenite::client_async_tls_with_config(ws_url.as_str(), tcp, None, tls)
+            .await
+            .map_err(|e| {
+                format!(
+                    "{ws_url}: {e}: nginx must pass Upgrade/Connection headers on location = /ws"
+                )
+            })?;
     let Some(token) = token else {
         return Ok(Passed::Saw(format!(
             "{ws_url}: upgraded ({}); no verify token, so no event was checked",
@@ -252,6 +275,30 @@ pub async fn websocket(client: &reqwest::Client, base: &str, token: Option<&str>
     } else {
         Err(format!(
             "{ws_url}: no run_created event for run {id} within 5 s of the write: check the instances' LISTEN/NOTIFY and nginx's proxy_read_timeout on /ws"
+        ))
+    }
+}
+
+/// Plain http answers with a permanent redirect to https.
+pub async fn redirects_to_https(client: &reqwest::Client, from: &str) -> Verdict {
+    let url = format!("{from}/health");
+    let resp = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| unreachable(&url, &e))?;
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if matches!(status, 301 | 308) && location.starts_with("https://") {
+        Ok(Passed::Saw(format!("{url}: {status} → {location}")))
+    } else {
+        Err(format!(
+            "{url} answered {status} (Location {location:?}) instead of a redirect to https: add the port-80 server that returns 301 https://$host$request_uri"
         ))
     }
 }

@@ -13,9 +13,11 @@ pub mod metrics;
 pub mod mix;
 pub mod report;
 pub mod targets;
+pub mod tls;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::settings::VerifySettings;
@@ -32,12 +34,25 @@ pub enum Progress<'a> {
     Loading(Duration),
 }
 
-fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+/// The checks' HTTP client: the shared TLS configuration, and the site's name pinned to
+/// `resolve`'s address when given.
+fn client(
+    timeout: Duration,
+    tls: &Arc<rustls::ClientConfig>,
+    resolve: Option<&(String, SocketAddr)>,
+    follow_redirects: bool,
+) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
         .timeout(timeout)
         .pool_max_idle_per_host(4)
-        .build()
-        .expect("a plain HTTP client builds")
+        .use_preconfigured_tls((**tls).clone());
+    if let Some((name, addr)) = resolve {
+        b = b.resolve(name, *addr);
+    }
+    if !follow_redirects {
+        b = b.redirect(reqwest::redirect::Policy::none());
+    }
+    b.build().expect("the HTTP client builds")
 }
 
 /// Polls `/ready` through nginx (and on each instance on the host) until all answer 200
@@ -100,19 +115,46 @@ fn with_host(url: &str, ip: IpAddr) -> String {
     u.as_str().trim_end_matches('/').to_string()
 }
 
-async fn remote_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<CheckResult> {
+async fn remote_checks(
+    s: &VerifySettings,
+    client: &reqwest::Client,
+    tls_config: &Arc<rustls::ClientConfig>,
+) -> Vec<CheckResult> {
     let t = s.check_timeout;
     let url = s.url.as_str();
+    let https = url.starts_with("https:");
+    // /metrics must be refused to a client that is not on loopback: from elsewhere that is
+    // us; on the host, we come from its public address.
     let public = if s.remote {
-        Ok(s.url.clone())
+        Ok((s.url.clone(), client.clone()))
     } else {
         s.public_address
             .or_else(public_address)
-            .map(|ip| with_host(url, ip))
+            .map(|ip| match &s.resolve {
+                Some((name, addr)) => {
+                    let to = (name.clone(), SocketAddr::new(ip, addr.port()));
+                    (s.url.clone(), self::client(t, tls_config, Some(&to), true))
+                }
+                None => (with_host(url, ip), client.clone()),
+            })
             .ok_or("this host has no non-loopback address to test from")
     };
     let token = s.token.as_ref().map(|t| t.expose());
-    let (health, ready, headers, gzip, metrics, limit, ws) = tokio::join!(
+    let connector = if https {
+        Some(tokio_tungstenite::Connector::Rustls(Arc::clone(tls_config)))
+    } else {
+        None
+    };
+    let ws_connect = s.resolve.as_ref().map(|r| r.1);
+    let tls_target = url::Url::parse(url).ok().and_then(|u| {
+        let name = u.host_str()?.to_string();
+        let connect = match &s.resolve {
+            Some((_, addr)) => addr.to_string(),
+            None => format!("{}:{}", name, u.port_or_known_default()?),
+        };
+        Some((name, connect))
+    });
+    let (health, ready, headers, gzip, metrics, limit, ws, tls, redirect) = tokio::join!(
         check::run(
             "health via nginx",
             Scope::Remote,
@@ -134,7 +176,7 @@ async fn remote_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<Chec
         check::run("gzip", Scope::Remote, t, http_checks::gzip(client, url)),
         check::run("/metrics refused publicly", Scope::Remote, t, async {
             match &public {
-                Ok(base) => http_checks::metrics_refused(client, base).await,
+                Ok((base, c)) => http_checks::metrics_refused(c, base).await,
                 Err(why) => Err(why.to_string()),
             }
         }),
@@ -148,10 +190,38 @@ async fn remote_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<Chec
             "websocket via nginx",
             Scope::Remote,
             t,
-            http_checks::websocket(client, url, token)
+            http_checks::websocket(client, url, token, connector, ws_connect)
         ),
+        check::run("tls", Scope::Remote, t, async {
+            match (&tls_target, https) {
+                (Some((name, connect)), true) => {
+                    tls::check(name, connect, Arc::clone(tls_config)).await
+                }
+                _ => Ok(Passed::NothingToCheck(
+                    "plain http: no TLS configured".into(),
+                )),
+            }
+        }),
+        check::run("http redirects to https", Scope::Remote, t, async {
+            let from = match (&s.https_redirect_from, https) {
+                (Some(from), _) => from.clone(),
+                (None, true) => match &tls_target {
+                    Some((name, _)) => format!("http://{name}"),
+                    None => return Err("no host in the URL".to_string()),
+                },
+                (None, false) => {
+                    return Ok(Passed::NothingToCheck(
+                        "plain http: no TLS configured".into(),
+                    ))
+                }
+            };
+            let plain = self::client(t, tls_config, None, false);
+            http_checks::redirects_to_https(&plain, &from).await
+        }),
     );
-    vec![health, ready, headers, gzip, metrics, limit, ws]
+    vec![
+        health, ready, headers, gzip, metrics, limit, ws, tls, redirect,
+    ]
 }
 
 async fn host_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<CheckResult> {
@@ -251,7 +321,8 @@ pub async fn run(
     s: &VerifySettings,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<Report, String> {
-    let client = client(s.check_timeout);
+    let tls_config = tls::client_config(s.ca_cert.as_deref())?;
+    let client = client(s.check_timeout, &tls_config, s.resolve.as_ref(), true);
     let mut report = Report {
         schema: report::SCHEMA,
         url: s.url.clone(),
@@ -292,7 +363,7 @@ pub async fn run(
         }
     }
     progress(Progress::Checking);
-    let remote = remote_checks(s, &client);
+    let remote = remote_checks(s, &client, &tls_config);
     let host = async {
         if s.remote {
             let (outcome, why) = if s.remote_only {
@@ -316,7 +387,7 @@ pub async fn run(
     report.checks.extend(h);
     if let Some(l) = &s.load {
         progress(Progress::Loading(l.warmup + l.duration));
-        run_load(s, l, &client, &mut report).await?;
+        run_load(s, l, &client, &tls_config, &mut report).await?;
     }
     report.conclude(false);
     Ok(report)
@@ -326,6 +397,7 @@ async fn run_load(
     s: &VerifySettings,
     l: &crate::settings::LoadSettings,
     client: &reqwest::Client,
+    tls_config: &Arc<rustls::ClientConfig>,
     report: &mut Report,
 ) -> Result<(), String> {
     let token = s.token.as_ref().map(|t| t.expose());
@@ -348,6 +420,8 @@ async fn run_load(
         concurrency: l.concurrency,
         targets,
         timeout: Duration::from_secs(10),
+        connect_to: s.resolve.as_ref().map(|r| r.1),
+        tls: Some(Arc::clone(tls_config)),
     };
     let addrs: Vec<String> = s.instances.iter().map(|i| i.addr()).collect();
     let before = async {

@@ -110,16 +110,24 @@ impl Report {
                 .map(|(c, n)| format!("{} {n}", class_name(*c)))
                 .collect();
             out.push_str(&format!("answers: {}\n", classes.join(", ")));
-            out.push_str(
-                "latency (ms)       p50      p90      p95      p99    p99.9      max  samples\n",
-            );
-            for (name, p) in [
-                ("corrected", &l.corrected),
-                ("uncorrected", &l.uncorrected),
-                ("2xx corrected", &l.corrected_2xx),
-            ] {
+            out.push_str(&format!(
+                "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+                "latency (ms)", "p50", "p90", "p95", "p99", "p99.9", "max", "samples"
+            ));
+            let by_class: Vec<(String, &super::load::Percentiles)> = l
+                .latency_by_class
+                .iter()
+                .map(|(c, p)| (format!("{} corrected", class_name(*c)), p))
+                .collect();
+            let rows = [
+                ("corrected".to_string(), &l.corrected),
+                ("uncorrected".to_string(), &l.uncorrected),
+            ]
+            .into_iter()
+            .chain(by_class);
+            for (name, p) in rows {
                 out.push_str(&format!(
-                    "{name:<14} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8}{}\n",
+                    "{name:<24} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8}{}\n",
                     p.p50_ms,
                     p.p90_ms,
                     p.p95_ms,

@@ -52,6 +52,40 @@ pub struct Options {
     pub edit_site: Option<Box<dyn Fn(String) -> String>>,
     /// nginx's upstream goes through this many ms of delay per request.
     pub upstream_delay_ms: Option<u64>,
+    /// Serve https with a self-signed certificate valid this many days.
+    pub tls_days: Option<u32>,
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1 (openssl, as init's
+/// `--tls self-signed` does); returns (cert, key) paths.
+pub fn self_signed(dir: &Path, days: u32) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .args([
+            "-keyout",
+            &key.display().to_string(),
+            "-out",
+            &cert.display().to_string(),
+        ])
+        .args(["-days", &days.to_string(), "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
 }
 
 pub struct Stack {
@@ -59,6 +93,7 @@ pub struct Stack {
     pub config: PathBuf,
     pub env_file: PathBuf,
     pub http_port: u16,
+    pub https_port: u16,
     pub base_port: u16,
     pub database_url: String,
     pub redis_url: String,
@@ -226,9 +261,17 @@ impl Stack {
                 );
             }
         }
+        let https_port = free_port();
+        let tls = opts.tls_days.map(|days| self_signed(dir.path(), days));
         let mut vars = provision::render::nginx_defaults();
+        if let Some((cert, key)) = &tls {
+            vars.insert("tls".into(), "true".into());
+            vars.insert("tls_cert".into(), cert.display().to_string());
+            vars.insert("tls_key".into(), key.display().to_string());
+        }
         for (k, v) in [
             ("http_port", http_port.to_string()),
+            ("https_port", https_port.to_string()),
             ("ipv6", "false".into()),
             ("base_port", upstream_base.to_string()),
             (
@@ -331,10 +374,18 @@ impl Stack {
             &config,
             format!(
                 "server:\n  instances: 2\n  base_port: {base_port}\n\
-                 nginx:\n  http_port: {http_port}\n\
+                 nginx:\n  http_port: {http_port}\n  https_port: {https_port}\n{tls_lines}\
                  service:\n  manager: supervisor\n  supervisor_config: {}\n\
                  verify:\n  token: {token}\n",
-                supervisor.config.display()
+                supervisor.config.display(),
+                tls_lines = match &tls {
+                    Some((cert, key)) => format!(
+                        "  tls_cert: {}\n  tls_key: {}\n",
+                        cert.display(),
+                        key.display()
+                    ),
+                    None => String::new(),
+                },
             ),
         )
         .unwrap();
@@ -344,6 +395,7 @@ impl Stack {
             config,
             env_file,
             http_port,
+            https_port,
             base_port,
             database_url,
             redis_url,

@@ -109,7 +109,11 @@ async fn a_good_stack_passes_every_check_and_target() {
         xml.contains("<testsuite ") && xml.contains("failures=\"0\""),
         "{xml}"
     );
-    assert_eq!(xml.matches("<testcase ").count(), 15, "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 17, "{xml}");
+    assert!(
+        xml.contains("<skipped message=\"plain http: no TLS configured\"/>"),
+        "{xml}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,4 +267,59 @@ async fn from_elsewhere_host_checks_are_not_run_and_fail_unless_remote_only() {
     let (code, _, stderr) = stack.verify(&["--url", "ftp://x"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("ftp://x"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_tls_the_site_its_redirect_and_the_load_are_verified() {
+    let stack = Stack::start(Options {
+        tls_days: Some(30),
+        ..Default::default()
+    })
+    .await;
+    let (code, report, stderr) = stack.verify(&SHORT_LOAD);
+    assert_eq!(
+        code,
+        0,
+        "failed: {:?}\n{report:#}\n{stderr}",
+        failed(&report)
+    );
+    assert_eq!(
+        report["url"],
+        format!("https://localhost:{}", stack.https_port)
+    );
+    let tls = check(&report, "tls");
+    assert_eq!(tls["passed"], true, "{tls}");
+    let msg = tls["message"].as_str().unwrap();
+    assert!(
+        msg.contains("TLS 1.3") && (msg.contains("(29 days)") || msg.contains("(30 days)")),
+        "{msg}"
+    );
+    assert_eq!(check(&report, "http redirects to https")["passed"], true);
+    assert!(check(&report, "security headers")["message"]
+        .as_str()
+        .unwrap()
+        .contains("Strict-Transport-Security"));
+    assert!(report["load"]["measured"].as_u64().unwrap() >= 150);
+    assert_eq!(
+        report["load"]["by_class"][0][0], "ok2xx",
+        "{}",
+        report["load"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_about_to_expire_fails_the_tls_check() {
+    let stack = Stack::start(Options {
+        tls_days: Some(3),
+        ..Default::default()
+    })
+    .await;
+    let (code, report, _) = stack.verify(&["--no-load"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(failed(&report), vec!["tls"], "{report:#}");
+    let msg = check(&report, "tls")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("renew") && msg.contains("days"), "{msg}");
 }

@@ -1,36 +1,79 @@
-//! One HTTP/1.1 connection of a load worker: opened on demand, kept alive, reopened after
+//! One HTTP/1.1 connection (plain or TLS) of a load worker: opened on demand, kept alive, reopened after
 //! a transport error or a timeout (the answer may still be on its way, so the connection
 //! can't be reused).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 
-/// Where the load goes: `host:port` over plain HTTP.
-#[derive(Debug, Clone)]
+/// Where the load goes: `http://host[:port]`, or `https://` with a TLS configuration.
+#[derive(Clone)]
 pub struct Endpoint {
-    /// `host:port`, for connecting and for the Host header.
+    /// `host:port`, for the Host header (and for connecting, unless `connect_to`).
     pub authority: String,
+    /// Connect here instead of resolving the host (a site's name served on loopback).
+    pub connect_to: Option<std::net::SocketAddr>,
+    /// The server name and client configuration, for https.
+    tls: Option<(ServerName<'static>, Arc<rustls::ClientConfig>)>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Endpoint({}, tls: {})",
+            self.authority,
+            self.tls.is_some()
+        )
+    }
 }
 
 impl Endpoint {
-    /// From `http://host[:port]`; anything else is refused with the reason.
-    pub fn parse(base: &str) -> Result<Self, String> {
+    /// From `http(s)://host[:port]`; https needs `tls`.
+    pub fn parse(
+        base: &str,
+        connect_to: Option<std::net::SocketAddr>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, String> {
         let url = url::Url::parse(base).map_err(|e| format!("{base:?} is not a URL: {e}"))?;
-        if url.scheme() != "http" {
-            return Err(format!(
-                "{base}: the load generator speaks plain http:// (aim it at nginx's loopback http port or an instance)"
-            ));
-        }
         let host = url.host_str().ok_or_else(|| format!("{base}: no host"))?;
         let port = url.port_or_known_default().unwrap_or(80);
+        let tls = match (url.scheme(), tls) {
+            ("http", _) => None,
+            ("https", Some(config)) => {
+                let name =
+                    ServerName::try_from(host.trim_matches(|c| c == '[' || c == ']').to_string())
+                        .map_err(|e| format!("{base}: {e}"))?;
+                Some((name, config))
+            }
+            ("https", None) => return Err(format!("{base}: https needs a TLS configuration")),
+            (other, _) => return Err(format!("{base}: {other}:// is not http or https")),
+        };
         Ok(Endpoint {
             authority: format!("{host}:{port}"),
+            connect_to,
+            tls,
         })
     }
+}
+
+/// HTTP/1.1 over `io`, its connection driven by a task of its own.
+async fn handshake<T>(io: T) -> Result<SendRequest<Full<Bytes>>, ()>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|_| ())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 pub struct Connection {
@@ -47,17 +90,22 @@ impl Connection {
     }
 
     async fn open(&self) -> Result<SendRequest<Full<Bytes>>, ()> {
-        let tcp = tokio::net::TcpStream::connect(&self.endpoint.authority)
-            .await
-            .map_err(|_| ())?;
+        let tcp = match self.endpoint.connect_to {
+            Some(addr) => tokio::net::TcpStream::connect(addr).await,
+            None => tokio::net::TcpStream::connect(&self.endpoint.authority).await,
+        }
+        .map_err(|_| ())?;
         let _ = tcp.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-            .await
-            .map_err(|_| ())?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
+        match &self.endpoint.tls {
+            None => handshake(tcp).await,
+            Some((name, config)) => {
+                let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(|_| ())?;
+                handshake(tls).await
+            }
+        }
     }
 
     /// Sends one request and reads the whole answer; `Err` on a transport error or when

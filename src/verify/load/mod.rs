@@ -66,7 +66,7 @@ impl std::str::FromStr for Rate {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoadSpec {
     /// `http://host:port`.
     pub base: String,
@@ -80,6 +80,10 @@ pub struct LoadSpec {
     pub targets: Vec<Target>,
     /// Per-request timeout (a timed-out request counts as a transport error).
     pub timeout: Duration,
+    /// Connect here instead of resolving the base's host.
+    pub connect_to: Option<std::net::SocketAddr>,
+    /// For an https base.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,8 +108,8 @@ pub struct LoadReport {
     pub corrected: Percentiles,
     /// From the actual send (what a closed-loop tool would report).
     pub uncorrected: Percentiles,
-    /// Corrected latencies of 2xx answers only.
-    pub corrected_2xx: Percentiles,
+    /// Corrected latencies of each class of answer (2xx, 4xx, 429, 5xx, …) apart.
+    pub latency_by_class: Vec<(Class, Percentiles)>,
     /// Sent per second of the measured window.
     pub achieved_rate: f64,
     pub timeline: Vec<Second>,
@@ -262,7 +266,7 @@ pub async fn run(spec: &LoadSpec) -> Result<LoadReport, String> {
     if spec.targets.is_empty() || spec.concurrency == 0 || spec.duration.is_zero() {
         return Err("a load needs at least one target, a concurrency and a duration".into());
     }
-    let endpoint = Endpoint::parse(&spec.base)?;
+    let endpoint = Endpoint::parse(&spec.base, spec.connect_to, spec.tls.clone())?;
     let targets = prepare(spec, &endpoint)?;
     let total_weight = targets.iter().map(|t| t.weight).sum();
     let start = tokio::time::Instant::now() + Duration::from_millis(20);
@@ -320,7 +324,7 @@ pub async fn run(spec: &LoadSpec) -> Result<LoadReport, String> {
         by_class: rec.by_class(),
         corrected: Percentiles::of(&rec.corrected),
         uncorrected: Percentiles::of(&rec.uncorrected),
-        corrected_2xx: Percentiles::of(&rec.corrected_2xx),
+        latency_by_class: rec.latency_by_class(),
         achieved_rate: sent as f64 / spec.duration.as_secs_f64(),
         timeline: rec.timeline(),
         curve: rec.curve(),
@@ -367,6 +371,8 @@ mod tests {
                 weight: 1,
             }],
             timeout: Duration::from_secs(5),
+            connect_to: None,
+            tls: None,
         }
     }
 

@@ -1,5 +1,5 @@
 //! What one load worker measures, and how the workers' measurements are merged and
-//! summarised: HDR histograms (corrected, uncorrected, 2xx only), answers per class, late
+//! summarised: HDR histograms (corrected, uncorrected, corrected per class), answers per class, late
 //! sends, and a per-second timeline for the report's latency-over-time chart.
 
 use hdrhistogram::Histogram;
@@ -93,7 +93,8 @@ fn histogram(significant: u8) -> Histogram<u64> {
 pub struct Recorder {
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
-    pub corrected_2xx: Histogram<u64>,
+    /// Corrected latencies per class, made when a class is first seen.
+    per_class: [Option<Histogram<u64>>; 6],
     classes: [u64; 6],
     pub late: u64,
     pub measured: u64,
@@ -106,7 +107,7 @@ impl Default for Recorder {
         Recorder {
             corrected: histogram(3),
             uncorrected: histogram(3),
-            corrected_2xx: histogram(3),
+            per_class: Default::default(),
             classes: [0; 6],
             late: 0,
             measured: 0,
@@ -132,9 +133,9 @@ impl Recorder {
         let corrected_us = corrected_us.max(1);
         let _ = self.corrected.record(corrected_us);
         let _ = self.uncorrected.record(uncorrected_us.max(1));
-        if class == Class::Ok2xx {
-            let _ = self.corrected_2xx.record(corrected_us);
-        }
+        let _ = self.per_class[class.index()]
+            .get_or_insert_with(|| histogram(3))
+            .record(corrected_us);
         while self.timeline.len() <= second {
             self.timeline.push((histogram(2), 0));
         }
@@ -148,7 +149,11 @@ impl Recorder {
     pub fn merge(&mut self, other: &Recorder) {
         let _ = self.corrected.add(&other.corrected);
         let _ = self.uncorrected.add(&other.uncorrected);
-        let _ = self.corrected_2xx.add(&other.corrected_2xx);
+        for (mine, theirs) in self.per_class.iter_mut().zip(&other.per_class) {
+            if let Some(theirs) = theirs {
+                let _ = mine.get_or_insert_with(|| histogram(3)).add(theirs);
+            }
+        }
         for (a, b) in self.classes.iter_mut().zip(other.classes) {
             *a += b;
         }
@@ -168,6 +173,18 @@ impl Recorder {
             .iter()
             .map(|c| (*c, self.classes[c.index()]))
             .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// Corrected percentiles of each class seen.
+    pub fn latency_by_class(&self) -> Vec<(Class, Percentiles)> {
+        Class::ALL
+            .iter()
+            .filter_map(|c| {
+                self.per_class[c.index()]
+                    .as_ref()
+                    .map(|h| (*c, Percentiles::of(h)))
+            })
             .collect()
     }
 
