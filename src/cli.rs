@@ -113,8 +113,8 @@ pub enum Command {
         provision load --url http://127.0.0.1:8080/health --rate 2000 --duration 10s\n  \
         provision --json load --url http://127.0.0.1/api/runs --rate 50000 --concurrency 64\n\n\
         Latency is measured from each request's scheduled send time (corrected) and from the\n\
-        actual send; late and dropped sends are counted. The full `verify` (checks, targets,\n\
-        reports) is being built (issue 5).")]
+        actual send; late and dropped sends are counted. `--rate max` is the closed loop\n\
+        (saturation, like wrk). `provision verify` runs this phase after its checks.")]
     Load(LoadArgs),
 }
 
