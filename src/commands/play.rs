@@ -20,11 +20,16 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
         })?;
         extra_vars.insert(k.to_string(), v.to_string());
     }
-    let book = Playbook::load(&args.playbook).map_err(|e| CommandError {
+    let facts = facts::detect(std::path::Path::new("/"))?;
+    let book = Playbook::load_templated(
+        &args.playbook,
+        &crate::playbook::engine::fact_values(&facts),
+        &extra_vars,
+    )
+    .map_err(|e| CommandError {
         status: ExitStatus::Usage,
         error: e.into(),
     })?;
-    let facts = facts::detect(std::path::Path::new("/"))?;
     let pm = packages::manager(facts.package_manager);
     let svc: Box<dyn Services> = match facts.init {
         InitSystem::None => {

@@ -124,6 +124,27 @@ pub enum EngineError {
     NoSuchStep(String),
 }
 
+/// The host's facts as the flat strings `when` conditions and templated playbooks see:
+/// distribution, version, family, package_manager, init, cpus, memory_mb.
+pub fn fact_values(facts: &Facts) -> BTreeMap<String, String> {
+    let lower = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+    [
+        ("distribution", facts.distribution.clone()),
+        ("version", facts.version.clone()),
+        ("family", lower(&facts.family)),
+        ("package_manager", lower(&facts.package_manager)),
+        ("init", lower(&facts.init)),
+        ("cpus", facts.cpus.to_string()),
+        (
+            "memory_mb",
+            (facts.memory_bytes / (1024 * 1024)).to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 /// Runs `book` on this host; `on_start` hears each step as it begins (for a spinner),
 /// `on_event` each outcome. Returns the recap (failed > 0 when a step failed).
 pub fn run(
@@ -152,14 +173,7 @@ pub fn run(
         .map(|v| Secret::new(v.clone()))
         .collect();
     // What `when` sees: facts, then vars.
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
-    let lower = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
-    values.insert("distribution".into(), facts.distribution.clone());
-    values.insert("version".into(), facts.version.clone());
-    values.insert("family".into(), lower(&facts.family));
-    values.insert("package_manager".into(), lower(&facts.package_manager));
-    values.insert("init".into(), lower(&facts.init));
-    values.insert("cpus".into(), facts.cpus.to_string());
+    let mut values = fact_values(facts);
     values.extend(vars.clone());
     let ctx = Ctx {
         vars: &vars,

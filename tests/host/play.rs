@@ -299,3 +299,57 @@ fn playbook_is_idempotent_and_remembers_its_restarts() {
     assert_eq!(bad.code, 2, "a usage error");
     assert!(bad.stdout.contains("nope"), "{}", bad.stdout);
 }
+
+/// A two-document playbook is rendered first: a loop makes one step per instance; and a
+/// template whose `validate` command refuses the new file is put back as it was.
+#[test]
+fn templated_playbooks_loop_and_a_refused_template_is_put_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    std::fs::write(dir.path().join("site.conf.tera"), "mode = {{ mode }}\n").unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        format!(
+            r#"name: templated
+vars:
+  instances: "2"
+  mode: good
+---
+steps:
+{{% for i in range(start=1, end=instances | int + 1) %}}
+  - name: instance {{{{ i }}}}
+    file: {{path: "{d}/instance-{{{{ i }}}}", state: file, content: "port {{{{ 8000 + i }}}}\n"}}
+{{% endfor %}}
+  - name: site config
+    template:
+      src: site.conf.tera
+      dest: {d}/site.conf
+      validate: [grep, -q, "mode = good", {d}/site.conf]
+"#
+        ),
+    )
+    .unwrap();
+    let conf = dir.path().join("unused-supervisord.conf");
+    let first = play(dir.path(), &conf, &["-e", "instances=3"], true);
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    assert_eq!(
+        first.changed(),
+        ["instance 1", "instance 2", "instance 3", "site config"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("instance-3")).unwrap(),
+        "port 8003\n"
+    );
+    // The validator refuses "mode = bad": the step fails and the good file stays.
+    let refused = play(dir.path(), &conf, &["-e", "mode=bad"], true);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("refused the new") && refused.stdout.contains("put back"),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("site.conf")).unwrap(),
+        "mode = good\n"
+    );
+}

@@ -128,11 +128,13 @@ fn plan_of(found: Option<(bool, String)>) -> Plan {
     }
 }
 
+/// The template's text: `src` beside the playbook, else the one shipped in the binary.
 fn template_text(t: &TemplateStep, ctx: &Ctx<'_>) -> Result<String, StepError> {
-    let src = ctx.dir.join(&t.src);
-    let text = std::fs::read_to_string(&src)
-        .map_err(|e| StepError::Other(format!("template {}: {e}", src.display())))?;
-    render(&text, ctx, &src.display().to_string())
+    let templates = crate::render::Templates::new(Some(ctx.dir));
+    let text = templates
+        .source(&t.src)
+        .map_err(|e| StepError::Other(e.to_string()))?;
+    render(&text, ctx, &t.src)
 }
 
 pub fn query_template(t: &TemplateStep, ctx: &Ctx<'_>) -> Result<Plan, StepError> {
@@ -148,7 +150,30 @@ pub fn query_template(t: &TemplateStep, ctx: &Ctx<'_>) -> Result<Plan, StepError
 
 pub fn apply_template(t: &TemplateStep, ctx: &Ctx<'_>) -> Result<(), StepError> {
     let want = template_text(t, ctx)?;
-    write_atomic(&t.dest, &want, t.mode.as_deref(), t.owner.as_deref())
+    let before = std::fs::read(&t.dest).ok();
+    write_atomic(&t.dest, &want, t.mode.as_deref(), t.owner.as_deref())?;
+    let Some(argv) = t.validate.as_ref().filter(|a| !a.is_empty()) else {
+        return Ok(());
+    };
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let check = crate::host::exec::Cmd::new(&argv[0], &args)
+        .run_checked(true)
+        .map_err(|e| StepError::Other(e.to_string()))?;
+    if check.code == Some(0) {
+        return Ok(());
+    }
+    let restored = match before {
+        Some(old) => std::fs::write(&t.dest, old).map(|_| "the previous file was put back"),
+        None => std::fs::remove_file(&t.dest).map(|_| "the new file was removed"),
+    }
+    .unwrap_or("and putting the previous file back failed too");
+    Err(StepError::Other(ctx.mask(&format!(
+        "{} refused the new {} (exit {:?}): {}; {restored}",
+        argv.join(" "),
+        t.dest.display(),
+        check.code,
+        check.stderr.trim()
+    ))))
 }
 
 pub fn query_file(f: &FileStep, ctx: &Ctx<'_>) -> Result<Plan, StepError> {
