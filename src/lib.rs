@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod fixture;
 pub mod host;
+pub mod init;
 pub mod logging;
 pub mod migrate;
 pub mod playbook;

@@ -8,10 +8,36 @@ use std::path::{Path, PathBuf};
 
 /// Every template shipped with provision: (name, text). The name is its path under
 /// `templates/`.
-pub const EMBEDDED: &[(&str, &str)] = &[(
-    "nginx/live-dashboard.conf",
-    include_str!("../templates/nginx/live-dashboard.conf"),
-)];
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "nginx/live-dashboard.conf",
+        include_str!("../templates/nginx/live-dashboard.conf"),
+    ),
+    (
+        "postgresql/live-dashboard.conf",
+        include_str!("../templates/postgresql/live-dashboard.conf"),
+    ),
+    (
+        "postgresql/pg_hba.conf",
+        include_str!("../templates/postgresql/pg_hba.conf"),
+    ),
+    (
+        "redis/redis.conf",
+        include_str!("../templates/redis/redis.conf"),
+    ),
+    (
+        "systemd/live-dashboard@.service",
+        include_str!("../templates/systemd/live-dashboard@.service"),
+    ),
+    (
+        "supervisor/live-dashboard.conf",
+        include_str!("../templates/supervisor/live-dashboard.conf"),
+    ),
+    (
+        "live-dashboard/env",
+        include_str!("../templates/live-dashboard/env"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

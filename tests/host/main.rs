@@ -3,4 +3,5 @@
 
 mod play;
 mod postgres_steps;
+mod rendered_configs;
 mod supervised;

@@ -1,0 +1,9 @@
+//! `provision init`, built in steps (issue 6): the answers it saves, the host's sizing, and
+//! the variables its playbook and templates are rendered with.
+
+pub mod answers;
+pub mod tuning;
+pub mod vars;
+
+#[cfg(test)]
+mod template_snapshots;
