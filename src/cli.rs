@@ -90,6 +90,20 @@ pub enum Command {
         they have run, also across a failed run.\n\n\
         Exit codes: 0 done, 1 a step failed (or, with --check, something would change), 2 usage")]
     Play(PlayArgs),
+    /// Take this host to a running, verified dashboard (idempotent: a re-run changes nothing)
+    #[command(after_help = "Examples:\n  \
+        provision init --yes --demo                   # defaults, demo data: the whole path on an empty host\n  \
+        provision init --yes --sqlite /srv/legacy/dashboard.db --instances 4\n  \
+        provision init --yes --domain dash.example.com --tls self-signed\n  \
+        provision init --check --diff                 # what it would change, touching nothing\n\n\
+        Installs and configures PostgreSQL, Redis and nginx from templates, creates the database\n\
+        and its role, writes /etc/live-dashboard/.env (0600) and the service definitions, starts\n\
+        the instances (systemd, or supervisord where no init system runs), migrates legacy data,\n\
+        creates an admin user and verify's token, and ends by running verify. Answers and\n\
+        generated secrets are saved in the config file (0600); a re-run reads them and asks nothing.\n\n\
+        Exit codes: 0 done and verified, 1 a step or verify failed (re-run to resume; pending\n  \
+        reloads are kept), or with --check something would change; 2 usage or config error")]
+    Init(InitArgs),
     /// Check that this host serves the dashboard correctly, safely and fast enough
     #[command(after_help = "Examples:\n  \
         provision verify                                   # on the host: every check and the load\n  \
@@ -116,6 +130,62 @@ pub enum Command {
         actual send; late and dropped sends are counted. `--rate max` is the closed loop\n\
         (saturation, like wrk). `provision verify` runs this phase after its checks.")]
     Load(LoadArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsArg {
+    Off,
+    SelfSigned,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Take the defaults for everything not given (no questions)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Generate a legacy database and migrate it (the whole path with no input)
+    #[arg(long, conflicts_with = "sqlite")]
+    pub demo: bool,
+    /// Migrate this legacy SQLite database
+    #[arg(long, value_name = "PATH")]
+    pub sqlite: Option<PathBuf>,
+    /// Server instances (ports 8001..) [default 2]
+    #[arg(long)]
+    pub instances: Option<u32>,
+    /// The site's name for nginx (server_name) and its certificate [default: any]
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// TLS: off or self-signed; or give --tls-cert and --tls-key
+    #[arg(long, value_enum)]
+    pub tls: Option<TlsArg>,
+    /// Certificate file (PEM) for nginx
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key file (PEM) for nginx
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Keep Redis's data across restarts (sessions survive)
+    #[arg(long)]
+    pub redis_persistence: bool,
+    /// Show what would change and touch nothing (exit 1 when something would)
+    #[arg(long, alias = "dry-run")]
+    pub check: bool,
+    /// With --check: show the differences (secrets masked)
+    #[arg(long)]
+    pub diff: bool,
+    /// Run verify's load phase even when nothing changed
+    #[arg(long)]
+    pub load: bool,
+    /// Templates here override the shipped ones by name
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Where runs keep their lock, pending handlers and logs
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/live-dashboard/provision"
+    )]
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

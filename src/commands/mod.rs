@@ -2,6 +2,7 @@
 
 pub mod facts;
 pub mod fixture;
+pub mod init;
 pub mod load;
 pub mod migrate;
 pub mod play;
@@ -63,5 +64,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Play(args) => play::run(&cli.global, args),
         Command::Load(args) => load::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
+        Command::Init(args) => init::run(&cli.global, args),
     }
 }

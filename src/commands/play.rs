@@ -8,7 +8,7 @@ use super::{CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, PlayArgs};
 use crate::host::facts::{self, InitSystem};
 use crate::host::packages;
-use crate::host::services::{self, Services, Supervisor};
+use crate::host::services::{self, Direct, Services, Supervisor};
 use crate::playbook::{self, Event, Options, Playbook, Status};
 
 pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandError> {
@@ -30,14 +30,13 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
         status: ExitStatus::Usage,
         error: e.into(),
     })?;
-    let pm = packages::manager(facts.package_manager);
     let svc: Box<dyn Services> = match facts.init {
-        InitSystem::None => {
-            let s = Supervisor {
+        InitSystem::None => Box::new(Direct {
+            supervisor: Supervisor {
                 config: args.supervisor_config.clone(),
-            };
-            Box::new(s)
-        }
+            },
+            ..Direct::default()
+        }),
         other => services::for_init(other),
     };
     let opts = Options {
@@ -48,6 +47,29 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
         extra_vars,
         state_dir: args.state_dir,
     };
+    let recap = run_engine(global, &book, &facts, &opts, svc.as_ref(), args.diff)?;
+    if global.json {
+        println!("{}", serde_json::json!({"recap": recap}));
+    } else {
+        println!("{}", recap.line());
+    }
+    Ok(if recap.failed > 0 || (opts.check && recap.changed > 0) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// Runs a playbook with a spinner naming the step in progress (on a terminal), each step's
+/// outcome printed as it ends (JSON lines with --json), and a hint when a step failed.
+pub(super) fn run_engine(
+    global: &GlobalArgs,
+    book: &Playbook,
+    facts: &facts::Facts,
+    opts: &Options,
+    svc: &dyn Services,
+    show_diff: bool,
+) -> Result<playbook::engine::Recap, CommandError> {
     // A spinner naming the step in progress, on a terminal only.
     let spinner = (std::io::stderr().is_terminal() && !global.json && !global.quiet).then(|| {
         let s = indicatif::ProgressBar::new_spinner();
@@ -78,7 +100,7 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
             e.seconds
         );
         if let Some(d) = &e.detail {
-            if e.status == Status::Changed || args.diff {
+            if e.status == Status::Changed || show_diff {
                 for line in d.lines() {
                     text.push_str(&format!("\n         {line}"));
                 }
@@ -92,12 +114,13 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
             None => println!("{text}"),
         }
     };
+    let pm = packages::manager(facts.package_manager);
     let recap = playbook::run(
-        &book,
-        &facts,
-        &opts,
+        book,
+        facts,
+        opts,
         pm.as_ref(),
-        svc.as_ref(),
+        svc,
         &mut on_start,
         &mut print,
     )
@@ -125,14 +148,5 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
                 .unwrap_or_default()
         );
     }
-    if global.json {
-        println!("{}", serde_json::json!({"recap": recap}));
-    } else {
-        println!("{}", recap.line());
-    }
-    Ok(if recap.failed > 0 || (opts.check && recap.changed > 0) {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
+    Ok(recap)
 }

@@ -2,6 +2,9 @@
 //! the variables its playbook and templates are rendered with.
 
 pub mod answers;
+pub mod credentials;
+pub mod playbook;
+pub mod saved;
 pub mod tuning;
 pub mod vars;
 

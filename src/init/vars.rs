@@ -95,3 +95,78 @@ pub fn vars(a: &Answers, cpus: usize, memory_mb: u64, init: &str) -> BTreeMap<St
     }
     v
 }
+
+/// [`vars`] plus what the playbook needs from the host: package and service names and
+/// paths for its distribution, the instances' service names under its init system, and
+/// the handler names to notify.
+pub fn playbook_vars(
+    a: &Answers,
+    facts: &crate::host::facts::Facts,
+    distro: &crate::host::distro::DistroData,
+) -> BTreeMap<String, String> {
+    let init = format!("{:?}", facts.init).to_lowercase();
+    let memory_mb = facts.memory_bytes / (1024 * 1024);
+    let mut v = vars(a, facts.cpus, memory_mb, &init);
+    let mut packages: Vec<String> = ["postgresql", "redis", "nginx"]
+        .iter()
+        .flat_map(|k| distro.packages.get(*k).cloned().unwrap_or_default())
+        .collect();
+    packages.push("openssl".into());
+    if init != "systemd" {
+        packages.extend(
+            distro
+                .packages
+                .get("supervisor")
+                .cloned()
+                .unwrap_or_default(),
+        );
+    }
+    let ports: Vec<String> = (1..=a.instances)
+        .map(|i| (u32::from(a.base_port) + i).to_string())
+        .collect();
+    let (prefix, suffix) = if init == "systemd" {
+        ("live-dashboard@", ".service")
+    } else {
+        ("live-dashboard-", "")
+    };
+    let service = |k: &str| {
+        distro
+            .services
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| k.to_string())
+    };
+    let common_name = if a.domain == "_" {
+        "localhost".to_string()
+    } else {
+        a.domain.clone()
+    };
+    for (k, val) in [
+        ("init", init.clone()),
+        ("packages", packages.join(", ")),
+        ("pg_conf_dir", distro.postgresql.conf_dir.clone()),
+        ("pg_socket_dir", distro.postgresql.socket_dir.clone()),
+        ("pg_service", service("postgresql")),
+        ("redis_conf", distro.redis_conf.clone()),
+        ("redis_service", service("redis")),
+        ("nginx_service", service("nginx")),
+        ("nginx_sites", distro.nginx_sites.clone()),
+        ("supervisor_conf_dir", distro.supervisor_conf_dir.clone()),
+        ("instance_ports", ports.join(" ")),
+        ("instance_service_prefix", prefix.to_string()),
+        ("instance_service_suffix", suffix.to_string()),
+        (
+            "restart_instances",
+            ports
+                .iter()
+                .map(|p| format!("\"restart instance {p}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        ("tls_self_signed", (a.tls == Tls::SelfSigned).to_string()),
+        ("tls_common_name", common_name),
+    ] {
+        v.insert(k.to_string(), val);
+    }
+    v
+}

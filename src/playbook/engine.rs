@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::model::Playbook;
+use super::model::{Kind, Playbook};
 use super::state::{Lock, Log, Pending, StateError};
 use super::steps::{self, Ctx, Plan};
 use super::when;
@@ -246,6 +246,29 @@ pub fn run(
                 }
             }
         }
+        if let Kind::FlushHandlers(only) = step.kind() {
+            // Pending handlers run here instead of at the end (a restart later steps need).
+            emit(event(Status::Ok, 0.0), &mut recap, &mut log);
+            let flushing = Flushing {
+                only: only.as_deref(),
+                would_notify: &would_notify,
+            };
+            if !run_handlers(
+                book,
+                opts,
+                services,
+                &ctx,
+                &mut pending,
+                &flushing,
+                &mut recap,
+                &mut log,
+                &mut emit,
+            )? {
+                return Ok(recap);
+            }
+            would_notify.retain(|n| only.as_ref().is_some_and(|o| !o.contains(n)));
+            continue;
+        }
         on_start(&step.name);
         let outcome = steps::query(step.kind(), &ctx).and_then(|plan| {
             if plan == Plan::Matched || opts.check {
@@ -279,36 +302,77 @@ pub fn run(
         }
     }
     // Handlers, once each, in the order the playbook lists them.
+    let flushing = Flushing {
+        only: None,
+        would_notify: &would_notify,
+    };
+    if !run_handlers(
+        book,
+        opts,
+        services,
+        &ctx,
+        &mut pending,
+        &flushing,
+        &mut recap,
+        &mut log,
+        &mut emit,
+    )? {
+        return Ok(recap);
+    }
+    log.line(&recap.line());
+    Ok(recap)
+}
+
+/// Which handlers a flush runs: `only` these (all when None), pending or — in check mode —
+/// notified so far.
+struct Flushing<'a> {
+    only: Option<&'a [String]>,
+    would_notify: &'a [String],
+}
+
+/// Runs the pending handlers (and, in check mode, the ones that would be notified) once
+/// each, in the playbook's order. False when one failed (the run stops there; it stays
+/// pending for the next run).
+#[allow(clippy::too_many_arguments)]
+fn run_handlers(
+    book: &Playbook,
+    opts: &Options,
+    services: &dyn Services,
+    ctx: &Ctx<'_>,
+    pending: &mut Pending,
+    flushing: &Flushing<'_>,
+    recap: &mut Recap,
+    log: &mut Log,
+    emit: &mut dyn FnMut(Event, &mut Recap, &mut Log),
+) -> Result<bool, EngineError> {
     for h in &book.handlers {
-        if !pending.names.contains(&h.name) && !would_notify.contains(&h.name) {
+        if !pending.names.contains(&h.name) && !flushing.would_notify.contains(&h.name) {
+            continue;
+        }
+        if flushing.only.is_some_and(|o| !o.contains(&h.name)) {
             continue;
         }
         let started = Instant::now();
         let event = |status| Event::new(&h.name, true, status, started.elapsed().as_secs_f64());
         if opts.check {
-            emit(
-                event(Status::Changed).detail("would run"),
-                &mut recap,
-                &mut log,
-            );
+            emit(event(Status::Changed).detail("would run"), recap, log);
             continue;
         }
         match steps::run_handler(&h.service, services) {
             Ok(()) => {
                 pending.done(&h.name)?;
                 recap.handlers.push(h.name.clone());
-                emit(event(Status::Changed), &mut recap, &mut log);
+                emit(event(Status::Changed), recap, log);
             }
             Err(e) => {
                 emit(
                     event(Status::Failed).error(ctx.mask(&e.to_string())),
-                    &mut recap,
-                    &mut log,
+                    recap,
+                    log,
                 );
-                return Ok(recap);
+                return Ok(false);
             }
         }
     }
-    log.line(&recap.line());
-    Ok(recap)
+    Ok(true)
 }

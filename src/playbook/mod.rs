@@ -9,4 +9,4 @@ pub mod steps;
 pub mod when;
 
 pub use engine::{run, Event, Options, Recap, Status};
-pub use model::Playbook;
+pub use model::{Playbook, PlaybookError};

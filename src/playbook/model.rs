@@ -57,6 +57,10 @@ pub struct Step {
     wait_for: Option<WaitForStep>,
     #[serde(default)]
     binary: Option<BinaryStep>,
+    /// `flush_handlers: [names]` (or `true` for all): run those pending handlers here
+    /// rather than at the end.
+    #[serde(default)]
+    flush_handlers: Option<Flush>,
     #[serde(skip)]
     pub kind: Option<Kind>,
 }
@@ -84,9 +88,14 @@ impl Step {
             wait_for => WaitFor,
             binary => Binary,
         );
+        match self.flush_handlers.take() {
+            Some(Flush::All(true)) => kinds.push(Kind::FlushHandlers(None)),
+            Some(Flush::Named(names)) => kinds.push(Kind::FlushHandlers(Some(names))),
+            Some(Flush::All(false)) | None => {}
+        }
         if kinds.len() != 1 {
             return Err(format!(
-                "step {:?} must have exactly one of package, template, file, user, group, command, service, postgres_role, postgres_database, wait_for, binary (it has {})",
+                "step {:?} must have exactly one of package, template, file, user, group, command, service, postgres_role, postgres_database, wait_for, binary, flush_handlers (it has {})",
                 self.name,
                 kinds.len()
             ));
@@ -122,6 +131,16 @@ pub enum Kind {
     PostgresDatabase(PostgresDatabaseStep),
     WaitFor(WaitForStep),
     Binary(BinaryStep),
+    /// Run the pending handlers now — all, or the named ones (the engine does it; the step
+    /// itself is a no-op).
+    FlushHandlers(Option<Vec<String>>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Flush {
+    All(bool),
+    Named(Vec<String>),
 }
 
 #[derive(Debug, Clone, Deserialize)]

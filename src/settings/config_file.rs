@@ -23,6 +23,23 @@ pub struct ConfigFile {
     pub service: ServiceSection,
     #[serde(default)]
     pub verify: VerifySection,
+    #[serde(default)]
+    pub init: InitSection,
+}
+
+/// What `init` decided and generated, kept so a re-run asks nothing and changes nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitSection {
+    pub db_name: Option<String>,
+    pub db_user: Option<String>,
+    pub db_password: Option<Secret>,
+    pub redis_password: Option<Secret>,
+    /// `off`, `self-signed`, or `files` (nginx.tls_cert and nginx.tls_key).
+    pub tls: Option<String>,
+    pub redis_persistence: Option<bool>,
+    pub admin_user: Option<String>,
+    pub admin_password: Option<Secret>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +158,16 @@ impl ConfigFile {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
                 return Ok((ConfigFile::default(), None))
+            }
+            // The default file is root's (0600, it holds init's secrets); the service user
+            // reads the .env instead. Not being allowed to read a file nobody named is not
+            // an error.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && !required => {
+                tracing::debug!(
+                    "{} is not readable by this user; not using it",
+                    path.display()
+                );
+                return Ok((ConfigFile::default(), None));
             }
             Err(e) => {
                 return Err(SettingsError::Io {

@@ -4,10 +4,12 @@
 //! `provision` and logs to files. One file per manager; each turns a request into commands.
 
 mod brew;
+mod direct;
 mod openrc;
 mod supervisor;
 mod systemd;
 
+pub use direct::Direct;
 pub use supervisor::Supervisor;
 
 use super::exec::{Cmd, ExecError};

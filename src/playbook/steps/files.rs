@@ -78,9 +78,19 @@ fn compare(
         }
     }
     if let (Some(o), Some(meta)) = (owner, &meta) {
-        let (uid, gid) = parse_owner(o)?;
-        if meta.uid() != uid || gid.is_some_and(|g| meta.gid() != g) {
-            notes.push(format!("owner {}:{} → {o}", meta.uid(), meta.gid()));
+        match parse_owner(o) {
+            Ok((uid, gid)) => {
+                if meta.uid() != uid || gid.is_some_and(|g| meta.gid() != g) {
+                    notes.push(format!("owner {}:{} → {o}", meta.uid(), meta.gid()));
+                }
+            }
+            // In check mode the user may be one an earlier step would create; applying
+            // still fails if it does not exist by then.
+            Err(_) => notes.push(format!(
+                "owner {}:{} → {o} (not a user or group yet)",
+                meta.uid(),
+                meta.gid()
+            )),
         }
     }
     Ok((!notes.is_empty() || create).then(|| (create, notes.join("; "))))

@@ -72,6 +72,7 @@ pub fn query(kind: &Kind, ctx: &Ctx<'_>) -> Result<Plan, StepError> {
         Kind::PostgresDatabase(d) => postgres::query_database(d),
         Kind::WaitFor(w) => wait_for::query(w),
         Kind::Binary(b) => binary::query(b, ctx),
+        Kind::FlushHandlers(_) => Ok(Plan::Matched),
     }
 }
 
@@ -88,5 +89,6 @@ pub fn apply(kind: &Kind, ctx: &Ctx<'_>) -> Result<(), StepError> {
         Kind::PostgresDatabase(d) => postgres::apply_database(d),
         Kind::WaitFor(w) => wait_for::apply(w),
         Kind::Binary(b) => binary::apply(b, ctx),
+        Kind::FlushHandlers(_) => Ok(()),
     }
 }

@@ -131,7 +131,22 @@ fn login_works(step: &PostgresRoleStep, pw: &str) -> Result<bool, StepError> {
     Ok(out.code == Some(0) && out.stdout.trim() == "1")
 }
 
+/// Whether PostgreSQL answers on its socket at all. When it does not (a fresh host, where an
+/// earlier step would start it), queries report what they would create; applying still
+/// fails clearly if it is down by then.
+fn server_up(socket_dir: &str, port: u16) -> bool {
+    psql(socket_dir, port, "SELECT 1;".into())
+        .run_checked(true)
+        .is_ok_and(|o| o.code == Some(0))
+}
+
 pub fn query_role(step: &PostgresRoleStep, ctx: &Ctx<'_>) -> Result<Plan, StepError> {
+    if !server_up(&step.socket_dir, step.port) {
+        return Ok(Plan::Create(format!(
+            "create role {} (PostgreSQL is not running yet)",
+            step.name
+        )));
+    }
     if !role_exists(step)? {
         return Ok(Plan::Create(format!("create role {}", step.name)));
     }
@@ -176,6 +191,12 @@ fn db_owner(step: &PostgresDatabaseStep) -> Result<Option<String>, StepError> {
 }
 
 pub fn query_database(step: &PostgresDatabaseStep) -> Result<Plan, StepError> {
+    if !server_up(&step.socket_dir, step.port) {
+        return Ok(Plan::Create(format!(
+            "create database {} owned by {} (PostgreSQL is not running yet)",
+            step.name, step.owner
+        )));
+    }
     Ok(match db_owner(step)? {
         None => Plan::Create(format!(
             "create database {} owned by {}",

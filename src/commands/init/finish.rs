@@ -1,0 +1,95 @@
+//! What init does after its playbook: legacy data (`--sqlite`, or `--demo`'s generated
+//! file), the first credentials, and verify — in-process, so no secret reaches argv.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::init::credentials;
+use crate::init::saved::Credentials;
+use crate::migrate::{self, Outcome, SchemaMode};
+use crate::settings::{Secret, Sources, VerifyFlags, VerifySettings};
+use crate::verify::{self, load::Rate, report::Report};
+
+/// Where the legacy data comes from.
+pub enum Data {
+    None,
+    Sqlite(PathBuf),
+    /// Generated once into the state directory, then migrated like any file.
+    Demo(PathBuf),
+}
+
+pub struct Finished {
+    /// One line per thing changed (for the recap).
+    pub changed: Vec<String>,
+    pub migrated: Option<migrate::Report>,
+    pub report: Report,
+}
+
+pub async fn finish(
+    database_url: &Secret,
+    data: &Data,
+    creds: &Credentials,
+    config: &Path,
+    env_file: &Path,
+    with_load: bool,
+) -> Result<Finished, String> {
+    let mut changed = Vec::new();
+    let source = match data {
+        Data::None => None,
+        Data::Sqlite(p) => Some(p.clone()),
+        Data::Demo(p) => {
+            if !p.exists() {
+                let spec = crate::fixture::FixtureSpec {
+                    runs: 2_000,
+                    results_per_run: 10,
+                    ..Default::default()
+                };
+                crate::fixture::write(p, &spec)
+                    .map_err(|e| format!("generating the demo data at {}: {e:#}", p.display()))?;
+                changed.push(format!("demo data generated at {}", p.display()));
+            }
+            Some(p.clone())
+        }
+    };
+    let mut migrated = None;
+    if let Some(from) = source {
+        let opts = migrate::Options {
+            from: from.clone(),
+            to: Some(database_url.clone()),
+            replace: false,
+            strict: false,
+            dry_run: false,
+            schema: SchemaMode::Auto,
+            progress: None,
+        };
+        let report = migrate::run(&opts)
+            .await
+            .map_err(|e| format!("migrating {}: {e}", from.display()))?;
+        if report.outcome == Outcome::Migrated {
+            changed.push(format!("migrated {}", from.display()));
+        }
+        migrated = Some(report);
+    }
+    for what in credentials::ensure(database_url, creds).await? {
+        changed.push(what.to_string());
+    }
+    let sources = Sources::load(Some(config), Some(env_file)).map_err(|e| e.to_string())?;
+    let settings = VerifySettings::resolve(
+        VerifyFlags {
+            wait: Some(Duration::from_secs(60)),
+            no_load: !with_load,
+            rate: Some(Rate::PerSecond(20.0)),
+            duration: Some(Duration::from_secs(5)),
+            warmup: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+        &sources,
+    )
+    .map_err(|e| e.to_string())?;
+    let report = verify::run(&settings, &|_| {}).await?;
+    Ok(Finished {
+        changed,
+        migrated,
+        report,
+    })
+}
