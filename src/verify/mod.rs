@@ -44,7 +44,9 @@ fn client(
 ) -> reqwest::Client {
     let mut b = reqwest::Client::builder()
         .timeout(timeout)
-        .pool_max_idle_per_host(4)
+        // A fresh connection per check: a keep-alive connection to an nginx worker that a
+        // reload (init's, just before) is retiring can close under the next request.
+        .pool_max_idle_per_host(0)
         .use_preconfigured_tls((**tls).clone());
     if let Some((name, addr)) = resolve {
         b = b.resolve(name, *addr);

@@ -1,0 +1,304 @@
+//! `provision init` on this machine itself — the CI host, which has no init system, so the
+//! supervisord path — as root, against the real PostgreSQL, Redis and nginx from Debian's
+//! packages. (The fresh-root and booted-systemd variants are issue 7's.) One test, in
+//! order, because every step shares the host: first it removes what an earlier init made,
+//! then: --check --diff touches nothing and shows no secret; the real run passes verify
+//! with no secret in any process's argv or in the run logs; a second run changes nothing;
+//! a changed setting changes only what depends on it; a run failing mid-way leaves its
+//! restarts pending for the next; a drifted database password is healed.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use provision::init::answers::Answers;
+use provision::init::saved::{self, Credentials};
+use provision::settings::Secret;
+
+const CONFIG: &str = "/etc/live-dashboard/provision.yaml";
+
+fn sh(cmd: &str) -> Output {
+    Command::new("sh").args(["-c", cmd]).output().unwrap()
+}
+
+/// Removes what an earlier init made on this machine (so the run starts from nothing).
+fn reset() {
+    sh("rm -f /etc/supervisor/conf.d/live-dashboard.conf; \
+        supervisorctl -c /etc/supervisor/supervisord.conf update >/dev/null 2>&1; \
+        rm -f /etc/nginx/sites-enabled/live-dashboard /etc/nginx/conf.d/provision-test-broken.conf; \
+        [ -x /etc/init.d/nginx ] && /etc/init.d/nginx status >/dev/null 2>&1 && /etc/init.d/nginx reload >/dev/null 2>&1; \
+        if runuser -u postgres -- psql -Atqc 'select 1' >/dev/null 2>&1; then \
+          runuser -u postgres -- psql -qc 'DROP DATABASE IF EXISTS live_validation_dashboard WITH (FORCE)' >/dev/null 2>&1; \
+          runuser -u postgres -- psql -qc 'DROP ROLE IF EXISTS dashboard_user' >/dev/null 2>&1; fi; \
+        rm -rf /etc/live-dashboard /var/lib/live-dashboard /var/log/live-dashboard; \
+        userdel live-dashboard >/dev/null 2>&1; groupdel live-dashboard >/dev/null 2>&1; true");
+}
+
+/// A config file with known secrets: the non-interactive path, and what the leak checks
+/// look for.
+fn write_config() -> Vec<String> {
+    let answers = Answers {
+        db_password: Secret::new("TestDbPassw0rdTestDbPassw0rdTestDbPassw0"),
+        redis_password: Secret::new("TestRedisPassw0rdTestRedisPassw0rdTestRe"),
+        ..Answers::defaults()
+    };
+    let creds = Credentials {
+        admin_user: "admin".into(),
+        admin_password: Secret::new("TestAdminPassw0rdTestAdminPassw0rdTestAd"),
+        verify_token: Secret::new("TestVerifyT0kenTestVerifyT0kenTestVerify"),
+    };
+    let vars = provision::init::vars::vars(&answers, 2, 4096, "none");
+    let text = saved::render(&answers, &creds, "supervisor", &vars);
+    std::fs::create_dir_all("/etc/live-dashboard").unwrap();
+    saved::write(Path::new(CONFIG), &text).unwrap();
+    vec![
+        answers.db_password.expose().to_string(),
+        answers.redis_password.expose().to_string(),
+        creds.admin_password.expose().to_string(),
+        creds.verify_token.expose().to_string(),
+    ]
+}
+
+struct Run {
+    code: i32,
+    out: String,
+    /// Secrets seen in any process's command line while it ran.
+    leaked_argv: BTreeSet<String>,
+}
+
+impl Run {
+    fn recap(&self) -> &str {
+        self.out
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("ok="))
+            .unwrap_or("")
+    }
+    fn changed(&self) -> Vec<String> {
+        self.out
+            .lines()
+            .filter_map(|l| l.strip_prefix("changed  "))
+            .map(|l| l.split(" (").next().unwrap_or(l).trim().to_string())
+            .collect()
+    }
+}
+
+/// Runs `provision init ARGS`, watching every process's argv for the secrets meanwhile.
+fn init(args: &[&str], secrets: &[String]) -> Run {
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let watcher = {
+        let (done, seen, secrets) = (done.clone(), seen.clone(), secrets.to_vec());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                    if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                        let text = String::from_utf8_lossy(&cmdline);
+                        for s in &secrets {
+                            if text.contains(s.as_str()) {
+                                seen.lock().unwrap().insert(text.replace('\0', " "));
+                            }
+                        }
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .arg("init")
+        .args(args)
+        .output()
+        .unwrap();
+    done.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    let leaked_argv = seen.lock().unwrap().clone();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr),
+        leaked_argv,
+    }
+}
+
+fn assert_no_secret(what: &str, text: &str, secrets: &[String]) {
+    for s in secrets {
+        assert!(
+            !text.contains(s.as_str()),
+            "a secret appears in {what}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn init_from_nothing_then_idempotent_then_changes_failures_and_drift() {
+    provision::host::packages::ensure(
+        provision::host::packages::manager(provision::host::facts::PackageManager::Apt).as_ref(),
+        &[
+            "postgresql",
+            "redis-server",
+            "nginx",
+            "supervisor",
+            "openssl",
+        ],
+    )
+    .expect("the packages install from Debian's archive");
+    reset();
+    let secrets = write_config();
+    // Everything but the admin password, which the first run shows once, by design.
+    let quiet_secrets: Vec<String> = secrets
+        .iter()
+        .filter(|s| !s.starts_with("TestAdmin"))
+        .cloned()
+        .collect();
+
+    // --check --diff: everything it would do, secrets masked, nothing touched.
+    let plan = init(&["--yes", "--demo", "--check", "--diff"], &secrets);
+    assert_eq!(plan.code, 1, "something would change:\n{}", plan.out);
+    assert!(
+        plan.out.contains("would run") && plan.out.contains("write /etc/live-dashboard/.env"),
+        "{}",
+        plan.out
+    );
+    assert_no_secret("--check --diff output", &plan.out, &secrets);
+    assert!(
+        !Path::new("/var/lib/live-dashboard").exists(),
+        "--check created the state directory"
+    );
+    assert!(
+        !Path::new("/etc/live-dashboard/.env").exists(),
+        "--check wrote the .env"
+    );
+
+    // The real run: verify passes through nginx.
+    let first = init(&["--yes", "--demo"], &secrets);
+    println!("{}", first.out);
+    assert_eq!(first.code, 0, "{}", first.out);
+    assert!(first.out.contains("PASSED (exit 0)"), "{}", first.out);
+    assert!(
+        first.out.contains("legacy data:") && first.out.contains("Migrated"),
+        "{}",
+        first.out
+    );
+    assert!(
+        first.leaked_argv.is_empty(),
+        "secrets in argv: {:?}",
+        first.leaked_argv
+    );
+    assert_no_secret("the first run's output", &first.out, &quiet_secrets);
+    let env = std::fs::metadata("/etc/live-dashboard/.env").unwrap();
+    assert_eq!(env.permissions().mode() & 0o777, 0o600);
+    let owner = sh("id -u live-dashboard");
+    assert_eq!(
+        env.uid().to_string(),
+        String::from_utf8_lossy(&owner.stdout).trim()
+    );
+    for log in std::fs::read_dir("/var/lib/live-dashboard/provision/logs")
+        .unwrap()
+        .flatten()
+    {
+        assert_no_secret(
+            "a run log",
+            &std::fs::read_to_string(log.path()).unwrap(),
+            &secrets,
+        );
+    }
+
+    // A second run changes nothing.
+    let started = std::time::Instant::now();
+    let second = init(&["--yes", "--demo"], &secrets);
+    let took = started.elapsed();
+    assert_eq!(second.code, 0, "{}", second.out);
+    assert!(second.recap().contains("changed=0"), "{}", second.out);
+    println!("second run: {} in {took:?}", second.recap());
+
+    // One setting: only what depends on it changes.
+    let more = init(&["--yes", "--instances", "3"], &secrets);
+    assert_eq!(more.code, 0, "{}", more.out);
+    let changed: BTreeSet<String> = more.changed().into_iter().collect();
+    let allowed: BTreeSet<String> = [
+        "config /etc/live-dashboard/provision.yaml",
+        "postgresql settings",
+        "handler: restart postgresql",
+        "supervised instances",
+        "instance 8003 running",
+        "instance 8003 ready",
+        "nginx site",
+        // PostgreSQL's restart (max_connections) makes the instances wait for it.
+        "instance 8001 ready",
+        "instance 8002 ready",
+        "handler: restart instance 8001",
+        "handler: restart instance 8002",
+        "handler: restart instance 8003",
+        "handler: reload nginx",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert!(
+        changed.is_subset(&allowed),
+        "unexpected changes: {:?}",
+        changed.difference(&allowed).collect::<Vec<_>>()
+    );
+    assert!(
+        changed.contains("instance 8003 running") && changed.contains("nginx site"),
+        "{changed:?}"
+    );
+    assert!(
+        !changed
+            .iter()
+            .any(|c| c.starts_with("redis") || c.starts_with("server environment")),
+        "{changed:?}"
+    );
+
+    // A failure mid-way: nginx -t refuses (a broken file elsewhere), the run stops after the
+    // instances' restarts were notified; the next run completes and performs them.
+    std::fs::write(
+        "/etc/nginx/conf.d/provision-test-broken.conf",
+        "this is not nginx syntax;\n",
+    )
+    .unwrap();
+    let broken = init(&["--yes", "--instances", "2"], &secrets);
+    assert_eq!(broken.code, 1, "{}", broken.out);
+    assert!(
+        broken.out.contains("nginx -t refused the new") && broken.out.contains("put back"),
+        "{}",
+        broken.out
+    );
+    std::fs::remove_file("/etc/nginx/conf.d/provision-test-broken.conf").unwrap();
+    let resumed = init(&["--yes", "--instances", "2"], &secrets);
+    assert_eq!(resumed.code, 0, "{}", resumed.out);
+    for pending in [
+        "handler: restart instance 8001",
+        "handler: restart instance 8002",
+        "handler: reload nginx",
+    ] {
+        assert!(
+            resumed.changed().contains(&pending.to_string()),
+            "{pending} not run: {}",
+            resumed.out
+        );
+    }
+
+    // Drift: the role's password changed behind init's back; the next run heals it.
+    let drift =
+        sh("runuser -u postgres -- psql -qc \"ALTER ROLE dashboard_user PASSWORD 'drifted'\"");
+    assert!(drift.status.success());
+    let healed = init(&["--yes"], &secrets);
+    assert_eq!(healed.code, 0, "{}", healed.out);
+    assert!(
+        healed.changed().contains(&"database role".to_string()),
+        "{}",
+        healed.out
+    );
+    assert!(
+        healed.out.contains("ok       postgres login"),
+        "{}",
+        healed.out
+    );
+    let last = init(&["--yes"], &secrets);
+    assert!(last.recap().contains("changed=0"), "{}", last.out);
+}
