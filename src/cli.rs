@@ -104,6 +104,12 @@ pub enum Command {
         Exit codes: 0 done and verified, 1 a step or verify failed (re-run to resume; pending\n  \
         reloads are kept), or with --check something would change; 2 usage or config error")]
     Init(InitArgs),
+    /// What init would change, with diffs and secrets masked, touching nothing (= init --check --diff)
+    #[command(after_help = "Examples:\n  \
+        provision plan --yes\n  \
+        provision plan --instances 4\n\n\
+        Exit codes: 0 nothing would change, 1 something would, 2 usage or config error")]
+    Plan(InitArgs),
     /// Check that this host serves the dashboard correctly, safely and fast enough
     #[command(after_help = "Examples:\n  \
         provision verify                                   # on the host: every check and the load\n  \

@@ -65,5 +65,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Load(args) => load::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
         Command::Init(args) => init::run(&cli.global, args),
+        Command::Plan(mut args) => {
+            args.check = true;
+            args.diff = true;
+            init::run(&cli.global, args)
+        }
     }
 }
