@@ -1,0 +1,114 @@
+//! The cached Debian 12 root: `debootstrap --variant=minbase` with systemd, systemd-sysv
+//! and dbus, then — in a chroot, with the host's resolv.conf — the package lists and the
+//! .debs init will install, downloaded but not installed, so the booted container needs no
+//! network. A static address on its veth (systemd-networkd) gives it a non-loopback address
+//! like a real host's. Built once per machine under /var/cache/provision-test; rebuilt when
+//! missing or when this recipe changes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Bump when the recipe below changes: a cached root of another version is rebuilt.
+const RECIPE: &str = "bookworm-minbase-systemd-v1";
+const CACHE: &str = "/var/cache/provision-test";
+/// What init installs on Debian under systemd.
+const PACKAGES: &str = "postgresql redis-server nginx openssl";
+pub const ADDRESS: &str = "192.168.250.2";
+
+fn run(what: &str, cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// The mirror the host's apt uses (so a snapshot or local mirror is honoured).
+fn mirror() -> String {
+    let sources =
+        std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources").unwrap_or_default();
+    sources
+        .lines()
+        .find_map(|l| l.strip_prefix("URIs:"))
+        .and_then(|u| u.split_whitespace().find(|u| !u.contains("security")))
+        .unwrap_or("http://deb.debian.org/debian")
+        .to_string()
+}
+
+/// The ready root, built if needed; returns its path.
+pub fn ready() -> PathBuf {
+    let root = Path::new(CACHE).join(RECIPE);
+    if root.join(".provision-ready").exists() {
+        return root;
+    }
+    let tmp = Path::new(CACHE).join(format!("{RECIPE}.tmp"));
+    let _ = Command::new("umount").arg(tmp.join("proc")).output();
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(CACHE).unwrap();
+    run(
+        "debootstrap",
+        Command::new("debootstrap")
+            .args([
+                "--variant=minbase",
+                "--include=systemd,systemd-sysv,dbus",
+                "bookworm",
+            ])
+            .arg(&tmp)
+            .arg(mirror()),
+    );
+    std::fs::copy("/etc/resolv.conf", tmp.join("etc/resolv.conf")).unwrap();
+    run(
+        "mount /proc",
+        Command::new("mount")
+            .args(["-t", "proc", "proc"])
+            .arg(tmp.join("proc")),
+    );
+    let download = Command::new("chroot")
+        .arg(&tmp)
+        .args([
+            "sh",
+            "-c",
+            &format!("apt-get update -q && apt-get install -y -q --download-only {PACKAGES}"),
+        ])
+        .output();
+    let _ = Command::new("umount").arg(tmp.join("proc")).output();
+    let download = download.unwrap();
+    assert!(
+        download.status.success(),
+        "downloading {PACKAGES}: {}",
+        String::from_utf8_lossy(&download.stderr)
+    );
+    std::fs::remove_file(tmp.join("etc/resolv.conf")).unwrap();
+    std::fs::create_dir_all(tmp.join("etc/systemd/network")).unwrap();
+    std::fs::write(
+        tmp.join("etc/systemd/network/10-host0.network"),
+        format!("[Match]\nName=host0\n[Network]\nAddress={ADDRESS}/24\nGateway=192.168.250.1\n"),
+    )
+    .unwrap();
+    run(
+        "enable networkd",
+        Command::new("chroot")
+            .arg(&tmp)
+            .args(["systemctl", "enable", "systemd-networkd"]),
+    );
+    std::fs::write(tmp.join("etc/hostname"), "fresh\n").unwrap();
+    // A root directory of mode 0700 boots, but dbus and logind never come up.
+    run("chmod", Command::new("chmod").arg("755").arg(&tmp));
+    std::fs::write(tmp.join(".provision-ready"), RECIPE).unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::rename(&tmp, &root).unwrap();
+    root
+}
