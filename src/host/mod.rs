@@ -8,4 +8,5 @@ pub mod facts;
 pub mod os_release;
 pub mod packages;
 pub mod proc;
+pub mod reload;
 pub mod services;

@@ -4,7 +4,9 @@
 //! second init changes nothing; the unit's `systemd-analyze security` exposure. Each phase
 //! prints its time.
 
+#[path = "../support/container.rs"]
 mod container;
+#[path = "../support/root.rs"]
 mod root;
 
 use std::time::Instant;

@@ -154,8 +154,22 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
     if config_changed && !global.json {
         println!("changed  config {} (mode 0600)", config.display());
     }
+    let engine_started = crate::host::reload::now_ticks();
     let mut recap = run_engine(global, &book, &facts, &opts, svc.as_ref(), args.diff)?;
     recap.changed += usize::from(config_changed);
+    // A reloaded nginx answers with its old workers for a moment; verify must see the new.
+    if let (true, Some(since)) = (
+        recap.handlers.iter().any(|h| h == "reload nginx"),
+        engine_started,
+    ) {
+        if !crate::host::reload::wait_workers_since(
+            Path::new("/run/nginx.pid"),
+            since,
+            std::time::Duration::from_secs(15),
+        ) {
+            tracing::warn!("nginx's old workers were still running 15 s after its reload");
+        }
+    }
     if recap.failed > 0 {
         println!("{}", recap.line());
         println!("init stopped at a failed step: fix what it says and run `provision init` again; it resumes, and pending reloads are kept");

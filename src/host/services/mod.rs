@@ -46,12 +46,24 @@ pub fn for_init(init: InitSystem) -> Box<dyn Services> {
     }
 }
 
+/// Whether `name` runs. A manager that is not installed yet (a fresh host in check mode,
+/// before the package step that brings it) answers "no", not an error.
 pub fn is_active(s: &dyn Services, name: &str) -> Result<bool, ExecError> {
-    Ok(s.is_active(name).run_checked(true)?.code == Some(0))
+    answers_yes(s.is_active(name))
 }
 
 pub fn is_enabled(s: &dyn Services, name: &str) -> Result<bool, ExecError> {
-    Ok(s.is_enabled(name).run_checked(true)?.code == Some(0))
+    answers_yes(s.is_enabled(name))
+}
+
+fn answers_yes(cmd: Cmd) -> Result<bool, ExecError> {
+    match cmd.run_checked(true) {
+        Ok(out) => Ok(out.code == Some(0)),
+        Err(e) if e.code.is_none() && e.stderr_tail.contains("No such file or directory") => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -9,11 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when the recipe below changes: a cached root of another version is rebuilt.
-const RECIPE: &str = "bookworm-minbase-systemd-v1";
+const RECIPE: &str = "bookworm-minbase-systemd-v2";
 const CACHE: &str = "/var/cache/provision-test";
-/// What init installs on Debian under systemd.
-const PACKAGES: &str = "postgresql redis-server nginx openssl";
+/// What init installs on Debian: under systemd, and (supervisor) where no init runs.
+const PACKAGES: &str = "postgresql redis-server nginx openssl supervisor";
+/// The container's address on its veth (a /24 with a gateway that nothing answers: a
+/// default route, as a real host has).
 pub const ADDRESS: &str = "192.168.250.2";
+pub const GATEWAY: &str = "192.168.250.1";
 
 fn run(what: &str, cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -95,7 +98,7 @@ pub fn ready() -> PathBuf {
     std::fs::create_dir_all(tmp.join("etc/systemd/network")).unwrap();
     std::fs::write(
         tmp.join("etc/systemd/network/10-host0.network"),
-        format!("[Match]\nName=host0\n[Network]\nAddress={ADDRESS}/24\nGateway=192.168.250.1\n"),
+        format!("[Match]\nName=host0\n[Network]\nAddress={ADDRESS}/24\nGateway={GATEWAY}\n"),
     )
     .unwrap();
     run(
@@ -110,5 +113,12 @@ pub fn ready() -> PathBuf {
     std::fs::write(tmp.join(".provision-ready"), RECIPE).unwrap();
     let _ = std::fs::remove_dir_all(&root);
     std::fs::rename(&tmp, &root).unwrap();
+    // Roots of older recipes are not used again.
+    for old in std::fs::read_dir(CACHE).unwrap().flatten() {
+        let name = old.file_name().to_string_lossy().to_string();
+        if name.starts_with("bookworm-minbase-") && name != RECIPE {
+            let _ = std::fs::remove_dir_all(old.path());
+        }
+    }
     root
 }

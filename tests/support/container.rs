@@ -1,22 +1,43 @@
-//! One booted container: an overlay over the cached root (so the cache stays clean and
-//! every test starts from nothing), `systemd-nspawn --register=no --keep-unit -b` on a
-//! veth of its own (no port is shared with the host), commands run inside with
-//! `nsenter -t <its systemd> -a`. Torn down completely on drop, also after a failure.
+//! One container over the cached root: an overlay (so the cache stays clean and every test
+//! starts from nothing), `systemd-nspawn --register=no --keep-unit` on a veth of its own
+//! (no port is shared with the host), either booted (`-b`, systemd as PID 1) or not (a
+//! stub init and no init system: the supervisord path). Commands run inside with
+//! `nsenter -t <its PID 1> -a`. Torn down completely on drop, also after a failure.
+
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// Whether systemd runs inside.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    Systemd,
+    /// No init system: nspawn's stub as PID 1 and `sleep infinity` under it.
+    None,
+}
 
 pub struct Container {
     pub name: String,
     dir: tempfile::TempDir,
     pub merged: PathBuf,
     nspawn: Option<Child>,
+    init: Init,
 }
 
 impl Container {
-    /// Mounts the overlay and boots.
+    /// Mounts the overlay and boots with systemd.
     pub fn boot(root: &Path) -> Container {
+        Self::start_with(root, Init::Systemd)
+    }
+
+    /// Mounts the overlay and starts it without an init system.
+    pub fn plain(root: &Path) -> Container {
+        Self::start_with(root, Init::None)
+    }
+
+    fn start_with(root: &Path, init: Init) -> Container {
         let dir = tempfile::tempdir().unwrap();
         let (upper, work, merged) = (
             dir.path().join("upper"),
@@ -54,6 +75,7 @@ impl Container {
             dir,
             merged,
             nspawn: None,
+            init,
         };
         c.start();
         c
@@ -66,7 +88,10 @@ impl Container {
             .arg(format!("--machine={}", self.name))
             .arg("-D")
             .arg(&self.merged)
-            .arg("-b")
+            .args(match self.init {
+                Init::Systemd => vec!["-b"],
+                Init::None => vec!["--as-pid2", "sleep", "infinity"],
+            })
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -75,14 +100,13 @@ impl Container {
         self.nspawn = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         // The host's end of the veth comes up with the container; bring it up so the
-        // container's address is configured (nothing routes beyond it).
+        // container's address works (nothing routes beyond it).
         let veth: String = format!("ve-{}", self.name).chars().take(15).collect();
         loop {
-            if Command::new("ip")
+            let up = Command::new("ip")
                 .args(["link", "set", &veth, "up"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
+                .output();
+            if up.is_ok_and(|o| o.status.success()) {
                 break;
             }
             assert!(
@@ -92,8 +116,49 @@ impl Container {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        match self.init {
+            Init::None => self.configure_network(deadline),
+            Init::Systemd => self.wait_booted(deadline),
+        }
+    }
+
+    /// Without networkd inside, the address and the default route are set with the host's
+    /// `ip`, in the container's network namespace only.
+    fn configure_network(&self, deadline: Instant) {
+        let pid = loop {
+            if let Some(pid) = self.pid() {
+                break pid.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the container did not start; console:\n{}",
+                self.console()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let addr = format!("{}/24", super::root::ADDRESS);
+        for args in [
+            vec!["link", "set", "lo", "up"],
+            vec!["addr", "replace", addr.as_str(), "dev", "host0"],
+            vec!["link", "set", "host0", "up"],
+            vec!["route", "replace", "default", "via", super::root::GATEWAY],
+        ] {
+            let out = Command::new("nsenter")
+                .args(["-t", &pid, "-n", "ip"])
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    fn wait_booted(&self, deadline: Instant) {
         loop {
-            if let Some(_pid) = self.pid() {
+            if self.pid().is_some() {
                 let state = self.exec(&["systemctl", "is-system-running", "--wait"]);
                 let s = String::from_utf8_lossy(&state.stdout).trim().to_string();
                 if s == "running" || s == "degraded" {
@@ -113,7 +178,7 @@ impl Container {
         std::fs::read_to_string(self.dir.path().join("console.log")).unwrap_or_default()
     }
 
-    /// The container's systemd (PID 1 inside): the child of systemd-nspawn.
+    /// The container's PID 1 (systemd, or nspawn's stub init): the child of systemd-nspawn.
     fn pid(&self) -> Option<u32> {
         let nspawn = self.nspawn.as_ref()?.id();
         let children =
@@ -140,6 +205,10 @@ impl Container {
     /// Reboots it and waits until it is up again. nspawn exits with 133 when its
     /// container reboots (systemd-nspawn@.service restarts it on that code): so does this.
     pub fn reboot(&mut self) {
+        assert!(
+            self.init == Init::Systemd,
+            "only a booted container reboots"
+        );
         let _ = self.exec(&["systemctl", "reboot"]);
         let status = self.nspawn.as_mut().unwrap().wait().unwrap();
         assert_eq!(
@@ -157,15 +226,16 @@ impl Drop for Container {
         let pid = self.pid();
         if let Some(mut child) = self.nspawn.take() {
             if child.try_wait().ok().flatten().is_none() {
-                if let Some(pid) = pid {
+                if let (Some(pid), Init::Systemd) = (pid, self.init) {
                     let _ = Command::new("nsenter")
                         .args(["-t", &pid.to_string(), "-a", "--", "systemctl", "poweroff"])
                         .output();
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                 }
-                let deadline = Instant::now() + Duration::from_secs(30);
-                while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
+                // Without systemd, everything inside dies with the stub init.
                 let _ = child.kill();
                 let _ = child.wait();
             }
