@@ -46,6 +46,7 @@ mod tests {
             "nginx_sites",
             "supervisor_conf_dir",
             "instance_service_suffix",
+            "supervisor_config",
         ] {
             v.insert(k.into(), format!("/x/{k}"));
         }

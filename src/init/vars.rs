@@ -152,6 +152,10 @@ pub fn playbook_vars(
         ("nginx_service", service("nginx")),
         ("nginx_sites", distro.nginx_sites.clone()),
         ("supervisor_conf_dir", distro.supervisor_conf_dir.clone()),
+        (
+            "supervisor_config",
+            "/etc/supervisor/supervisord.conf".to_string(),
+        ),
         ("instance_ports", ports.join(" ")),
         ("instance_service_prefix", prefix.to_string()),
         ("instance_service_suffix", suffix.to_string()),

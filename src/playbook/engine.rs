@@ -358,7 +358,7 @@ fn run_handlers(
             emit(event(Status::Changed).detail("would run"), recap, log);
             continue;
         }
-        match steps::run_handler(&h.service, services) {
+        match steps::run_handler(h, services) {
             Ok(()) => {
                 pending.done(&h.name)?;
                 recap.handlers.push(h.name.clone());

@@ -115,7 +115,13 @@ impl Step {
 #[serde(deny_unknown_fields)]
 pub struct Handler {
     pub name: String,
-    pub service: ServiceStep,
+    /// A service action (restart by default) …
+    #[serde(default)]
+    pub service: Option<ServiceStep>,
+    /// … or a command (like `supervisorctl update`, which restarts only the programs whose
+    /// definitions changed).
+    #[serde(default)]
+    pub command: Option<CommandStep>,
 }
 
 #[derive(Debug, Clone)]
@@ -409,6 +415,17 @@ impl Playbook {
                 path: shown.to_string(),
                 message,
             })?;
+        }
+        for h in &p.handlers {
+            if h.service.is_some() == h.command.is_some() {
+                return Err(PlaybookError::Invalid {
+                    path: shown.to_string(),
+                    message: format!(
+                        "handler {:?} must have exactly one of service and command",
+                        h.name
+                    ),
+                });
+            }
         }
         let handler_names: Vec<&str> = p.handlers.iter().map(|h| h.name.as_str()).collect();
         for s in &p.steps {

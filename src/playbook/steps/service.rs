@@ -1,8 +1,9 @@
-//! `service: {name, state, enabled}` and handlers (a service action run once at the end).
+//! `service: {name, state, enabled}` and handlers (a service action or a command, run once
+//! at the end or at a flush).
 
 use super::{Ctx, Plan, StepError};
 use crate::host::services::{self, Action, Services};
-use crate::playbook::model::{ServiceState, ServiceStep};
+use crate::playbook::model::{Handler, ServiceState, ServiceStep};
 
 pub fn query(s: &ServiceStep, ctx: &Ctx<'_>) -> Result<Plan, StepError> {
     let mut todo = Vec::new();
@@ -53,7 +54,14 @@ pub fn apply(s: &ServiceStep, ctx: &Ctx<'_>) -> Result<(), StepError> {
 }
 
 /// A handler: its service action, after the service manager re-read its definitions.
-pub fn run_handler(s: &ServiceStep, services: &dyn Services) -> Result<(), StepError> {
+pub fn run_handler(h: &Handler, services: &dyn Services) -> Result<(), StepError> {
+    let Some(s) = &h.service else {
+        let c = h
+            .command
+            .as_ref()
+            .expect("a handler has a service or a command");
+        return super::command::apply(c);
+    };
     if let Some(reload) = services.reload_definitions() {
         reload.run()?;
     }
