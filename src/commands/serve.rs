@@ -36,7 +36,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> Result<ExitStatus, CommandEr
         .thread_name("serve")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| {
@@ -46,7 +46,10 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> Result<ExitStatus, CommandEr
                 )
             })?;
         crate::server::launch(settings, listener, shutdown_signal()).await
-    })?;
+    });
+    // Background tasks (the cache's probe, Redis's connection manager) end with the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result?;
     Ok(ExitStatus::Success)
 }
 

@@ -70,7 +70,13 @@ impl Events {
     }
 
     /// Starts the LISTEN loop; it reconnects by itself when PostgreSQL goes away.
-    pub fn spawn_listener(&self, pool: PgPool, metrics: Arc<Metrics>) {
+    /// Listens until the returned task is aborted (at shutdown: it holds a pooled
+    /// connection, which the pool's close would otherwise wait for forever).
+    pub fn spawn_listener(
+        &self,
+        pool: PgPool,
+        metrics: Arc<Metrics>,
+    ) -> tokio::task::JoinHandle<()> {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
@@ -85,7 +91,7 @@ impl Events {
                     }
                 }
             }
-        });
+        })
     }
 }
 
@@ -100,7 +106,14 @@ async fn listen(
     tx: &broadcast::Sender<Arc<str>>,
     metrics: &Metrics,
 ) -> Result<(), sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
+    // A connection of its own, new on every (re)start: one taken from the shared pool after
+    // PostgreSQL restarted could be one of its stale connections, and each retry would
+    // find another.
+    let own = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*pool.connect_options()).clone())
+        .await?;
+    let mut listener = PgListener::connect_with(&own).await?;
     // A lost connection is an error here, so the caller rebuilds the listener with backoff.
     listener.ignore_pool_close_event(true);
     listener.listen(CHANNEL).await?;

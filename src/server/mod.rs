@@ -53,7 +53,19 @@ pub async fn connect_pool(settings: &ServeSettings) -> anyhow::Result<PgPool> {
             .max_connections(settings.pool_size)
             .acquire_timeout(settings.acquire_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
+            // No ping before every acquire (a round trip per request), but one for a
+            // connection idle for a second or more: after PostgreSQL restarts, the stale
+            // connections are found and replaced here instead of failing a request each.
             .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < Duration::from_secs(1) {
+                        return Ok(true);
+                    }
+                    use sqlx::Connection;
+                    Ok(conn.ping().await.is_ok())
+                })
+            })
             .connect_with(options.clone())
             .await;
         match attempt {
@@ -96,7 +108,7 @@ pub async fn launch(
     let metrics = Arc::new(metrics::Metrics::new());
     let cache = cache::Cache::start(&settings, Arc::clone(&metrics)).await;
     let events = events::Events::new();
-    events.spawn_listener(pool.clone(), Arc::clone(&metrics));
+    let listener_task = events.spawn_listener(pool.clone(), Arc::clone(&metrics));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState(Arc::new(Inner {
         pool: pool.clone(),
@@ -122,7 +134,17 @@ pub async fn launch(
         })
         .await
         .context("the HTTP server failed")?;
-    pool.close().await;
+    // The event listener holds a pooled connection until it stops; then the pool closes.
+    listener_task.abort();
+    let _ = listener_task.await;
+    if tokio::time::timeout(std::time::Duration::from_secs(5), pool.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "PostgreSQL connections were still in use 5 s after the drain; exiting anyway"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }

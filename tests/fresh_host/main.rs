@@ -1,7 +1,8 @@
 //! Proof on a fresh host with systemd as PID 1: a clean Debian 12 root (cached), booted
 //! with systemd-nspawn on a network of its own; the built binary copied in; `init --yes
 //! --demo`; verify; a reboot and verify again (everything enabled comes back by itself); a
-//! second init changes nothing; the unit's `systemd-analyze security` exposure. Each phase
+//! second init changes nothing; fewer instances stop and disable the extra unit; the unit's
+//! `systemd-analyze security` exposure. Each phase
 //! prints its time.
 
 #[path = "../support/container.rs"]
@@ -111,6 +112,45 @@ fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
         .unwrap_or("");
     println!("second init: {recap}");
     assert!(recap.contains("changed=0"), "{out}");
+
+    // Fewer instances: the extra unit is stopped and disabled (it would come back at boot).
+    let t = Instant::now();
+    let up = c.exec(&[
+        "/usr/local/bin/provision",
+        "init",
+        "--yes",
+        "--instances",
+        "3",
+    ]);
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+    let down = c.exec(&[
+        "/usr/local/bin/provision",
+        "init",
+        "--yes",
+        "--instances",
+        "2",
+    ]);
+    let out = text(&down);
+    if down.status.code() != Some(0) {
+        let journal = c.exec(&[
+            "journalctl",
+            "--no-pager",
+            "-n",
+            "80",
+            "-u",
+            "live-dashboard@*",
+            "-u",
+            "postgresql*",
+        ]);
+        println!("journal:\n{}", text(&journal));
+    }
+    assert_eq!(down.status.code(), Some(0), "{out}");
+    assert!(out.contains("changed  instance 8003 removed"), "{out}");
+    let state = c.exec(&["systemctl", "is-enabled", "live-dashboard@8003.service"]);
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "disabled");
+    let active = c.exec(&["systemctl", "is-active", "live-dashboard@8003.service"]);
+    assert_eq!(String::from_utf8_lossy(&active.stdout).trim(), "inactive");
+    phase("instances 2 -> 3 -> 2", t);
 
     let security = c.exec(&[
         "systemd-analyze",

@@ -164,6 +164,17 @@ async fn serve_binary_answers_and_exits_0_on_sigterm() {
         .status()
         .unwrap();
     assert!(ok.success());
+    // Within a supervisor's stop timeout (systemd's here is 30 s, then SIGKILL and a failed
+    // unit): an idle server drains at once.
+    let mut child = child;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "serve still runs 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()

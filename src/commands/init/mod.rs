@@ -72,6 +72,39 @@ fn apply_flags(a: &mut Answers, args: &InitArgs) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// Ports of the `live-dashboard@PORT` units that are enabled or running under systemd.
+fn systemd_instances() -> Vec<u16> {
+    let mut ports = std::collections::BTreeSet::new();
+    let port_of = |name: &str| -> Option<u16> {
+        name.strip_prefix("live-dashboard@")?
+            .strip_suffix(".service")?
+            .parse()
+            .ok()
+    };
+    if let Ok(dir) = std::fs::read_dir("/etc/systemd/system/multi-user.target.wants") {
+        for e in dir.flatten() {
+            ports.extend(port_of(&e.file_name().to_string_lossy()));
+        }
+    }
+    let listed = crate::host::exec::Cmd::new(
+        "systemctl",
+        &[
+            "list-units",
+            "--plain",
+            "--no-legend",
+            "--state=active",
+            "live-dashboard@*",
+        ],
+    )
+    .run_checked(true);
+    if let Ok(out) = listed {
+        for line in out.stdout.lines() {
+            ports.extend(line.split_whitespace().next().and_then(port_of));
+        }
+    }
+    ports.into_iter().collect()
+}
+
 pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandError> {
     let config = config_path(global);
     let (file, _) = ConfigFile::load(&config, false)?;
@@ -102,7 +135,20 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
         }
     }
     let distro = distro::for_host(&facts);
-    let vars = playbook_vars(&answers, &facts, &distro);
+    let mut vars = playbook_vars(&answers, &facts, &distro);
+    if facts.init == InitSystem::Systemd {
+        // Instances beyond the configured ones (the count went down) are stopped and
+        // disabled; under supervisord, `supervisorctl update` removes them.
+        let wanted: Vec<u16> = (1..=answers.instances)
+            .map(|i| answers.base_port + i as u16)
+            .collect();
+        let stale: Vec<String> = systemd_instances()
+            .into_iter()
+            .filter(|p| !wanted.contains(p))
+            .map(|p| p.to_string())
+            .collect();
+        vars.insert("removed_ports".into(), stale.join(" "));
+    }
     let manager = match facts.init {
         InitSystem::Systemd => "systemd",
         InitSystem::OpenRc => "openrc",

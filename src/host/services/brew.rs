@@ -18,6 +18,7 @@ impl Services for BrewServices {
     fn action(&self, action: Action, name: &str) -> Cmd {
         let verb = match action {
             Action::Start | Action::Enable => "start",
+            Action::Disable => "stop",
             Action::Stop => "stop",
             Action::Restart | Action::Reload => "restart",
         };

@@ -50,7 +50,7 @@ impl Services for Direct {
             Action::Stop => "stop",
             Action::Restart => "restart",
             Action::Reload => "reload",
-            Action::Enable => return Cmd::new("true", &[]),
+            Action::Enable | Action::Disable => return Cmd::new("true", &[]),
         };
         Cmd::new(&s, &[verb])
     }

@@ -23,6 +23,8 @@ pub enum Action {
     Reload,
     /// Start at boot.
     Enable,
+    /// Do not start at boot.
+    Disable,
 }
 
 /// How one service manager is driven.

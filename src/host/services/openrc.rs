@@ -18,6 +18,7 @@ impl Services for OpenRc {
     fn action(&self, action: Action, name: &str) -> Cmd {
         match action {
             Action::Enable => Cmd::new("rc-update", &["add", name, "default"]),
+            Action::Disable => Cmd::new("rc-update", &["del", name, "default"]),
             Action::Start => Cmd::new("rc-service", &[name, "start"]),
             Action::Stop => Cmd::new("rc-service", &[name, "stop"]),
             Action::Restart => Cmd::new("rc-service", &[name, "restart"]),

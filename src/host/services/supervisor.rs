@@ -97,7 +97,7 @@ impl Services for Supervisor {
             Action::Start => self.ctl(&["start", name]),
             Action::Stop => self.ctl(&["stop", name]),
             Action::Restart | Action::Reload => self.ctl(&["restart", name]),
-            Action::Enable => self.ctl(&["update"]),
+            Action::Enable | Action::Disable => self.ctl(&["update"]),
         }
     }
     fn reload_definitions(&self) -> Option<Cmd> {

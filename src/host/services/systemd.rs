@@ -18,6 +18,7 @@ impl Services for Systemd {
             Action::Restart => "restart",
             Action::Reload => "reload",
             Action::Enable => "enable",
+            Action::Disable => "disable",
         };
         Cmd::new("systemctl", &[verb, name])
     }

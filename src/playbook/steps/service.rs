@@ -10,6 +10,9 @@ pub fn query(s: &ServiceStep, ctx: &Ctx<'_>) -> Result<Plan, StepError> {
     if s.enabled == Some(true) && !services::is_enabled(ctx.services, &s.name)? {
         todo.push("enable");
     }
+    if s.enabled == Some(false) && services::is_enabled(ctx.services, &s.name)? {
+        todo.push("disable");
+    }
     match s.state {
         Some(ServiceState::Started) if !services::is_active(ctx.services, &s.name)? => {
             todo.push("start")
@@ -34,6 +37,9 @@ pub fn apply(s: &ServiceStep, ctx: &Ctx<'_>) -> Result<(), StepError> {
     }
     if s.enabled == Some(true) && !services::is_enabled(ctx.services, &s.name)? {
         ctx.services.action(Action::Enable, &s.name).run()?;
+    }
+    if s.enabled == Some(false) && services::is_enabled(ctx.services, &s.name)? {
+        ctx.services.action(Action::Disable, &s.name).run()?;
     }
     match s.state {
         Some(ServiceState::Started) if !services::is_active(ctx.services, &s.name)? => {
