@@ -6,6 +6,7 @@ pub mod engine;
 pub mod model;
 pub mod state;
 pub mod steps;
+mod templated;
 pub mod when;
 
 pub use engine::{run, Event, Options, Recap, Status};

@@ -122,68 +122,6 @@ impl Drop for Stack {
     }
 }
 
-fn supervisor_config(dir: &Path) -> PathBuf {
-    let d = dir.display();
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-    let conf = dir.join("supervisord.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[unix_http_server]\nfile={d}/supervisor.sock\n\
-             [supervisord]\nlogfile={d}/supervisord.log\npidfile={d}/supervisord.pid\nchildlogdir={d}\n\
-             [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
-             [supervisorctl]\nserverurl=unix://{d}/supervisor.sock\n\
-             [include]\nfiles = {d}/conf.d/*.conf\n"
-        ),
-    )
-    .unwrap();
-    conf
-}
-
-/// A TCP proxy that holds each chunk from the client for `delay` before passing it on.
-async fn delaying_proxy(
-    listen: u16,
-    upstream: u16,
-    delay: Duration,
-) -> tokio::task::JoinHandle<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", listen))
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((client, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
-                else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let up = async {
-                    let mut buf = vec![0u8; 65536];
-                    loop {
-                        let n = match tokio::io::AsyncReadExt::read(&mut cr, &mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        tokio::time::sleep(delay).await;
-                        if tokio::io::AsyncWriteExt::write_all(&mut sw, &buf[..n])
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                };
-                let down = tokio::io::copy(&mut sr, &mut cw);
-                tokio::select! { _ = up => {}, _ = down => {} }
-            });
-        }
-    })
-}
-
 pub fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
@@ -225,7 +163,7 @@ impl Stack {
         std::fs::write(&env_file, format!("DATABASE_URL={database_url}\nREDIS_URL={redis_url}\nPROVISION_CACHE_PREFIX={name}:\n")).unwrap();
         std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let supervisor = Supervisor {
-            config: supervisor_config(dir.path()),
+            config: crate::parts::supervisor_config(dir.path()),
         };
         let bin = env!("CARGO_BIN_EXE_provision");
         for i in 1..=2 {
@@ -256,8 +194,12 @@ impl Stack {
             upstream_base = free_base(2);
             for i in 1..=2 {
                 proxies.push(
-                    delaying_proxy(upstream_base + i, base_port + i, Duration::from_millis(ms))
-                        .await,
+                    crate::parts::delaying_proxy(
+                        upstream_base + i,
+                        base_port + i,
+                        Duration::from_millis(ms),
+                    )
+                    .await,
                 );
             }
         }

@@ -3,6 +3,7 @@
 //! Load phases last at most 3 s.
 
 mod common;
+mod parts;
 
 use common::{check, failed, Options, Stack};
 

@@ -1,0 +1,101 @@
+//! The load phase of a verification: the route mix (with real run ids, and a run of its
+//! own to write to when a token is given), the servers' counters read after the warm-up
+//! and after the run, then the targets judged and suggestions drawn.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::report::Report;
+use super::{load, metrics, mix, targets};
+use crate::settings::VerifySettings;
+
+pub async fn run_load(
+    s: &VerifySettings,
+    l: &crate::settings::LoadSettings,
+    client: &reqwest::Client,
+    tls_config: &Arc<rustls::ClientConfig>,
+    report: &mut Report,
+) -> Result<(), String> {
+    let token = s.token.as_ref().map(|t| t.expose());
+    let mut write_run = None;
+    let targets = match &l.mix {
+        Some(entries) => mix::configured_mix(entries, token)?,
+        None => {
+            let ids = recent_runs(client, &s.url).await;
+            if let Some(token) = token {
+                write_run = create_run(client, &s.url, token).await.ok();
+            }
+            mix::default_mix(&ids, write_run.zip(token))
+        }
+    };
+    let spec = load::LoadSpec {
+        base: s.url.clone(),
+        rate: l.rate,
+        duration: l.duration,
+        warmup: l.warmup,
+        concurrency: l.concurrency,
+        targets,
+        timeout: Duration::from_secs(10),
+        connect_to: s.resolve.as_ref().map(|r| r.1),
+        tls: Some(Arc::clone(tls_config)),
+    };
+    let addrs: Vec<String> = s.instances.iter().map(|i| i.addr()).collect();
+    let before = async {
+        tokio::time::sleep(l.warmup).await;
+        metrics::scrape(client, &addrs).await
+    };
+    let (result, before) = tokio::join!(load::run(&spec), async {
+        if s.remote {
+            Err("the instances' /metrics are on-host only".to_string())
+        } else {
+            before.await
+        }
+    });
+    let result = result?;
+    let counters = match before {
+        Ok(b) => metrics::scrape(client, &addrs).await.map(|a| a.since(&b)),
+        Err(e) => Err(e),
+    };
+    if let (Some(run), Some(token)) = (write_run, token) {
+        let _ = client
+            .patch(format!("{}/api/runs/{run}", s.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"status": "passed"}))
+            .send()
+            .await;
+    }
+    let t = targets::Targets::from(&s.targets);
+    report.targets = targets::evaluate(&t, &result, &counters);
+    report.suggestions = targets::suggestions(&result, &counters, &report.targets);
+    report.server_metrics = Some(counters);
+    report.load = Some(result);
+    Ok(())
+}
+
+async fn recent_runs(client: &reqwest::Client, base: &str) -> Vec<i64> {
+    let Ok(resp) = client.get(format!("{base}/api/runs?limit=10")).send().await else {
+        return Vec::new();
+    };
+    let page: serde_json::Value = resp.json().await.unwrap_or_default();
+    page["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|r| r["id"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
+async fn create_run(client: &reqwest::Client, base: &str, token: &str) -> Result<i64, String> {
+    let resp = client
+        .post(format!("{base}/api/runs"))
+        .bearer_auth(token)
+        .json(
+            &serde_json::json!({"suite": "provision-verify", "environment": "verify",
+                                  "metadata": {"by": "provision verify load"}}),
+        )
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let run: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+    run["id"]
+        .as_i64()
+        .ok_or_else(|| format!("no run id in {run}"))
+}
