@@ -5,3 +5,5 @@ mod play;
 mod postgres_steps;
 mod rendered_configs;
 mod supervised;
+#[path = "../support/supervisord.rs"]
+mod supervisord;

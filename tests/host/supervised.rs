@@ -1,6 +1,5 @@
 //! A program under supervisord: started, restarted after kill -9 within 5 s, stopped.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use provision::host::exec::Cmd;
@@ -20,24 +19,6 @@ impl Drop for Daemon<'_> {
     }
 }
 
-fn private_config(dir: &Path) -> std::path::PathBuf {
-    let d = dir.display();
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-    let conf = dir.join("supervisord.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[unix_http_server]\nfile={d}/supervisor.sock\n\
-             [supervisord]\nlogfile={d}/supervisord.log\npidfile={d}/supervisord.pid\nchildlogdir={d}\n\
-             [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
-             [supervisorctl]\nserverurl=unix://{d}/supervisor.sock\n\
-             [include]\nfiles = {d}/conf.d/*.conf\n"
-        ),
-    )
-    .unwrap();
-    conf
-}
-
 fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !f() {
@@ -54,7 +35,7 @@ fn a_supervised_program_comes_back_after_kill_9() {
         .expect("supervisor installs from Debian's archive");
     let dir = tempfile::tempdir().unwrap();
     let sup = Supervisor {
-        config: private_config(dir.path()),
+        config: crate::supervisord::private_config(dir.path()),
     };
     sup.ensure_running().unwrap();
     let _daemon = Daemon(&sup);

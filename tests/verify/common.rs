@@ -163,7 +163,7 @@ impl Stack {
         std::fs::write(&env_file, format!("DATABASE_URL={database_url}\nREDIS_URL={redis_url}\nPROVISION_CACHE_PREFIX={name}:\n")).unwrap();
         std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let supervisor = Supervisor {
-            config: crate::parts::supervisor_config(dir.path()),
+            config: crate::supervisord::private_config(dir.path()),
         };
         let bin = env!("CARGO_BIN_EXE_provision");
         for i in 1..=2 {

@@ -4,6 +4,8 @@
 
 mod common;
 mod parts;
+#[path = "../support/supervisord.rs"]
+mod supervisord;
 
 use common::{check, failed, Options, Stack};
 

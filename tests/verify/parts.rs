@@ -1,26 +1,6 @@
-//! Pieces of the test stack: a private supervisord's configuration, and a TCP proxy that
-//! delays what clients send (a slow upstream for nginx).
+//! A TCP proxy that delays what clients send: a slow upstream for nginx.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-pub fn supervisor_config(dir: &Path) -> PathBuf {
-    let d = dir.display();
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-    let conf = dir.join("supervisord.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[unix_http_server]\nfile={d}/supervisor.sock\n\
-             [supervisord]\nlogfile={d}/supervisord.log\npidfile={d}/supervisord.pid\nchildlogdir={d}\n\
-             [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
-             [supervisorctl]\nserverurl=unix://{d}/supervisor.sock\n\
-             [include]\nfiles = {d}/conf.d/*.conf\n"
-        ),
-    )
-    .unwrap();
-    conf
-}
 
 /// A TCP proxy that holds each chunk from the client for `delay` before passing it on.
 pub async fn delaying_proxy(
