@@ -30,23 +30,50 @@ impl Credentials {
     }
 }
 
-/// The answers and credentials a config file holds; `None` when init never wrote it.
-pub fn read(c: &ConfigFile) -> Option<(Answers, Credentials)> {
+/// The answers and credentials a config file holds. A value it lacks takes its default (a
+/// fresh secret for a missing password), so a hand-written config with only some keys works;
+/// the database name, user and password come from `database.url` when the `init` section
+/// does not give them. The flag is whether the file gave any of init's answers at all (if
+/// not, init may ask on a terminal).
+pub fn read(c: &ConfigFile) -> (Answers, Credentials, bool) {
     let i = &c.init;
     let d = Answers::defaults();
-    let tls = match i.tls.as_deref()? {
-        "self-signed" => Tls::SelfSigned,
-        "files" => Tls::Files {
-            cert: c.nginx.tls_cert.as_ref()?.display().to_string(),
-            key: c.nginx.tls_key.as_ref()?.display().to_string(),
+    let fresh = Credentials::generate();
+    let url = c
+        .database
+        .url
+        .as_ref()
+        .and_then(|u| url::Url::parse(u.expose()).ok());
+    let from_url = |part: fn(&url::Url) -> Option<String>| url.as_ref().and_then(part);
+    let url_user = from_url(|u| Some(u.username().to_string()).filter(|s| !s.is_empty()));
+    let url_password = from_url(|u| u.password().map(str::to_string));
+    let url_db =
+        from_url(|u| Some(u.path().trim_start_matches('/').to_string()).filter(|s| !s.is_empty()));
+    let tls = match (i.tls.as_deref(), &c.nginx.tls_cert, &c.nginx.tls_key) {
+        (Some("self-signed"), _, _) => Tls::SelfSigned,
+        (Some("off"), _, _) => Tls::Off,
+        (_, Some(cert), Some(key)) => Tls::Files {
+            cert: cert.display().to_string(),
+            key: key.display().to_string(),
         },
         _ => Tls::Off,
     };
+    let given = i.db_name.is_some()
+        || i.db_user.is_some()
+        || i.db_password.is_some()
+        || i.redis_password.is_some()
+        || i.tls.is_some()
+        || i.admin_user.is_some()
+        || url.is_some();
     let answers = Answers {
-        db_name: i.db_name.clone()?,
-        db_user: i.db_user.clone()?,
-        db_password: i.db_password.clone()?,
-        redis_password: i.redis_password.clone()?,
+        db_name: i.db_name.clone().or(url_db).unwrap_or(d.db_name),
+        db_user: i.db_user.clone().or(url_user).unwrap_or(d.db_user),
+        db_password: i
+            .db_password
+            .clone()
+            .or(url_password.map(Secret::new))
+            .unwrap_or(d.db_password),
+        redis_password: i.redis_password.clone().unwrap_or(d.redis_password),
         instances: c.server.instances.map(u32::from).unwrap_or(d.instances),
         base_port: c.server.base_port.unwrap_or(d.base_port),
         domain: c.nginx.server_name.clone().unwrap_or(d.domain),
@@ -56,11 +83,11 @@ pub fn read(c: &ConfigFile) -> Option<(Answers, Credentials)> {
         redis_persistence: i.redis_persistence.unwrap_or(false),
     };
     let creds = Credentials {
-        admin_user: i.admin_user.clone()?,
-        admin_password: i.admin_password.clone()?,
-        verify_token: c.verify.token.clone()?,
+        admin_user: i.admin_user.clone().unwrap_or(fresh.admin_user),
+        admin_password: i.admin_password.clone().unwrap_or(fresh.admin_password),
+        verify_token: c.verify.token.clone().unwrap_or(fresh.verify_token),
     };
-    Some((answers, creds))
+    (answers, creds, given)
 }
 
 #[derive(Serialize)]
@@ -221,7 +248,8 @@ mod tests {
         let v = super::super::vars::vars(&a, 2, 4096, "none");
         let text = render(&a, &c, "supervisor", &v);
         let file = ConfigFile::parse(&text).unwrap();
-        let (a2, c2) = read(&file).unwrap();
+        let (a2, c2, given) = read(&file);
+        assert!(given);
         assert_eq!(a2.instances, 3);
         assert_eq!(a2.tls, Tls::SelfSigned);
         assert_eq!(a2.db_password.expose(), a.db_password.expose());
@@ -240,5 +268,29 @@ mod tests {
         );
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_hand_written_config_with_some_keys_keeps_them_and_fills_the_rest() {
+        let text = "database:\n  url: postgresql://app:S3cret@127.0.0.1:5432/dash\nserver:\n  instances: 3\n";
+        let (a, c, given) = read(&ConfigFile::parse(text).unwrap());
+        assert!(given, "database.url is an answer");
+        assert_eq!(
+            (
+                a.db_name.as_str(),
+                a.db_user.as_str(),
+                a.db_password.expose()
+            ),
+            ("dash", "app", "S3cret")
+        );
+        assert_eq!(a.instances, 3);
+        assert_eq!(
+            a.redis_password.expose().len(),
+            40,
+            "a missing secret is generated"
+        );
+        assert_eq!(c.admin_user, "admin");
+        let (_, _, given) = read(&ConfigFile::default());
+        assert!(!given, "an empty config answers nothing");
     }
 }

@@ -18,7 +18,7 @@ use crate::host::distro;
 use crate::host::facts::{self, Family, InitSystem};
 use crate::host::services::{self, Direct, Services};
 use crate::init::answers::{Answers, Tls};
-use crate::init::saved::{self, Credentials};
+use crate::init::saved;
 use crate::init::vars::{playbook_vars, CONFIG_DIR};
 use crate::playbook::engine::fact_values;
 use crate::playbook::Options;
@@ -114,10 +114,8 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
             "macOS: init's playbook has no Homebrew/launchd data yet, so it refuses rather than half-run; nothing was changed",
         ));
     }
-    let (mut answers, creds, first_run) = match saved::read(&file) {
-        Some((a, c)) => (a, c, false),
-        None => (Answers::defaults(), Credentials::generate(), true),
-    };
+    let (mut answers, creds, given) = saved::read(&file);
+    let first_run = !given;
     apply_flags(&mut answers, &args)?;
     if first_run && !args.yes {
         if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
