@@ -119,48 +119,6 @@ pub fn env_file_mode(path: Option<&Path>) -> Verdict {
     }
 }
 
-/// Listening TCP sockets: (address, port) from /proc/net/tcp and tcp6.
-pub fn listeners(proc_root: &Path) -> Vec<(std::net::IpAddr, u16)> {
-    let mut out = Vec::new();
-    for (file, v6) in [("net/tcp", false), ("net/tcp6", true)] {
-        let Ok(text) = std::fs::read_to_string(proc_root.join(file)) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 4 || f[3] != "0A" {
-                continue;
-            }
-            let Some((addr, port)) = f[1].split_once(':') else {
-                continue;
-            };
-            let Ok(port) = u16::from_str_radix(port, 16) else {
-                continue;
-            };
-            if let Some(ip) = parse_proc_addr(addr, v6) {
-                out.push((ip, port));
-            }
-        }
-    }
-    out
-}
-
-/// /proc/net addresses are 32-bit words in host (little-endian) order.
-fn parse_proc_addr(hex: &str, v6: bool) -> Option<std::net::IpAddr> {
-    let words: Vec<u32> = (0..hex.len() / 8)
-        .map(|i| u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).map(u32::swap_bytes))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    if !v6 {
-        return Some(std::net::Ipv4Addr::from(*words.first()?).into());
-    }
-    let mut bytes = [0u8; 16];
-    for (i, w) in words.iter().enumerate().take(4) {
-        bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
-    }
-    Some(std::net::Ipv6Addr::from(bytes).into())
-}
-
 fn is_loopback(ip: &std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V4(v4) => v4.is_loopback(),
@@ -170,14 +128,16 @@ fn is_loopback(ip: &std::net::IpAddr) -> bool {
     }
 }
 
-/// PostgreSQL's and Redis's ports have listeners on loopback addresses only.
-pub fn loopback_only(services: &[(&str, u16)], proc_root: &Path) -> Verdict {
-    let all = listeners(proc_root);
+/// PostgreSQL's and Redis's ports have listeners on loopback addresses only (the listeners
+/// of the host at `root`, read by the facts' own `/proc/net/tcp*` reader).
+pub fn loopback_only(services: &[(&str, u16)], root: &Path) -> Verdict {
+    let all = crate::host::proc::listeners(root);
     let mut public = Vec::new();
     let mut seen = Vec::new();
     for (what, port) in services {
-        for (ip, p) in all.iter().filter(|(_, p)| p == port) {
-            if is_loopback(ip) {
+        for l in all.iter().filter(|l| l.port == *port) {
+            let (ip, p) = (l.address, l.port);
+            if is_loopback(&ip) {
                 seen.push(format!("{what} {ip}:{p}"));
             } else {
                 public.push(format!("{what} on {ip}:{p}"));
@@ -249,43 +209,40 @@ fn detect_manager() -> Result<ServiceManager, String> {
 mod tests {
     use super::*;
 
+    /// A fixture root with `proc/net/tcp` and `tcp6`.
+    fn proc_root(tcp: &str, tcp6: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/net")).unwrap();
+        let head = "  sl  local_address rem_address   st\n";
+        std::fs::write(dir.path().join("proc/net/tcp"), format!("{head}{tcp}")).unwrap();
+        std::fs::write(dir.path().join("proc/net/tcp6"), format!("{head}{tcp6}")).unwrap();
+        dir
+    }
+
     #[test]
     fn proc_net_addresses_decode() {
-        assert_eq!(
-            parse_proc_addr("0100007F", false).unwrap().to_string(),
-            "127.0.0.1"
+        let dir = proc_root(
+            "   0: 0100007F:1538 00000000:0000 0A\n   1: 00000000:18EB 00000000:0000 0A\n",
+            "   0: 00000000000000000000000001000000:1538 00000000000000000000000000000000:0000 0A\n   \
+             1: 0000000000000000FFFF00000100007F:18EB 00000000000000000000000000000000:0000 0A\n",
         );
-        assert_eq!(
-            parse_proc_addr("00000000", false).unwrap().to_string(),
-            "0.0.0.0"
-        );
-        assert_eq!(
-            parse_proc_addr("00000000000000000000000001000000", true)
-                .unwrap()
-                .to_string(),
-            "::1"
-        );
-        assert_eq!(
-            parse_proc_addr("0000000000000000FFFF00000100007F", true)
-                .unwrap()
-                .to_string(),
-            "::ffff:127.0.0.1"
-        );
-        assert!(is_loopback(
-            &parse_proc_addr("0000000000000000FFFF00000100007F", true).unwrap()
-        ));
+        let shown: Vec<String> = crate::host::proc::listeners(dir.path())
+            .iter()
+            .map(|l| l.address.to_string())
+            .collect();
+        for want in ["127.0.0.1", "0.0.0.0", "::1", "::ffff:127.0.0.1"] {
+            assert!(shown.contains(&want.to_string()), "{want} in {shown:?}");
+        }
+        assert!(is_loopback(&"::ffff:127.0.0.1".parse().unwrap()));
     }
 
     #[test]
     fn listeners_are_read_from_proc() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        std::fs::write(
-            dir.path().join("net/tcp"),
-            "  sl  local_address rem_address   st\n   0: 0100007F:1538 00000000:0000 0A\n   1: 00000000:18EB 00000000:0000 0A\n   2: 0100007F:1F41 0100007F:9C40 01\n",
-        )
-        .unwrap();
-        let l = listeners(dir.path());
+        let dir = proc_root(
+            "   0: 0100007F:1538 00000000:0000 0A\n   1: 00000000:18EB 00000000:0000 0A\n   2: 0100007F:1F41 0100007F:9C40 01\n",
+            "",
+        );
+        let l = crate::host::proc::listeners(dir.path());
         assert_eq!(l.len(), 2);
         assert!(loopback_only(&[("postgres", 5432)], dir.path()).is_ok());
         let err = match loopback_only(&[("redis", 6379)], dir.path()) {

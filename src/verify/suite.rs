@@ -224,7 +224,7 @@ pub async fn host_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<Ch
             "postgres and redis on loopback only",
             Scope::Host,
             t,
-            async { host_checks::loopback_only(&listen, Path::new("/proc")) }
+            async { host_checks::loopback_only(&listen, Path::new("/")) }
         ),
     );
     vec![ports, postgres, redis, direct, lm, service, env, listeners]
