@@ -11,11 +11,7 @@ use super::check::{Passed, Verdict};
 
 /// `GET base+path` answers 200; the message carries the body's first bytes.
 pub async fn status_ok(client: &reqwest::Client, url: String) -> Verdict {
-    let resp = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| unreachable(&url, &e))?;
+    let resp = get(client, &url).await?;
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     let body = body.chars().take(160).collect::<String>();
@@ -24,6 +20,16 @@ pub async fn status_ok(client: &reqwest::Client, url: String) -> Verdict {
     } else {
         Err(format!("{url} answered {status}: {body}"))
     }
+}
+
+/// `GET url`; a transport failure is an error naming the URL and every cause.
+pub async fn get(client: &reqwest::Client, url: &str) -> Result<reqwest::Response, String> {
+    send(client.get(url), url).await
+}
+
+/// Sends `req` (for `url`); a transport failure is an error naming the URL and every cause.
+pub async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response, String> {
+    req.send().await.map_err(|e| unreachable(url, &e))
 }
 
 pub fn unreachable(url: &str, e: &reqwest::Error) -> String {
@@ -68,11 +74,7 @@ pub async fn security_headers(client: &reqwest::Client, base: &str) -> Verdict {
     let mut problems = Vec::new();
     for path in ["/", "/api/no-such-route"] {
         let url = format!("{base}{path}");
-        let resp = client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| unreachable(&url, &e))?;
+        let resp = get(client, &url).await?;
         let missing = missing_headers(resp.headers(), https);
         if !missing.is_empty() {
             problems.push(format!(
@@ -100,12 +102,7 @@ pub async fn gzip(client: &reqwest::Client, base: &str) -> Verdict {
     let mut seen = Vec::new();
     for path in ["/static/app.js", "/"] {
         let url = format!("{base}{path}");
-        let resp = client
-            .get(&url)
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .map_err(|e| unreachable(&url, &e))?;
+        let resp = send(client.get(&url).header("accept-encoding", "gzip"), &url).await?;
         let enc = resp
             .headers()
             .get("content-encoding")
@@ -126,11 +123,7 @@ pub async fn gzip(client: &reqwest::Client, base: &str) -> Verdict {
 /// `/metrics` through `base` (a non-loopback address) is refused.
 pub async fn metrics_refused(client: &reqwest::Client, base: &str) -> Verdict {
     let url = format!("{base}/metrics");
-    let resp = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| unreachable(&url, &e))?;
+    let resp = get(client, &url).await?;
     let status = resp.status();
     if status.as_u16() == 403 || status.as_u16() == 404 {
         Ok(Passed::Saw(format!("{url}: {status}")))
@@ -228,25 +221,7 @@ pub async fn websocket(
             resp.status()
         )));
     };
-    let url = format!("{base}/api/runs");
-    let created = client
-        .post(&url)
-        .bearer_auth(token)
-        .json(
-            &serde_json::json!({"suite": "provision-verify", "environment": "verify",
-                                  "metadata": {"by": "provision verify"}}),
-        )
-        .send()
-        .await
-        .map_err(|e| unreachable(&url, &e))?;
-    let status = created.status();
-    let run: serde_json::Value = created.json().await.unwrap_or_default();
-    if status.as_u16() != 201 {
-        return Err(format!(
-            "POST {url} with the verify token answered {status}: {run}"
-        ));
-    }
-    let id = run["id"].as_i64().unwrap_or(-1);
+    let id = super::runs::create(client, base, token, "provision verify").await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let seen = loop {
         let next = tokio::time::timeout_at(deadline, socket.next()).await;
@@ -261,13 +236,7 @@ pub async fn websocket(
             _ => break false,
         }
     };
-    let finish = format!("{base}/api/runs/{id}");
-    let _ = client
-        .patch(&finish)
-        .bearer_auth(token)
-        .json(&serde_json::json!({"status": "passed"}))
-        .send()
-        .await;
+    super::runs::finish(client, base, token, id).await;
     if seen {
         Ok(Passed::Saw(format!(
             "{ws_url}: the run_created event of run {id} arrived after the write"
@@ -282,11 +251,7 @@ pub async fn websocket(
 /// Plain http answers with a permanent redirect to https.
 pub async fn redirects_to_https(client: &reqwest::Client, from: &str) -> Verdict {
     let url = format!("{from}/health");
-    let resp = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| unreachable(&url, &e))?;
+    let resp = get(client, &url).await?;
     let status = resp.status().as_u16();
     let location = resp
         .headers()

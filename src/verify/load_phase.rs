@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::report::Report;
-use super::{load, metrics, mix, targets};
+use super::{load, metrics, mix, runs, targets};
 use crate::settings::VerifySettings;
 
 pub async fn run_load(
@@ -23,7 +23,9 @@ pub async fn run_load(
         None => {
             let ids = recent_runs(client, &s.url).await;
             if let Some(token) = token {
-                write_run = create_run(client, &s.url, token).await.ok();
+                write_run = runs::create(client, &s.url, token, "provision verify load")
+                    .await
+                    .ok();
             }
             mix::default_mix(&ids, write_run.zip(token))
         }
@@ -57,12 +59,7 @@ pub async fn run_load(
         Err(e) => Err(e),
     };
     if let (Some(run), Some(token)) = (write_run, token) {
-        let _ = client
-            .patch(format!("{}/api/runs/{run}", s.url))
-            .bearer_auth(token)
-            .json(&serde_json::json!({"status": "passed"}))
-            .send()
-            .await;
+        runs::finish(client, &s.url, token, run).await;
     }
     let t = targets::Targets::from(&s.targets);
     report.targets = targets::evaluate(&t, &result, &counters);
@@ -81,21 +78,4 @@ async fn recent_runs(client: &reqwest::Client, base: &str) -> Vec<i64> {
         .as_array()
         .map(|items| items.iter().filter_map(|r| r["id"].as_i64()).collect())
         .unwrap_or_default()
-}
-
-async fn create_run(client: &reqwest::Client, base: &str, token: &str) -> Result<i64, String> {
-    let resp = client
-        .post(format!("{base}/api/runs"))
-        .bearer_auth(token)
-        .json(
-            &serde_json::json!({"suite": "provision-verify", "environment": "verify",
-                                  "metadata": {"by": "provision verify load"}}),
-        )
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let run: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
-    run["id"]
-        .as_i64()
-        .ok_or_else(|| format!("no run id in {run}"))
 }

@@ -65,11 +65,7 @@ pub async fn scrape(client: &reqwest::Client, addrs: &[String]) -> Result<Counte
     let mut total = Counters::default();
     for addr in addrs {
         let url = format!("http://{addr}/metrics");
-        let resp = client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| super::http_checks::unreachable(&url, &e))?;
+        let resp = super::http_checks::get(client, &url).await?;
         if !resp.status().is_success() {
             return Err(format!("{url} answered {}", resp.status()));
         }

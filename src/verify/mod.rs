@@ -13,6 +13,7 @@ mod load_phase;
 pub mod metrics;
 pub mod mix;
 pub mod report;
+mod runs;
 mod suite;
 pub mod targets;
 pub mod tls;
