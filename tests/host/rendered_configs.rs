@@ -133,34 +133,12 @@ fn redis_starts_from_its_rendered_config_and_wants_the_password() {
 fn nginx_accepts_the_site_with_and_without_tls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ])
-        .args([
-            "-keyout",
-            &format!("{d}/key.pem"),
-            "-out",
-            &format!("{d}/cert.pem"),
-            "-days",
-            "30",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let (cert, key) = crate::certificate::self_signed(dir.path(), 30);
     for tls in [
         Tls::Off,
         Tls::Files {
-            cert: format!("{d}/cert.pem"),
-            key: format!("{d}/key.pem"),
+            cert: cert.display().to_string(),
+            key: key.display().to_string(),
         },
     ] {
         let mut v = vars(

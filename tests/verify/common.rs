@@ -7,7 +7,7 @@
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,38 +54,6 @@ pub struct Options {
     pub upstream_delay_ms: Option<u64>,
     /// Serve https with a self-signed certificate valid this many days.
     pub tls_days: Option<u32>,
-}
-
-/// A self-signed certificate for localhost and 127.0.0.1 (openssl, as init's
-/// `--tls self-signed` does); returns (cert, key) paths.
-pub fn self_signed(dir: &Path, days: u32) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ])
-        .args([
-            "-keyout",
-            &key.display().to_string(),
-            "-out",
-            &cert.display().to_string(),
-        ])
-        .args(["-days", &days.to_string(), "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
 }
 
 pub struct Stack {
@@ -204,7 +172,9 @@ impl Stack {
             }
         }
         let https_port = free_port();
-        let tls = opts.tls_days.map(|days| self_signed(dir.path(), days));
+        let tls = opts
+            .tls_days
+            .map(|days| crate::certificate::self_signed(dir.path(), days));
         let mut vars = provision::render::nginx_defaults();
         if let Some((cert, key)) = &tls {
             vars.insert("tls".into(), "true".into());

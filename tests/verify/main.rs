@@ -2,6 +2,8 @@
 //! broken ones fail the matching check with a clear message and the right exit code.
 //! Load phases last at most 3 s.
 
+#[path = "../support/certificate.rs"]
+mod certificate;
 mod common;
 mod parts;
 #[path = "../support/supervisord.rs"]
