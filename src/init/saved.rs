@@ -144,6 +144,17 @@ struct Init<'a> {
     admin_password: &'a str,
 }
 
+/// The app's `DATABASE_URL` for these answers (what the config and the `.env` hold).
+pub fn database_url(a: &Answers, vars: &std::collections::BTreeMap<String, String>) -> Secret {
+    Secret::new(format!(
+        "postgresql://{}:{}@127.0.0.1:{}/{}",
+        a.db_user,
+        a.db_password.expose(),
+        vars["pg_port"],
+        a.db_name
+    ))
+}
+
 /// The config file's text for these answers. `vars` gives the rendered paths (TLS files).
 pub fn render(
     a: &Answers,
@@ -162,13 +173,7 @@ pub fn render(
     };
     let file = File {
         database: Db {
-            url: format!(
-                "postgresql://{}:{}@127.0.0.1:{}/{}",
-                a.db_user,
-                a.db_password.expose(),
-                vars["pg_port"],
-                a.db_name
-            ),
+            url: database_url(a, vars).expose().to_string(),
             pool_size: vars["pool_size"].parse().unwrap_or(8),
         },
         redis: Url {

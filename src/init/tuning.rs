@@ -21,7 +21,6 @@ pub struct Tuning {
     /// systemd `MemoryMax=` per instance.
     pub instance_memory_max_mb: u64,
     pub pool_size: u32,
-    pub workers: usize,
 }
 
 /// The sizing for a host with `cpus` and `memory_mb`, running `instances` servers.
@@ -47,7 +46,6 @@ pub fn tune(cpus: usize, memory_mb: u64, instances: u32) -> Tuning {
         redis_maxmemory_mb: (memory_mb / 16).clamp(64, 4096),
         instance_memory_max_mb: (memory_mb / 8).clamp(256, 4096),
         pool_size,
-        workers: cpus,
     }
 }
 

@@ -22,7 +22,7 @@ use crate::init::saved;
 use crate::init::vars::{playbook_vars, CONFIG_DIR};
 use crate::playbook::engine::fact_values;
 use crate::playbook::Options;
-use crate::settings::{ConfigFile, Secret, DEFAULT_CONFIG};
+use crate::settings::{ConfigFile, DEFAULT_CONFIG};
 
 fn usage(msg: impl Into<String>) -> CommandError {
     CommandError {
@@ -224,13 +224,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
         (None, true) => finish::Data::Demo(args.state_dir.join("demo-legacy.db")),
         _ => finish::Data::None,
     };
-    let database_url = Secret::new(format!(
-        "postgresql://{}:{}@127.0.0.1:{}/{}",
-        answers.db_user,
-        answers.db_password.expose(),
-        vars["pg_port"],
-        answers.db_name
-    ));
+    let database_url = saved::database_url(&answers, &vars);
     let env_file = Path::new(CONFIG_DIR).join(".env");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
