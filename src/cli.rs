@@ -7,6 +7,12 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::settings::Secret;
 
+mod ops;
+pub use ops::{
+    BackupArgs, LogComponent, LogsArgs, RestartArgs, RestoreArgs, RollbackArgs, StatusArgs,
+    UninstallArgs,
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "provision",
@@ -136,6 +142,73 @@ pub enum Command {
         actual send; late and dropped sends are counted. `--rate max` is the closed loop\n\
         (saturation, like wrk). `provision verify` runs this phase after its checks.")]
     Load(LoadArgs),
+    /// One look at the whole stack: services, versions, health, pool, cache, disk, last errors
+    #[command(after_help = "Examples:\n  \
+        provision status\n  \
+        provision --json status\n\n\
+        For PostgreSQL, Redis, nginx and each instance: running, enabled (systemd), version,\n\
+        listening address, health, uptime; the database pool's use and the cache hit ratio from\n\
+        the instances' /metrics; free disk where data and logs live; the last hour's errors; an\n\
+        init that stopped part-way.\n\n\
+        Exit codes: 0 all ok, 1 something is down, 2 usage (or never initialised), 3 degraded\n  \
+        (running, but e.g. Redis down, low disk, an unfinished init)")]
+    Status(StatusArgs),
+    /// The logs of the server, PostgreSQL, Redis or nginx (journald or files, whichever they use)
+    #[command(after_help = "Examples:\n  \
+        provision logs                      # the instances' last 100 lines\n  \
+        provision logs postgres --since 10m\n  \
+        provision logs nginx -f\n\n\
+        Under systemd the instances log to journald; without an init system supervisord keeps\n\
+        their output in /var/log/live-dashboard/. PostgreSQL, Redis and nginx write their own files.")]
+    Logs(LogsArgs),
+    /// Restart the server instances; --rolling does it one at a time with no failed request
+    #[command(after_help = "Examples:\n  \
+        provision restart --rolling\n  \
+        provision restart                   # all at once (a short outage)\n\n\
+        --rolling takes each instance out of nginx's upstream (marked down, nginx -t, graceful\n\
+        reload), waits for nginx's old workers to finish, restarts it, waits for /ready, and puts\n\
+        it back before the next. It needs two instances or more.\n\n\
+        Exit codes: 0 done, 1 an instance did not come back (the others untouched), 2 refused")]
+    Restart(RestartArgs),
+    /// Back up the app database: pg_dump custom format, dated, with checksum and row counts
+    #[command(after_help = "Examples:\n  \
+        provision backup\n  \
+        provision backup --list\n\n\
+        Writes /var/lib/live-dashboard/backups/DB-YYYYMMDDTHHMMSSZ.dump (0600) with .sha256 and\n\
+        .json (rows per table, counted in the dump's own snapshot) beside it. `migrate --replace`\n\
+        takes one first.\n\n\
+        Exit codes: 0 done, 1 failed (nothing kept), 2 usage")]
+    Backup(BackupArgs),
+    /// Restore a backup: checked, loaded beside the live database, swapped in; nothing lost
+    #[command(after_help = "Examples:\n  \
+        provision restore /var/lib/live-dashboard/backups/live_validation_dashboard-20261129T230000Z.dump\n\n\
+        The checksum and the archive are checked, the dump is loaded into a new database and its\n\
+        rows compared with the backup's; only then are the instances stopped, the new database\n\
+        renamed in (the old one kept as DB_before_restore_TIMESTAMP), the cache invalidated and\n\
+        the instances started.\n\n\
+        Exit codes: 0 restored, 1 failed (the live database untouched), 2 usage or missing file,\n  \
+        3 the backup is corrupt")]
+    Restore(RestoreArgs),
+    /// Put back the files of init's last change, check them (nginx -t) and reload what they affect
+    #[command(after_help = "Examples:\n  \
+        provision rollback\n\n\
+        Every run of init keeps the previous version of each file it writes. rollback puts back\n\
+        those of the newest change not yet rolled back, runs nginx -t before anything reloads\n\
+        (undoing itself if nginx refuses), then the reloads and restarts that change had caused.\n\
+        Run it again to go one change further back.\n\n\
+        Exit codes: 0 done, 1 failed, 2 nothing to roll back")]
+    Rollback(RollbackArgs),
+    /// Remove what init made; the data stays unless --purge-data
+    #[command(after_help = "Examples:\n  \
+        provision uninstall\n  \
+        provision uninstall --purge-data --yes\n\n\
+        Stops the instances and removes their service definitions, the nginx site, the settings\n\
+        files, the config and .env, the binary and the service user; files init had replaced\n\
+        (pg_hba.conf, redis.conf, nginx's default site) go back to how they were. The packages\n\
+        stay. --purge-data also drops the database and role and removes backups and logs: it\n\
+        asks on a terminal, and needs --yes otherwise.\n\n\
+        Exit codes: 0 done, 1 some step failed (the rest went on), 2 usage or never initialised")]
+    Uninstall(UninstallArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -331,6 +404,16 @@ pub struct MigrateArgs {
     /// Replace the data of an earlier migration of a different source
     #[arg(long)]
     pub replace: bool,
+    /// With --replace: where the backup taken first goes
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/live-dashboard/backups"
+    )]
+    pub backup_dir: PathBuf,
+    /// With --replace: replace without taking a backup first
+    #[arg(long)]
+    pub no_backup: bool,
     /// Abort before writing anything if any value would be quarantined
     #[arg(long)]
     pub strict: bool,

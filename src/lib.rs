@@ -8,6 +8,7 @@ pub mod host;
 pub mod init;
 pub mod logging;
 pub mod migrate;
+pub mod ops;
 pub mod playbook;
 pub mod render;
 pub mod schema;

@@ -49,6 +49,11 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if opts.replace && !opts.dry_run && !args.no_backup {
+        if let Some(to) = &opts.to {
+            runtime.block_on(backup_first(to, &args.backup_dir))?;
+        }
+    }
     let result = runtime.block_on(migrate::run(&opts));
     if let Some(multi) = bars {
         let _ = multi.clear();
@@ -79,6 +84,45 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
             })
         }
     }
+}
+
+/// Before `--replace` swaps out an earlier migration's data, a backup of the database
+/// (when it holds a migration's data at all); a failed backup stops the migration.
+async fn backup_first(
+    to: &crate::settings::Secret,
+    dir: &std::path::Path,
+) -> Result<(), CommandError> {
+    use sqlx::Connection;
+    let earlier = async {
+        let mut c = sqlx::PgConnection::connect(to.expose()).await.ok()?;
+        let n: Option<i64> = sqlx::query_scalar(
+            "SELECT CASE WHEN to_regclass('provision_migrations') IS NULL THEN 0 \
+                    ELSE (SELECT count(*) FROM provision_migrations) END",
+        )
+        .fetch_one(&mut c)
+        .await
+        .ok();
+        let _ = c.close().await;
+        n
+    }
+    .await;
+    if earlier.unwrap_or(0) == 0 {
+        return Ok(());
+    }
+    let b = crate::ops::backup::backup(to, dir, "before migrate --replace")
+        .await
+        .map_err(|e| CommandError {
+            status: ExitStatus::Failure,
+            error: anyhow::anyhow!(
+                "the backup before --replace failed, so nothing was replaced: {e} (--no-backup replaces without one)"
+            ),
+        })?;
+    tracing::info!(
+        "backed up the database before replacing its data: {} (sha256 {})",
+        b.file.display(),
+        b.manifest.sha256
+    );
+    Ok(())
 }
 
 /// One indicatif bar per table, fed by the migration's progress events.

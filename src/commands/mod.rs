@@ -5,6 +5,7 @@ pub mod fixture;
 pub mod init;
 pub mod load;
 pub mod migrate;
+pub mod ops;
 pub mod play;
 pub mod serve;
 pub mod verify;
@@ -65,6 +66,13 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Load(args) => load::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
         Command::Init(args) => init::run(&cli.global, args),
+        Command::Status(_) => ops::status(&cli.global),
+        Command::Logs(args) => ops::logs(&cli.global, args),
+        Command::Restart(args) => ops::restart(&cli.global, args),
+        Command::Backup(args) => ops::backup(&cli.global, args),
+        Command::Restore(args) => ops::restore(&cli.global, args),
+        Command::Rollback(_) => ops::rollback(&cli.global),
+        Command::Uninstall(args) => ops::uninstall(&cli.global, args),
         Command::Plan(mut args) => {
             args.check = true;
             args.diff = true;

@@ -9,6 +9,7 @@ use crate::cli::{GlobalArgs, PlayArgs};
 use crate::host::facts::{self, InitSystem};
 use crate::host::packages;
 use crate::host::services::{self, Direct, Services, Supervisor};
+use crate::playbook::history::Generation;
 use crate::playbook::{self, Event, Options, Playbook, Status};
 
 pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandError> {
@@ -45,9 +46,18 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
         tags: args.tags,
         start_at: args.start_at,
         extra_vars,
+        history: (!args.check).then(|| {
+            std::sync::Arc::new(Generation::begin(
+                &args.state_dir,
+                &format!("play {}", book.name),
+            ))
+        }),
         state_dir: args.state_dir,
     };
     let recap = run_engine(global, &book, &facts, &opts, svc.as_ref(), args.diff)?;
+    if let Some(h) = &opts.history {
+        h.finish()?;
+    }
     if global.json {
         println!("{}", serde_json::json!({"recap": recap}));
     } else {

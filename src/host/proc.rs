@@ -65,6 +65,92 @@ pub fn listeners(root: &Path) -> Vec<Listener> {
     out
 }
 
+/// Linux's USER_HZ: the unit of process start times in /proc (100 on every architecture
+/// Linux supports today).
+pub const TICKS_PER_SECOND: f64 = 100.0;
+
+/// Now, in clock ticks since boot (the unit of /proc/PID/stat's start time).
+pub fn now_ticks() -> Option<u64> {
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    Some((secs * TICKS_PER_SECOND) as u64)
+}
+
+/// When `pid` started, in ticks since boot.
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// How long `pid` has been running.
+pub fn age(pid: u32) -> Option<std::time::Duration> {
+    let ticks = now_ticks()?.checked_sub(start_ticks(pid)?)?;
+    Some(std::time::Duration::from_secs_f64(
+        ticks as f64 / TICKS_PER_SECOND,
+    ))
+}
+
+/// The processes holding a socket that listens on `port` (the oldest first: a master
+/// before its workers). Other users' processes are visible to root only.
+pub fn listener_pids(port: u16) -> Vec<u32> {
+    let mut inodes = Vec::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = f
+                .get(1)
+                .and_then(|a| a.rsplit_once(':'))
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if f.get(3) == Some(&"0A") && local_port == Some(port) {
+                if let Some(inode) = f.get(9) {
+                    inodes.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
+    let mut pids = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for p in procs.flatten() {
+        let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|t| inodes.iter().any(|i| t.as_os_str() == i.as_str()))
+        });
+        if holds {
+            pids.push(pid);
+        }
+    }
+    pids.sort_by_key(|p| (start_ticks(*p).unwrap_or(u64::MAX), *p));
+    pids
+}
+
+/// (free for unprivileged users, total) bytes of the filesystem holding `path`, or of its
+/// nearest existing parent.
+pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = path.ancestors().find(|p| p.exists())?;
+    let c = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let unit = st.f_frsize as u64;
+    Some((st.f_bavail as u64 * unit, st.f_blocks as u64 * unit))
+}
+
 /// `/proc/net/tcp` writes the address as the host-order u32 in hex (little endian here).
 fn parse_v4(hex: &str) -> Option<IpAddr> {
     let n = u32::from_str_radix(hex, 16).ok()?;
@@ -129,6 +215,17 @@ mod tests {
                 port: 6379
             }
         );
+    }
+
+    #[test]
+    fn finds_the_process_listening_on_a_port() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let pids = listener_pids(port);
+        assert_eq!(pids, vec![std::process::id()]);
+        assert!(age(pids[0]).is_some());
+        drop(l);
+        assert!(listener_pids(port).is_empty());
     }
 
     #[test]

@@ -6,23 +6,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Linux's USER_HZ: the unit of process start times in /proc (100 on every architecture
-/// Linux supports today).
-const TICKS_PER_SECOND: f64 = 100.0;
+pub use super::proc::now_ticks;
 
-/// Now, in clock ticks since boot (the unit of /proc/PID/stat's start time).
-pub fn now_ticks() -> Option<u64> {
-    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
-    let secs: f64 = uptime.split_whitespace().next()?.parse().ok()?;
-    Some((secs * TICKS_PER_SECOND) as u64)
-}
-
-fn start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command (which may hold spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
+use super::proc::start_ticks;
 
 fn children(pid: u32) -> Vec<u32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))

@@ -31,6 +31,8 @@ pub struct Options {
     /// `-e key=value`, over the playbook's vars.
     pub extra_vars: BTreeMap<String, String>,
     pub state_dir: PathBuf,
+    /// Where the previous version of each file written is kept (none in check mode).
+    pub history: Option<std::sync::Arc<super::history::Generation>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -273,6 +275,11 @@ pub fn run(
         let outcome = steps::query(step.kind(), &ctx).and_then(|plan| {
             if plan == Plan::Matched || opts.check {
                 return Ok(plan);
+            }
+            if let (Some(h), Some(path)) = (&opts.history, step.kind().writes()) {
+                h.record(path, &step.notify)
+                    .and_then(|_| h.handlers(&book.handlers))
+                    .map_err(|e| steps::StepError::Other(e.to_string()))?;
             }
             steps::apply(step.kind(), &ctx).map(|_| plan)
         });

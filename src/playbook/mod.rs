@@ -3,6 +3,7 @@
 //! are persisted when notified; a recap line ends every run. Uses `host` only.
 
 pub mod engine;
+pub mod history;
 pub mod model;
 pub mod state;
 pub mod steps;

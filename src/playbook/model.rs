@@ -111,7 +111,7 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Handler {
     pub name: String,
@@ -140,6 +140,18 @@ pub enum Kind {
     /// Run the pending handlers now — all, or the named ones (the engine does it; the step
     /// itself is a no-op).
     FlushHandlers(Option<Vec<String>>),
+}
+
+impl Kind {
+    /// The file this step writes or removes (what the run's history keeps a copy of).
+    pub fn writes(&self) -> Option<&std::path::Path> {
+        match self {
+            Kind::Template(t) => Some(&t.dest),
+            Kind::File(f) if f.state != FileState::Directory => Some(&f.path),
+            Kind::Binary(b) => Some(&b.dest),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -273,7 +285,7 @@ pub struct GroupStep {
     pub system: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandStep {
     pub argv: Vec<String>,
@@ -285,7 +297,7 @@ pub struct CommandStep {
     pub unless: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceState {
     Started,
@@ -294,7 +306,7 @@ pub enum ServiceState {
     Reloaded,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceStep {
     pub name: String,

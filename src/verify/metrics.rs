@@ -4,6 +4,23 @@
 
 use serde::Serialize;
 
+/// The sum of every sample of metric `name` (any labels) in a Prometheus text
+/// exposition; None when it has none.
+pub fn sum(text: &str, name: &str) -> Option<f64> {
+    let mut total = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((key, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        if key.split('{').next() == Some(name) {
+            if let Ok(v) = value.parse::<f64>() {
+                *total.get_or_insert(0.0) += v;
+            }
+        }
+    }
+    total
+}
+
 /// The counters verify reads, summed over every instance.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Counters {
@@ -34,6 +51,12 @@ impl Counters {
             }
         }
         c
+    }
+
+    /// Both counts added.
+    pub fn plus(mut self, o: &Counters) -> Counters {
+        self.add(o);
+        self
     }
 
     fn add(&mut self, o: &Counters) {

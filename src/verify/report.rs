@@ -101,8 +101,8 @@ impl Report {
         }
         if let Some(l) = &self.load {
             out.push_str(&format!(
-                "\nload: {:.0} req/s for {} s (+{} s warm-up), {} connections: sent {} of {} scheduled, late {}, dropped {}\n",
-                l.achieved_rate, l.duration_s, l.warmup_s, l.concurrency, l.sent, l.scheduled, l.late, l.dropped
+                "\nload: {:.0} req/s for {} s (+{} s warm-up), {} connections: sent {} of {} scheduled, late {}, dropped {}, resent on a closed keep-alive connection {}\n",
+                l.achieved_rate, l.duration_s, l.warmup_s, l.concurrency, l.sent, l.scheduled, l.late, l.dropped, l.resent
             ));
             let classes: Vec<String> = l
                 .by_class

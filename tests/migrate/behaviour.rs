@@ -264,8 +264,28 @@ async fn strict_and_dry_run_write_nothing_and_the_ledger_refuses_other_sources()
         "the password-bearing URL leaked: {}",
         other.stderr
     );
-    let replaced = migrate(&loose, &url, &["--replace"]);
+    let backups = dir.path("backups");
+    let replaced = migrate(
+        &loose,
+        &url,
+        &["--replace", "--backup-dir", backups.to_str().unwrap()],
+    );
     assert_eq!(replaced.code, 0, "{}", replaced.stderr);
+    // --replace took a backup of the data it replaced first, with its checksum and rows.
+    let dumps: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dump"))
+        .collect();
+    assert_eq!(dumps.len(), 1, "{}", replaced.stderr);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.json", dumps[0].display())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["reason"], "before migrate --replace");
+    assert_eq!(manifest["tables"]["public.provision_migrations"], 1);
+    assert!(provision::ops::backup::checksum(&dumps[0]).is_ok());
     assert_eq!(count(&pool, "provision_migrations").await, 2);
     assert_eq!(
         count(&pool, "validation_runs").await as u64,

@@ -8,6 +8,7 @@ mod finish;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -21,6 +22,7 @@ use crate::init::answers::{Answers, Tls};
 use crate::init::saved;
 use crate::init::vars::{playbook_vars, CONFIG_DIR};
 use crate::playbook::engine::fact_values;
+use crate::playbook::history::Generation;
 use crate::playbook::Options;
 use crate::settings::{ConfigFile, DEFAULT_CONFIG};
 
@@ -172,6 +174,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
         tags: Vec::new(),
         start_at: None,
         extra_vars: BTreeMap::new(),
+        history: (!args.check).then(|| Arc::new(Generation::begin(&state_dir, "init"))),
         state_dir,
     };
     if args.check {
@@ -193,6 +196,10 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
         });
     }
     // The answers first: a run that fails later keeps its generated secrets.
+    let generation = opts.history.as_ref().expect("not in check mode");
+    if std::fs::read_to_string(&config).ok().as_deref() != Some(config_text.as_str()) {
+        generation.record(&config, &[])?;
+    }
     let config_changed = saved::write(&config, &config_text)
         .with_context(|| format!("cannot write {}", config.display()))?;
     if config_changed && !global.json {
@@ -200,6 +207,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
     }
     let engine_started = crate::host::reload::now_ticks();
     let mut recap = run_engine(global, &book, &facts, &opts, svc.as_ref(), args.diff)?;
+    generation.finish()?;
     recap.changed += usize::from(config_changed);
     // A reloaded nginx answers with its old workers for a moment; verify must see the new.
     if let (true, Some(since)) = (

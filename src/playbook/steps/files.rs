@@ -116,18 +116,14 @@ fn write_atomic(
     mode: Option<&str>,
     owner: Option<&str>,
 ) -> Result<(), StepError> {
-    let err = |e: std::io::Error| StepError::Other(format!("{}: {e}", path.display()));
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    std::io::Write::write_all(&mut tmp, content.as_bytes()).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    set_mode_owner(tmp.path(), Some(mode.unwrap_or("0644")), owner)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    let owner = owner.map(parse_owner).transpose()?;
+    crate::host::fs::write_atomic(
+        path,
+        content.as_bytes(),
+        parse_mode(mode.unwrap_or("0644"))?,
+        owner,
+    )
+    .map_err(|e| StepError::Other(format!("{}: {e}", path.display())))
 }
 
 fn plan_of(found: Option<(bool, String)>) -> Plan {

@@ -9,7 +9,7 @@ mod files;
 mod package;
 mod postgres;
 mod service;
-mod wait_for;
+pub mod wait_for;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -13,50 +13,7 @@ use crate::host::exec::Cmd;
 use crate::playbook::model::{PostgresDatabaseStep, PostgresRoleStep};
 use crate::settings::Secret;
 
-/// `'text'` with quotes doubled, for SQL literals built here.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// psql as the postgres superuser over the socket in `socket_dir`; `sql` goes on stdin.
-fn psql(socket_dir: &str, port: u16, sql: String) -> Cmd {
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
-    let args = [
-        "-X",
-        "-q",
-        "-A",
-        "-t",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        socket_dir,
-        "-p",
-        &port.to_string(),
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-    ];
-    let c = if is_root {
-        let mut c = Cmd::new("runuser", &["-u", "postgres", "--", "psql"]);
-        for a in args {
-            c = c.arg(a);
-        }
-        c
-    } else {
-        Cmd::new("psql", &args)
-    };
-    c.stdin(Secret::new(sql))
-}
+use crate::host::psql::{admin as psql, ident, literal};
 
 /// PostgreSQL's SCRAM-SHA-256 verifier for `password` (RFC 5802, 4096 iterations).
 pub fn scram_verifier(password: &str) -> String {

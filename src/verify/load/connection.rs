@@ -1,6 +1,12 @@
 //! One HTTP/1.1 connection (plain or TLS) of a load worker: opened on demand, kept alive, reopened after
 //! a transport error or a timeout (the answer may still be on its way, so the connection
 //! can't be reused).
+//!
+//! Like browsers and HTTP client libraries, a request that meets a *reused* keep-alive
+//! connection closed by the server before any byte of an answer (nginx's old workers
+//! close idle connections on a reload; a server may time one out just as a request
+//! leaves) is sent once more on a new connection. The server never processed it, so
+//! this hides no failure of the server; such resends are counted and reported.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +85,30 @@ where
 pub struct Connection {
     endpoint: Endpoint,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// Answers read on the current connection (0: it is new).
+    answered: u64,
+}
+
+/// How one request went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// The status, or None on a transport error or timeout.
+    pub status: Option<u16>,
+    /// Whether it was sent again on a new connection (see the module's doc).
+    pub resent: bool,
+}
+
+/// Whether hyper's error means the connection closed before any answer arrived.
+fn closed_before_answer(e: &hyper::Error) -> bool {
+    e.is_incomplete_message() || e.is_canceled() || e.is_closed()
+}
+
+fn copy_of(req: &hyper::Request<Full<Bytes>>) -> hyper::Request<Full<Bytes>> {
+    let mut r = hyper::Request::new(req.body().clone());
+    *r.method_mut() = req.method().clone();
+    *r.uri_mut() = req.uri().clone();
+    *r.headers_mut() = req.headers().clone();
+    r
 }
 
 impl Connection {
@@ -86,6 +116,7 @@ impl Connection {
         Connection {
             endpoint,
             sender: None,
+            answered: 0,
         }
     }
 
@@ -108,34 +139,64 @@ impl Connection {
         }
     }
 
-    /// Sends one request and reads the whole answer; `Err` on a transport error or when
-    /// `timeout` passes first.
-    pub async fn send(
-        &mut self,
-        req: hyper::Request<Full<Bytes>>,
-        timeout: Duration,
-    ) -> Result<u16, ()> {
-        let outcome = tokio::time::timeout(timeout, async {
-            if self.sender.is_none() {
-                self.sender = Some(self.open().await?);
+    /// Sends one request and reads the whole answer; no status on a transport error or
+    /// when `timeout` passes first.
+    pub async fn send(&mut self, req: hyper::Request<Full<Bytes>>, timeout: Duration) -> Sent {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let again = copy_of(&req);
+        match tokio::time::timeout_at(deadline, self.try_send(req)).await {
+            Ok(Ok(status)) => {
+                self.answered += 1;
+                return Sent {
+                    status: Some(status),
+                    resent: false,
+                };
             }
-            let sender = self.sender.as_mut().expect("just opened");
-            if sender.ready().await.is_err() {
-                self.sender = Some(self.open().await?);
-            }
-            let sender = self.sender.as_mut().expect("open");
-            let resp = sender.send_request(req).await.map_err(|_| ())?;
-            let status = resp.status().as_u16();
-            resp.into_body().collect().await.map_err(|_| ())?;
-            Ok::<u16, ()>(status)
-        })
-        .await;
-        match outcome {
-            Ok(Ok(status)) => Ok(status),
+            Ok(Err(Some(e))) if self.answered > 0 && closed_before_answer(&e) => {}
             _ => {
                 self.sender = None;
-                Err(())
+                return Sent {
+                    status: None,
+                    resent: false,
+                };
             }
         }
+        self.sender = None;
+        self.answered = 0;
+        let status = match tokio::time::timeout_at(deadline, self.try_send(again)).await {
+            Ok(Ok(status)) => {
+                self.answered += 1;
+                Some(status)
+            }
+            _ => {
+                self.sender = None;
+                None
+            }
+        };
+        Sent {
+            status,
+            resent: true,
+        }
+    }
+
+    /// One attempt: the status, or the error (hyper's, when it has one).
+    async fn try_send(
+        &mut self,
+        req: hyper::Request<Full<Bytes>>,
+    ) -> Result<u16, Option<hyper::Error>> {
+        if self.sender.is_none() {
+            self.sender = Some(self.open().await.map_err(|_| None)?);
+            self.answered = 0;
+        }
+        let sender = self.sender.as_mut().expect("just opened");
+        if sender.ready().await.is_err() {
+            self.sender = Some(self.open().await.map_err(|_| None)?);
+            self.answered = 0;
+        }
+        let sender = self.sender.as_mut().expect("open");
+        let resp = sender.send_request(req).await.map_err(Some)?;
+        let status = resp.status().as_u16();
+        resp.into_body().collect().await.map_err(|_| None)?;
+        Ok(status)
     }
 }

@@ -101,6 +101,9 @@ pub struct LoadReport {
     pub late: u64,
     /// Due in the measured window but never sent before the run ended.
     pub dropped: u64,
+    /// Sent a second time because a reused keep-alive connection was closed by the server
+    /// before any answer (see `connection`); their outcome is the second attempt's.
+    pub resent: u64,
     /// Answered (or failed) in the measured window.
     pub measured: u64,
     pub by_class: Vec<(Class, u64)>,
@@ -210,11 +213,13 @@ struct WorkerResult {
     recorder: Recorder,
     /// Sends in the measured window.
     sent: u64,
+    resent: u64,
 }
 
 async fn worker(shared: Arc<Shared>, mut conn: Connection) -> WorkerResult {
     let mut rec = Recorder::default();
     let mut sent = 0u64;
+    let mut resent = 0u64;
     loop {
         let ticket = shared.next.fetch_add(1, Ordering::Relaxed);
         if ticket >= shared.tickets {
@@ -243,9 +248,10 @@ async fn worker(shared: Arc<Shared>, mut conn: Connection) -> WorkerResult {
         }
         let done = tokio::time::Instant::now();
         sent += 1;
-        let class = match outcome {
-            Ok(status) => Class::of_status(status),
-            Err(()) => Class::TransportError,
+        resent += u64::from(outcome.resent);
+        let class = match outcome.status {
+            Some(status) => Class::of_status(status),
+            None => Class::TransportError,
         };
         rec.record(
             class,
@@ -258,6 +264,7 @@ async fn worker(shared: Arc<Shared>, mut conn: Connection) -> WorkerResult {
     WorkerResult {
         recorder: rec,
         sent,
+        resent,
     }
 }
 
@@ -299,10 +306,12 @@ pub async fn run(spec: &LoadSpec) -> Result<LoadReport, String> {
     }
     let mut rec = Recorder::default();
     let mut sent = 0;
+    let mut resent = 0;
     while let Some(done) = workers.join_next().await {
         let done = done.map_err(|e| format!("a load worker failed: {e}"))?;
         rec.merge(&done.recorder);
         sent += done.sent;
+        resent += done.resent;
     }
     let scheduled = match spec.rate {
         Rate::PerSecond(r) => {
@@ -320,6 +329,7 @@ pub async fn run(spec: &LoadSpec) -> Result<LoadReport, String> {
         sent,
         late: rec.late,
         dropped: scheduled.saturating_sub(sent),
+        resent,
         measured: rec.measured,
         by_class: rec.by_class(),
         corrected: Percentiles::of(&rec.corrected),

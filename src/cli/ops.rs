@@ -1,0 +1,71 @@
+//! The day-2 commands' arguments (clap derive only; no I/O here).
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogComponent {
+    Server,
+    Postgres,
+    Redis,
+    Nginx,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Whose logs
+    #[arg(value_enum, default_value = "server")]
+    pub component: LogComponent,
+    /// Keep printing new lines as they come
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only lines from this long ago on (30s, 10m, 2h, 1d)
+    #[arg(long, value_parser = super::parse_duration, value_name = "DURATION")]
+    pub since: Option<std::time::Duration>,
+    /// At most this many lines (the newest) [default: 100 without --since]
+    #[arg(short = 'n', long, value_name = "N")]
+    pub lines: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// One instance at a time, each taken out of nginx's rotation and drained first
+    #[arg(long)]
+    pub rolling: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// List the backups (newest first) with whether each one's checksum still matches
+    #[arg(long)]
+    pub list: bool,
+    /// Where backups go [default: /var/lib/live-dashboard/backups]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup file (`provision backup --list` shows them)
+    pub file: PathBuf,
+    /// Restore even without a matching .sha256 beside the file
+    #[arg(long)]
+    pub no_checksum: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Also drop the database and its role and remove backups and logs
+    #[arg(long)]
+    pub purge_data: bool,
+    /// Confirm --purge-data without a question (needed when not on a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}

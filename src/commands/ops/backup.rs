@@ -1,0 +1,95 @@
+//! `provision backup [--list]` and `provision restore FILE`.
+
+use super::{fail, load_stack, runtime, CommandError, ExitStatus};
+use crate::cli::{BackupArgs, GlobalArgs, RestoreArgs};
+use crate::ops::backup::{self, BackupError};
+
+pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, CommandError> {
+    let stack = load_stack(global)?;
+    let dir = args.dir.clone().unwrap_or_else(|| stack.backup_dir());
+    if args.list {
+        let all = backup::list(&dir);
+        if all.is_empty() {
+            println!("no backups in {}", dir.display());
+        }
+        for (file, m, ok) in all {
+            let rows: i64 = m.as_ref().map_or(0, |m| m.tables.values().sum());
+            println!(
+                "{}  {}  {} rows  {}",
+                file.display(),
+                m.as_ref().map_or("?".to_string(), |m| format!(
+                    "{} bytes, {}",
+                    m.bytes, m.reason
+                )),
+                rows,
+                if ok {
+                    "checksum ok"
+                } else {
+                    "CHECKSUM MISSING OR WRONG"
+                }
+            );
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let url = stack.database_url().ok_or_else(|| {
+        fail(
+            ExitStatus::Usage,
+            "DATABASE_URL is in neither the .env nor the config",
+        )
+    })?;
+    let b = runtime()?
+        .block_on(backup::backup(url, &dir, "manual"))
+        .map_err(|e| fail(ExitStatus::Failure, e))?;
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&b).expect("serializes"));
+    } else {
+        println!(
+            "backed up {} to {} ({} bytes, {} tables, {} rows) in {:.1} s\nsha256 {}",
+            b.manifest.database,
+            b.file.display(),
+            b.manifest.bytes,
+            b.manifest.tables.len(),
+            b.manifest.tables.values().sum::<i64>(),
+            b.seconds,
+            b.manifest.sha256
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<ExitStatus, CommandError> {
+    let stack = load_stack(global)?;
+    let quiet = global.quiet;
+    let mut progress = |l: &str| {
+        if !quiet {
+            println!("{l}");
+        }
+    };
+    let r = runtime()?.block_on(crate::ops::restore::restore(
+        &stack,
+        &args.file,
+        args.no_checksum,
+        &mut progress,
+    ));
+    match r {
+        Ok(r) => {
+            if global.json {
+                println!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
+            } else {
+                println!(
+                    "restored {} from {} ({} tables, {} rows) in {:.1} s; the database it replaced is kept as {} (DROP DATABASE it when no longer needed)",
+                    r.database,
+                    args.file.display(),
+                    r.tables,
+                    r.rows,
+                    r.seconds,
+                    r.kept_as
+                );
+            }
+            Ok(ExitStatus::Success)
+        }
+        Err(e @ BackupError::Missing { .. }) => Err(fail(ExitStatus::Usage, e)),
+        Err(e @ BackupError::Corrupt { .. }) => Err(fail(ExitStatus::Code(3), e)),
+        Err(e) => Err(fail(ExitStatus::Failure, e)),
+    }
+}

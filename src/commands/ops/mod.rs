@@ -1,0 +1,48 @@
+//! The day-2 commands, one file each: status, logs, restart, backup and restore, rollback,
+//! uninstall. Each loads the deployed stack (a host never initialised gets exit 2 and what
+//! to do) and renders what `crate::ops` returns.
+
+mod backup;
+mod logs;
+mod restart;
+mod rollback;
+mod status;
+mod uninstall;
+
+pub use backup::{backup, restore};
+pub use logs::logs;
+pub use restart::restart;
+pub use rollback::rollback;
+pub use status::status;
+pub use uninstall::uninstall;
+
+use anyhow::Context;
+
+use super::{CommandError, ExitStatus};
+use crate::cli::GlobalArgs;
+use crate::ops::stack::{Stack, StackError};
+
+/// The stack, or exit 2 with the reason.
+fn load_stack(global: &GlobalArgs) -> Result<Stack, CommandError> {
+    Stack::load(global.config.as_deref(), global.env_file.as_deref()).map_err(|e| CommandError {
+        status: match e {
+            StackError::NotInitialised(_) | StackError::Settings(_) => ExitStatus::Usage,
+            StackError::Facts(_) => ExitStatus::Failure,
+        },
+        error: e.into(),
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?)
+}
+
+fn fail(status: ExitStatus, e: impl std::fmt::Display) -> CommandError {
+    CommandError {
+        status,
+        error: anyhow::anyhow!("{e}"),
+    }
+}

@@ -1,0 +1,36 @@
+//! `provision rollback`: says which change it undid, file by file, and what it reloaded.
+
+use super::{fail, load_stack, CommandError, ExitStatus};
+use crate::cli::GlobalArgs;
+use crate::ops::rollback::{self, RollbackError};
+
+pub fn rollback(global: &GlobalArgs) -> Result<ExitStatus, CommandError> {
+    let stack = load_stack(global)?;
+    let svc = stack.services();
+    match rollback::rollback(&stack.state_dir, &stack.config_path, svc.as_ref()) {
+        Ok(r) => {
+            if global.json {
+                println!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
+            } else {
+                println!(
+                    "rolled back {} ({}, {}):",
+                    r.generation, r.command, r.started
+                );
+                for f in &r.files {
+                    println!("  {:<9} {}", f.action, f.path.display());
+                }
+                if r.handlers.is_empty() {
+                    println!("nothing needed a reload");
+                } else {
+                    println!("then: {}", r.handlers.join(", "));
+                }
+                println!("`provision verify` checks the result; `provision rollback` again goes one change further back");
+            }
+            Ok(ExitStatus::Success)
+        }
+        Err(e @ (RollbackError::Nothing(_) | RollbackError::FirstRun(_))) => {
+            Err(fail(ExitStatus::Usage, e))
+        }
+        Err(e) => Err(fail(ExitStatus::Failure, e)),
+    }
+}

@@ -1,0 +1,131 @@
+//! `provision status`: the stack's state as a table, or JSON with `--json`.
+
+use super::{load_stack, runtime, CommandError, ExitStatus};
+use crate::cli::GlobalArgs;
+use crate::ops::status::{self, Report, State};
+
+pub fn status(global: &GlobalArgs) -> Result<ExitStatus, CommandError> {
+    let stack = load_stack(global)?;
+    let report = runtime()?.block_on(status::gather(&stack));
+    if global.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serializes")
+        );
+    } else {
+        print!("{}", text(&report));
+    }
+    Ok(match report.state {
+        State::Ok => ExitStatus::Success,
+        State::Down => ExitStatus::Failure,
+        State::Degraded => ExitStatus::Code(3),
+    })
+}
+
+fn duration(s: u64) -> String {
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+fn gib(b: u64) -> String {
+    format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
+}
+
+pub fn text(r: &Report) -> String {
+    let mut out = format!(
+        "{} — {} (instances under {})\n\n",
+        r.url,
+        r.state.as_str().to_uppercase(),
+        r.manager
+    );
+    out.push_str(&format!(
+        "{:<15} {:<9} {:<8} {:<10} {:<8} {:<28} {}\n",
+        "part", "state", "enabled", "version", "uptime", "listening", "health"
+    ));
+    for p in &r.parts {
+        out.push_str(&format!(
+            "{:<15} {:<9} {:<8} {:<10} {:<8} {:<28} {}\n",
+            p.name,
+            p.state.as_str(),
+            match p.enabled {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "-",
+            },
+            p.version.as_deref().unwrap_or("?"),
+            p.uptime_s.map(duration).unwrap_or_else(|| "-".into()),
+            if p.listening.is_empty() {
+                "-".to_string()
+            } else {
+                p.listening.join(" ")
+            },
+            p.health.as_deref().unwrap_or("-"),
+        ));
+    }
+    out.push('\n');
+    if let Some(pool) = &r.pool {
+        let used = pool.open.saturating_sub(pool.idle);
+        out.push_str(&format!(
+            "database pool: {used} busy, {} idle{}; {} waits for a connection since start\n",
+            pool.idle,
+            pool.max
+                .map(|m| format!(
+                    ", of {m} at most ({:.0} % in use)",
+                    100.0 * used as f64 / m.max(1) as f64
+                ))
+                .unwrap_or_default(),
+            pool.waits
+        ));
+    }
+    match r.cache_hit_ratio {
+        Some(h) => out.push_str(&format!(
+            "cache hit ratio since start: {:.1} %\n",
+            h * 100.0
+        )),
+        None => out.push_str("cache hit ratio: no cached reads yet\n"),
+    }
+    if let Some(ws) = r.websocket_clients {
+        out.push_str(&format!("live WebSocket clients: {ws}\n"));
+    }
+    for d in &r.disks {
+        out.push_str(&format!(
+            "disk ({}, {}): {} free of {}\n",
+            d.what,
+            d.path,
+            gib(d.free_bytes),
+            gib(d.total_bytes)
+        ));
+    }
+    if r.rate_limited_last_hour > 0 {
+        out.push_str(&format!(
+            "requests refused by nginx's rate limits in the last hour: {}\n",
+            r.rate_limited_last_hour
+        ));
+    }
+    if let Some(i) = &r.init {
+        out.push_str(&format!("\ninit: {i}\n"));
+    }
+    let problems: Vec<String> = r
+        .parts
+        .iter()
+        .flat_map(|p| p.problems.iter().map(move |x| format!("  {}: {x}", p.name)))
+        .collect();
+    if !problems.is_empty() {
+        out.push_str("\nproblems:\n");
+        out.push_str(&problems.join("\n"));
+        out.push('\n');
+    }
+    if !r.recent_errors.is_empty() {
+        out.push_str(
+            "\nerrors and warnings in the last hour (provision logs COMPONENT for more):\n",
+        );
+        for e in &r.recent_errors {
+            out.push_str(&format!("  {:<8} {}\n", e.component.name(), e.line));
+        }
+    }
+    out
+}

@@ -1,0 +1,139 @@
+//! `provision rollback`: puts back the files of the newest change not yet rolled back
+//! (kept by the run that wrote them, see `playbook::history`), checks nginx's
+//! configuration before anything reloads — undoing the rollback if nginx refuses it — and
+//! then runs the handlers that change had notified (reload nginx, restart PostgreSQL,
+//! `supervisorctl update`, …), so what runs matches the files again.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::host::exec::Cmd;
+use crate::host::services::Services;
+use crate::playbook::history::{self, Generation};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("nothing to roll back: no earlier version of init's files is recorded in {}", .0.display())]
+    Nothing(PathBuf),
+    #[error("the newest change left is init's first run ({0}); rolling it back would take the deployment apart — `provision uninstall` does that properly")]
+    FirstRun(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn failed(e: impl std::fmt::Display) -> RollbackError {
+    RollbackError::Failed(e.to_string())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileBack {
+    pub path: PathBuf,
+    /// `restored` (the previous version) or `removed` (it did not exist before).
+    pub action: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RolledBack {
+    /// The change undone: its id, what made it and when.
+    pub generation: String,
+    pub command: String,
+    pub started: String,
+    pub files: Vec<FileBack>,
+    pub handlers: Vec<String>,
+}
+
+pub fn rollback(
+    state_dir: &Path,
+    config: &Path,
+    services: &dyn Services,
+) -> Result<RolledBack, RollbackError> {
+    let _lock = crate::playbook::state::Lock::acquire(state_dir).map_err(failed)?;
+    let (dir, target) = history::list(state_dir)
+        .into_iter()
+        .rev()
+        .find(|(_, m)| m.rolled_back.is_none() && m.rollback_of.is_none())
+        .ok_or_else(|| RollbackError::Nothing(history::history_dir(state_dir)))?;
+    if target
+        .files
+        .iter()
+        .any(|e| e.path == config && e.previous.is_none())
+    {
+        return Err(RollbackError::FirstRun(format!(
+            "{}, {}",
+            target.id, target.started
+        )));
+    }
+    let undo = Generation::begin(state_dir, &format!("rollback of {}", target.id));
+    undo.mark_rollback_of(&target.id);
+    let mut files = Vec::new();
+    for e in target.files.iter().rev() {
+        undo.record(&e.path, &e.notify).map_err(failed)?;
+        history::put_back(&dir, e).map_err(failed)?;
+        files.push(FileBack {
+            path: e.path.clone(),
+            action: if e.previous.is_some() {
+                "restored"
+            } else {
+                "removed"
+            },
+        });
+    }
+    files.reverse();
+    if target
+        .files
+        .iter()
+        .any(|e| e.path.starts_with("/etc/nginx"))
+    {
+        let out = Cmd::new("nginx", &["-t"])
+            .run_checked(true)
+            .map_err(failed)?;
+        if out.code != Some(0) {
+            // Put the files of before the rollback back; nothing was reloaded.
+            let newest = history::list(state_dir)
+                .into_iter()
+                .find(|(_, m)| m.id == undo.id());
+            if let Some((undo_dir, m)) = newest {
+                for e in &m.files {
+                    let _ = history::put_back(&undo_dir, e);
+                }
+                let _ = std::fs::remove_dir_all(undo_dir);
+            }
+            return Err(RollbackError::Failed(format!(
+                "nginx -t refuses the previous files (exit {:?}): {}; nothing was changed",
+                out.code,
+                crate::host::exec::tail(&out.stderr, 5).trim()
+            )));
+        }
+    }
+    undo.handlers(&target.handlers).map_err(failed)?;
+    undo.finish().map_err(failed)?;
+    history::mark_rolled_back(&dir, &undo.id()).map_err(failed)?;
+    let mut handlers = Vec::new();
+    for h in &target.handlers {
+        let since = crate::host::proc::now_ticks();
+        crate::playbook::steps::run_handler(h, services).map_err(|e| {
+            RollbackError::Failed(format!(
+                "the files are rolled back, but the handler {:?} failed: {e}; fix it and run the handler's action by hand, or `provision init`",
+                h.name
+            ))
+        })?;
+        if h.name.contains("nginx") {
+            if let Some(t) = since {
+                crate::host::reload::wait_workers_since(
+                    Path::new("/run/nginx.pid"),
+                    t,
+                    std::time::Duration::from_secs(15),
+                );
+            }
+        }
+        handlers.push(h.name.clone());
+    }
+    Ok(RolledBack {
+        generation: target.id,
+        command: target.command,
+        started: target.started,
+        files,
+        handlers,
+    })
+}

@@ -1,0 +1,228 @@
+//! The deployed stack as the day-2 commands see it: what `init` left on this host, read
+//! back from its config file, the `.env`, the host's facts and the distribution's data —
+//! the instances and the manager that keeps them, the services of PostgreSQL, Redis and
+//! nginx, the nginx site, where data and logs live. A host without init's config gets a
+//! clear "never initialised" answer instead of guesses.
+
+use std::path::{Path, PathBuf};
+
+use crate::host::distro::{self, DistroData};
+use crate::host::facts::{self, Facts, InitSystem};
+use crate::host::services::{self, Direct, Services, Supervisor};
+use crate::init::vars::{CONFIG_DIR, LOG_DIR, STATE_DIR};
+use crate::settings::{
+    Instance, Secret, ServiceManager, SettingsError, Sources, VerifyFlags, VerifySettings,
+};
+
+/// One part of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Component {
+    Postgres,
+    Redis,
+    Nginx,
+    Server,
+}
+
+impl Component {
+    pub const ALL: [Component; 4] = [
+        Component::Postgres,
+        Component::Redis,
+        Component::Nginx,
+        Component::Server,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Postgres => "postgres",
+            Component::Redis => "redis",
+            Component::Nginx => "nginx",
+            Component::Server => "server",
+        }
+    }
+}
+
+/// Who keeps the instances running, resolved (never "detect").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Manager {
+    Systemd,
+    OpenRc,
+    Supervisor(PathBuf),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("this host was never initialised: there is no {} (init writes it first). Run `provision init`, or pass --config FILE if the config lives elsewhere", .0.display())]
+    NotInitialised(PathBuf),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("reading this host's facts: {0}")]
+    Facts(String),
+}
+
+pub struct Stack {
+    pub config_path: PathBuf,
+    /// URLs, instances, credentials and the manager, as verify resolves them.
+    pub settings: VerifySettings,
+    pub manager: Manager,
+    pub facts: Facts,
+    pub distro: DistroData,
+    /// Where provision keeps its run state (locks, pending handlers, logs, file history).
+    pub state_dir: PathBuf,
+    /// Each instance's database pool size, when the .env or the config says.
+    pool_size: Option<u64>,
+    cache_prefix: String,
+}
+
+impl Stack {
+    /// The stack described by the config file (which must exist) and the `.env`.
+    pub fn load(config: Option<&Path>, env_file: Option<&Path>) -> Result<Stack, StackError> {
+        let sources = Sources::load(config, env_file)?;
+        let Some(config_path) = sources.config_path.clone() else {
+            let path = config
+                .map(Path::to_path_buf)
+                .or_else(|| std::env::var_os("PROVISION_CONFIG").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(crate::settings::DEFAULT_CONFIG));
+            return Err(StackError::NotInitialised(path));
+        };
+        let settings = VerifySettings::resolve(VerifyFlags::default(), &sources)?;
+        let facts = facts::detect(Path::new("/")).map_err(|e| StackError::Facts(e.to_string()))?;
+        let manager = match &settings.service {
+            ServiceManager::Systemd => Manager::Systemd,
+            ServiceManager::OpenRc => Manager::OpenRc,
+            ServiceManager::Supervisor(p) => Manager::Supervisor(p.clone()),
+            ServiceManager::Detect => match facts.init {
+                InitSystem::Systemd => Manager::Systemd,
+                InitSystem::OpenRc => Manager::OpenRc,
+                _ => Manager::Supervisor(PathBuf::from("/etc/supervisor/supervisord.conf")),
+            },
+        };
+        let distro = distro::for_host(&facts);
+        let pool_size = sources.pick_opt(
+            None,
+            "PROVISION_DB_POOL_SIZE",
+            sources.config.database.pool_size.map(u64::from),
+        )?;
+        let cache_prefix = sources.pick(
+            None,
+            "PROVISION_CACHE_PREFIX",
+            sources.config.redis.prefix.clone(),
+            "ld:".to_string(),
+        )?;
+        Ok(Stack {
+            pool_size,
+            cache_prefix,
+            config_path,
+            settings,
+            manager,
+            facts,
+            distro,
+            state_dir: PathBuf::from(STATE_DIR).join("provision"),
+        })
+    }
+
+    /// The driver for this stack's services: the init system, or — without one — the
+    /// distribution's scripts for PostgreSQL, Redis and nginx and supervisord for the rest.
+    pub fn services(&self) -> Box<dyn Services> {
+        match &self.manager {
+            Manager::Supervisor(conf) => Box::new(Direct {
+                supervisor: Supervisor {
+                    config: conf.clone(),
+                },
+                ..Direct::default()
+            }),
+            Manager::Systemd => services::for_init(InitSystem::Systemd),
+            Manager::OpenRc => services::for_init(InitSystem::OpenRc),
+        }
+    }
+
+    pub fn pool_size(&self) -> Option<u64> {
+        self.pool_size
+    }
+
+    /// The prefix of the server's Redis keys.
+    pub fn cache_prefix(&self) -> &str {
+        &self.cache_prefix
+    }
+
+    pub fn is_systemd(&self) -> bool {
+        self.manager == Manager::Systemd
+    }
+
+    pub fn instances(&self) -> &[Instance] {
+        &self.settings.instances
+    }
+
+    /// The service (unit or program) of one instance.
+    pub fn instance_service(&self, i: &Instance) -> String {
+        match self.manager {
+            Manager::Systemd => i.unit(),
+            _ => i.program(),
+        }
+    }
+
+    /// The distribution's service name of PostgreSQL, Redis or nginx.
+    pub fn service_of(&self, c: Component) -> String {
+        let key = match c {
+            Component::Postgres => "postgresql",
+            Component::Redis => "redis",
+            Component::Nginx => "nginx",
+            Component::Server => return "live-dashboard".into(),
+        };
+        self.distro
+            .services
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    }
+
+    /// The nginx site init writes.
+    pub fn nginx_site(&self) -> PathBuf {
+        Path::new(&self.distro.nginx_sites).join("live-dashboard")
+    }
+
+    pub fn database_url(&self) -> Option<&Secret> {
+        self.settings.database_url.as_ref()
+    }
+
+    pub fn redis_url(&self) -> Option<&Secret> {
+        self.settings.redis_url.as_ref()
+    }
+
+    /// The app database's name, from its URL.
+    pub fn database_name(&self) -> Option<String> {
+        let url = url::Url::parse(self.database_url()?.expose()).ok()?;
+        let name = url.path().trim_start_matches('/');
+        (!name.is_empty()).then(|| {
+            percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    }
+
+    /// PostgreSQL's data directory (for free disk space).
+    pub fn postgres_data_dir(&self) -> PathBuf {
+        PathBuf::from(&self.distro.postgresql.data_dir)
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.config_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(CONFIG_DIR))
+    }
+
+    /// Where backups go.
+    pub fn backup_dir(&self) -> PathBuf {
+        PathBuf::from(STATE_DIR).join("backups")
+    }
+
+    /// The instances' log files under direct supervision.
+    pub fn instance_logs(&self, i: &Instance) -> Vec<PathBuf> {
+        let p = i.program();
+        vec![
+            Path::new(LOG_DIR).join(format!("{p}.log")),
+            Path::new(LOG_DIR).join(format!("{p}.err.log")),
+        ]
+    }
+}

@@ -1,0 +1,191 @@
+//! `provision uninstall`: takes away what init made — the instances and their service
+//! definitions, the nginx site, the settings files, the config and `.env`, the installed
+//! binary, the service user — and puts back the files init had replaced (PostgreSQL's
+//! pg_hba.conf, redis.conf, nginx's default site) as they were before provision first
+//! wrote them, from the oldest recorded versions. The data stays (the database and its
+//! role, backups, logs) unless purging was asked for and confirmed. The packages stay:
+//! PostgreSQL, Redis and nginx may serve others on this host.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::stack::{Component, Stack};
+use crate::host::exec::Cmd;
+use crate::host::psql::ident;
+use crate::host::services::{is_active, Action};
+use crate::init::vars::{BINARY, LOG_DIR, SERVICE_USER, STATE_DIR};
+use crate::playbook::history;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Uninstalled {
+    pub removed: Vec<String>,
+    pub restored: Vec<String>,
+    pub kept: Vec<String>,
+    /// Steps that failed (the rest went on); each says what to do.
+    pub problems: Vec<String>,
+}
+
+/// The files init writes, whether or not their history was kept (a deployment made before
+/// histories existed).
+fn init_files(stack: &Stack) -> Vec<PathBuf> {
+    let pg = Path::new(&stack.distro.postgresql.conf_dir);
+    vec![
+        stack.nginx_site(),
+        pg.join("conf.d/live-dashboard.conf"),
+        PathBuf::from("/etc/systemd/system/live-dashboard@.service"),
+        Path::new(&stack.distro.supervisor_conf_dir).join("live-dashboard.conf"),
+        stack.config_dir().join(".env"),
+        stack.config_path.clone(),
+        PathBuf::from(BINARY),
+    ]
+}
+
+pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
+    let mut u = Uninstalled::default();
+    let svc = stack.services();
+    let run = |what: String, cmd: Cmd, u: &mut Uninstalled| match cmd.run() {
+        Ok(_) => u.removed.push(what),
+        Err(e) => u.problems.push(format!("{what}: {e}")),
+    };
+    // The instances, stopped first so nothing writes while the rest goes.
+    for i in stack.instances() {
+        let name = stack.instance_service(i);
+        if is_active(svc.as_ref(), &name).unwrap_or(false) {
+            run(
+                format!("stopped {name}"),
+                svc.action(Action::Stop, &name),
+                &mut u,
+            );
+        }
+        if stack.is_systemd() {
+            let _ = svc.action(Action::Disable, &name).run();
+        }
+    }
+    // Files: the oldest recorded version of each (the host before provision), else removed.
+    let mut oldest: BTreeMap<PathBuf, (PathBuf, history::Entry)> = BTreeMap::new();
+    for (dir, m) in history::list(&stack.state_dir) {
+        for e in m.files {
+            oldest.entry(e.path.clone()).or_insert((dir.clone(), e));
+        }
+    }
+    for f in init_files(stack) {
+        if !oldest.contains_key(&f) && f.exists() {
+            match std::fs::remove_file(&f) {
+                Ok(()) => u.removed.push(f.display().to_string()),
+                Err(e) => u.problems.push(format!("{}: {e}", f.display())),
+            }
+        }
+    }
+    for (path, (dir, e)) in &oldest {
+        let existed = path.exists();
+        match history::put_back(dir, e) {
+            Ok(()) if e.previous.is_some() => u
+                .restored
+                .push(format!("{} (as before provision)", path.display())),
+            Ok(()) if existed => u.removed.push(path.display().to_string()),
+            Ok(()) => {}
+            Err(x) => u.problems.push(x.to_string()),
+        }
+    }
+    let tls = stack.config_dir().join("tls");
+    if tls.is_dir() && std::fs::remove_dir_all(&tls).is_ok() {
+        u.removed.push(tls.display().to_string());
+    }
+    // The services re-read what changed.
+    if let Some(reload) = svc.reload_definitions() {
+        let _ = reload.run();
+    }
+    for (c, action) in [
+        (Component::Postgres, Action::Restart),
+        (Component::Redis, Action::Restart),
+        (Component::Nginx, Action::Reload),
+    ] {
+        let name = stack.service_of(c);
+        if is_active(svc.as_ref(), &name).unwrap_or(false) {
+            if let Err(e) = svc.action(action, &name).run() {
+                u.problems
+                    .push(format!("{name} did not take its restored settings: {e}"));
+            }
+        }
+    }
+    // The data.
+    let db = stack.database_name();
+    let role = stack
+        .database_url()
+        .and_then(|s| url::Url::parse(s.expose()).ok())
+        .map(|u| u.username().to_string())
+        .filter(|r| !r.is_empty());
+    if purge_data {
+        let port = stack
+            .database_url()
+            .and_then(|s| url::Url::parse(s.expose()).ok())
+            .and_then(|u| u.port())
+            .unwrap_or(5432);
+        let mut sql = String::new();
+        if let Some(db) = &db {
+            sql.push_str(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE);\n",
+                ident(db)
+            ));
+        }
+        if let Some(r) = &role {
+            sql.push_str(&format!("DROP ROLE IF EXISTS {};\n", ident(r)));
+        }
+        if !sql.is_empty() {
+            let cmd = crate::host::psql::admin(&stack.distro.postgresql.socket_dir, port, sql);
+            run(
+                format!(
+                    "database {} and role {}",
+                    db.as_deref().unwrap_or("?"),
+                    role.as_deref().unwrap_or("?")
+                ),
+                cmd,
+                &mut u,
+            );
+        }
+        for d in [PathBuf::from(STATE_DIR), PathBuf::from(LOG_DIR)] {
+            if d.exists() {
+                match std::fs::remove_dir_all(&d) {
+                    Ok(()) => u.removed.push(d.display().to_string()),
+                    Err(e) => u.problems.push(format!("{}: {e}", d.display())),
+                }
+            }
+        }
+    } else {
+        if let Some(db) = &db {
+            u.kept.push(format!(
+                "the database {db} and role {} (uninstall --purge-data drops them)",
+                role.as_deref().unwrap_or("?")
+            ));
+        }
+        u.kept.push(format!(
+            "{STATE_DIR} (backups, demo data, provision's history) and {LOG_DIR}"
+        ));
+    }
+    // The service user, once nothing of it runs.
+    if Cmd::new("getent", &["passwd", SERVICE_USER])
+        .run_checked(true)
+        .is_ok_and(|o| o.code == Some(0))
+    {
+        run(
+            format!("user {SERVICE_USER}"),
+            Cmd::new("userdel", &[SERVICE_USER]),
+            &mut u,
+        );
+    }
+    if Cmd::new("getent", &["group", SERVICE_USER])
+        .run_checked(true)
+        .is_ok_and(|o| o.code == Some(0))
+    {
+        let _ = Cmd::new("groupdel", &[SERVICE_USER]).run();
+    }
+    let config_dir = stack.config_dir();
+    if std::fs::remove_dir(&config_dir).is_ok() {
+        u.removed.push(config_dir.display().to_string());
+    }
+    u.kept
+        .push("the packages (PostgreSQL, Redis, nginx): they may serve others here".into());
+    u
+}
