@@ -339,7 +339,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit())
         .map(|i| s.split_at(i))
-        .ok_or_else(|| format!("{s:?}: give a unit (ms, s, m)"))?;
+        .ok_or_else(|| format!("{s:?}: give a unit (ms, s, m, h, d)"))?;
     let n: u64 = num
         .parse()
         .map_err(|_| format!("{s:?} is not a duration"))?;
@@ -347,7 +347,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "ms" => Ok(std::time::Duration::from_millis(n)),
         "s" => Ok(std::time::Duration::from_secs(n)),
         "m" => Ok(std::time::Duration::from_secs(n * 60)),
-        _ => Err(format!("{s:?}: the unit must be ms, s or m")),
+        "h" => Ok(std::time::Duration::from_secs(n * 3600)),
+        "d" => Ok(std::time::Duration::from_secs(n * 86400)),
+        _ => Err(format!("{s:?}: the unit must be ms, s, m, h or d")),
     }
 }
 

@@ -54,10 +54,12 @@ pub fn rollback(
         .rev()
         .find(|(_, m)| m.rolled_back.is_none() && m.rollback_of.is_none())
         .ok_or_else(|| RollbackError::Nothing(history::history_dir(state_dir)))?;
+    // The run that created the config or the .env was the deployment's first.
+    let created = |e: &history::Entry| e.previous.is_none() && e.link.is_none();
     if target
         .files
         .iter()
-        .any(|e| e.path == config && e.previous.is_none())
+        .any(|e| created(e) && (e.path == config || e.path == config.with_file_name(".env")))
     {
         return Err(RollbackError::FirstRun(format!(
             "{}, {}",
@@ -72,7 +74,7 @@ pub fn rollback(
         history::put_back(&dir, e).map_err(failed)?;
         files.push(FileBack {
             path: e.path.clone(),
-            action: if e.previous.is_some() {
+            action: if e.previous.is_some() || e.link.is_some() {
                 "restored"
             } else {
                 "removed"

@@ -2,7 +2,8 @@
 //! definitions, the nginx site, the settings files, the config and `.env`, the installed
 //! binary, the service user — and puts back the files init had replaced (PostgreSQL's
 //! pg_hba.conf, redis.conf, nginx's default site) as they were before provision first
-//! wrote them, from the oldest recorded versions. The data stays (the database and its
+//! wrote them, from the oldest recorded versions. provision's own files are removed even
+//! when something stood there before (a hand-written config). The data stays (the database and its
 //! role, backups, logs) unless purging was asked for and confirmed. The packages stay:
 //! PostgreSQL, Redis and nginx may serve others on this host.
 
@@ -70,8 +71,12 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
             oldest.entry(e.path.clone()).or_insert((dir.clone(), e));
         }
     }
-    for f in init_files(stack) {
-        if !oldest.contains_key(&f) && f.exists() {
+    // provision's own files go whatever was there before (a hand-written config, an
+    // older binary); the history puts back only what init had replaced of others'.
+    let own = init_files(stack);
+    oldest.retain(|p, _| !own.contains(p));
+    for f in own {
+        if f.exists() {
             match std::fs::remove_file(&f) {
                 Ok(()) => u.removed.push(f.display().to_string()),
                 Err(e) => u.problems.push(format!("{}: {e}", f.display())),
@@ -81,7 +86,7 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
     for (path, (dir, e)) in &oldest {
         let existed = path.exists();
         match history::put_back(dir, e) {
-            Ok(()) if e.previous.is_some() => u
+            Ok(()) if e.previous.is_some() || e.link.is_some() => u
                 .restored
                 .push(format!("{} (as before provision)", path.display())),
             Ok(()) if existed => u.removed.push(path.display().to_string()),

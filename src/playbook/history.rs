@@ -22,6 +22,9 @@ pub struct Entry {
     pub path: PathBuf,
     /// The copy of the previous file in the generation's directory; None when there was none.
     pub previous: Option<String>,
+    /// Where the previous path pointed, when it was a symbolic link (nginx's enabled sites).
+    #[serde(default)]
+    pub link: Option<PathBuf>,
     pub mode: Option<u32>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
@@ -119,6 +122,10 @@ impl Generation {
             return Ok(());
         }
         std::fs::create_dir_all(&self.dir).map_err(err(&self.dir))?;
+        let link = std::fs::symlink_metadata(path)
+            .ok()
+            .filter(|m| m.file_type().is_symlink())
+            .and_then(|_| std::fs::read_link(path).ok());
         let meta = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file());
         let previous = match &meta {
             Some(_) => {
@@ -135,6 +142,7 @@ impl Generation {
         m.files.push(Entry {
             path: path.to_path_buf(),
             previous,
+            link,
             mode: meta.as_ref().map(|m| m.permissions().mode() & 0o7777),
             uid: meta.as_ref().map(|m| m.uid()),
             gid: meta.as_ref().map(|m| m.gid()),
@@ -217,9 +225,13 @@ pub fn mark_rolled_back(dir: &Path, by: &str) -> Result<(), HistoryError> {
     save(dir, &m)
 }
 
-/// Puts an entry's previous version back: the copy with its mode and owner, or — when
-/// there was none — removes the file.
+/// Puts an entry's previous version back: the copy with its mode and owner, the link as
+/// it pointed, or — when there was none — removes the file.
 pub fn put_back(dir: &Path, e: &Entry) -> Result<(), HistoryError> {
+    if let Some(target) = &e.link {
+        let _ = std::fs::remove_file(&e.path);
+        return std::os::unix::fs::symlink(target, &e.path).map_err(err(&e.path));
+    }
     match &e.previous {
         Some(copy) => {
             let bytes = std::fs::read(dir.join(copy)).map_err(err(&dir.join(copy)))?;
@@ -292,6 +304,18 @@ mod tests {
         );
         assert!(!new.exists(), "a file that did not exist is removed");
         mark_rolled_back(dir, "later").unwrap();
+        // A symbolic link (an nginx enabled site) comes back as the same link.
+        let link = etc.path().join("default");
+        std::os::unix::fs::symlink("../sites-available/default", &link).unwrap();
+        let g = Generation::begin(state.path(), "init");
+        g.record(&link, &[]).unwrap();
+        std::fs::remove_file(&link).unwrap();
+        let (dir, m) = list(state.path()).pop().unwrap();
+        put_back(&dir, &m.files[0]).unwrap();
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new("../sites-available/default")
+        );
         assert_eq!(
             list(state.path())[0].1.rolled_back.as_deref(),
             Some("later")

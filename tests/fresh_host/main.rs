@@ -2,25 +2,20 @@
 //! with systemd-nspawn on a network of its own; the built binary copied in; `init --yes
 //! --demo`; verify; a reboot and verify again (everything enabled comes back by itself); a
 //! second init changes nothing; fewer instances stop and disable the extra unit; the unit's
-//! `systemd-analyze security` exposure. Each phase
-//! prints its time.
+//! `systemd-analyze security` exposure; then the day-2 commands of
+//! `tests/support/day2.rs` under systemd. Each phase prints its time.
 
 #[path = "../support/container.rs"]
 mod container;
+#[path = "../support/day2.rs"]
+mod day2;
 #[path = "../support/root.rs"]
 mod root;
 
 use std::time::Instant;
 
 use container::Container;
-
-fn text(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
-}
-
-fn phase(name: &str, started: Instant) {
-    println!("== {name:<40} {:>6.1} s", started.elapsed().as_secs_f64());
-}
+use day2::{phase, text};
 
 #[test]
 fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
@@ -191,4 +186,6 @@ fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
             "the unit's journal says {word:?}:\n{log}"
         );
     }
+
+    day2::all(&c, &day2::Manager { systemd: true });
 }

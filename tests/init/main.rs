@@ -5,10 +5,13 @@
 //! the real run passes verify with no secret in any process's argv or in the run logs; a
 //! second run changes nothing; a changed setting changes only what depends on it; a run
 //! failing mid-way leaves its restarts pending for the next; a drifted database password is
-//! healed; TLS with a self-signed certificate is verified over https.
+//! healed; TLS with a self-signed certificate is verified over https. Then the day-2
+//! commands of `tests/support/day2.rs` on the supervisord path.
 
 #[path = "../support/container.rs"]
 mod container;
+#[path = "../support/day2.rs"]
+mod day2;
 #[path = "../support/root.rs"]
 mod root;
 
@@ -121,7 +124,7 @@ fn assert_no_secret(what: &str, text: &str, secrets: &[String]) {
 }
 
 #[test]
-fn init_from_nothing_then_idempotent_then_changes_failures_drift_and_tls() {
+fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two() {
     provision::host::packages::ensure(
         provision::host::packages::manager(provision::host::facts::PackageManager::Apt).as_ref(),
         &["debootstrap", "systemd-container"],
@@ -133,6 +136,10 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_and_tls() {
         c.merged.join("root/provision"),
     )
     .unwrap();
+    // Before init: the day-2 commands say so.
+    let never = c.exec(&["/root/provision", "status"]);
+    assert_eq!(never.status.code(), Some(2), "{}", day2::text(&never));
+    assert!(day2::text(&never).contains("never initialised"));
     let secrets = write_config(&c);
     // Everything but the admin password, which the first run shows once, by design.
     let quiet_secrets: Vec<String> = secrets
@@ -262,6 +269,14 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_and_tls() {
         "{}",
         broken.out
     );
+    // status tells of the unfinished run.
+    let half = c.exec(&["/root/provision", "status"]);
+    assert_eq!(half.status.code(), Some(3), "{}", day2::text(&half));
+    assert!(
+        day2::text(&half).contains("stopped part-way"),
+        "{}",
+        day2::text(&half)
+    );
     std::fs::remove_file(&broken_conf).unwrap();
     let resumed = init(&c, &["--yes", "--instances", "2"], &secrets);
     assert_eq!(resumed.code, 0, "{}", resumed.out);
@@ -323,4 +338,6 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_and_tls() {
     assert!(tls.out.contains("Strict-Transport-Security"), "{}", tls.out);
     let again = init(&c, &["--yes"], &secrets);
     assert!(again.recap().contains("changed=0"), "{}", again.out);
+
+    day2::all(&c, &day2::Manager { systemd: false });
 }

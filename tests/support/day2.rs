@@ -1,0 +1,346 @@
+//! The day-2 commands against a running stack in a test container, the same on the
+//! supervisord path (tests/init) and under systemd (tests/fresh_host): status on a good
+//! and a broken stack, logs, a rolling restart under verify's load with no failed request,
+//! backup → data destroyed → restore → the same content, a corrupt and a missing backup,
+//! rollback after a bad template change, and uninstall keeping the data.
+
+use std::time::{Duration, Instant};
+
+use crate::container::Container;
+
+const BIN: &str = "/root/provision";
+
+pub fn text(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn run(c: &Container, args: &[&str]) -> (i32, String) {
+    let mut argv = vec![BIN];
+    argv.extend_from_slice(args);
+    let o = c.exec(&argv);
+    (o.status.code().unwrap_or(-1), text(&o))
+}
+
+pub fn phase(name: &str, started: Instant) {
+    println!("== {name:<40} {:>6.1} s", started.elapsed().as_secs_f64());
+}
+
+/// How the instances are named and stopped here.
+pub struct Manager {
+    pub systemd: bool,
+}
+
+impl Manager {
+    fn stop(&self, c: &Container, port: u16) {
+        let o = if self.systemd {
+            c.exec(&[
+                "systemctl",
+                "stop",
+                &format!("live-dashboard@{port}.service"),
+            ])
+        } else {
+            c.exec(&["supervisorctl", "stop", &format!("live-dashboard-{port}")])
+        };
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
+/// The dashboard's data as one digest per table (row text, sorted).
+fn content(c: &Container) -> String {
+    let o = c.exec(&[
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-qAt",
+        "-d",
+        "live_validation_dashboard",
+        "-c",
+        "SELECT (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM validation_runs t) \
+         || ' ' || (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM validation_results t) \
+         || ' ' || (SELECT count(*) FROM users)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Every day-2 proof, in order (uninstall last).
+pub fn all(c: &Container, m: &Manager) {
+    status_and_logs(c, m);
+    rolling_restart_under_load(c);
+    backup_and_restore(c);
+    rollback_after_a_bad_template(c);
+    uninstall_keeps_the_data(c);
+}
+
+fn status_and_logs(c: &Container, m: &Manager) {
+    let t = Instant::now();
+    let (code, out) = run(c, &["status"]);
+    println!("{out}");
+    assert_eq!(code, 0, "{out}");
+    for part in [
+        "postgresql",
+        "redis",
+        "nginx",
+        "instance 8001",
+        "instance 8002",
+    ] {
+        assert!(out.contains(part), "{part}: {out}");
+    }
+    let (code, json) = run(c, &["--json", "status"]);
+    assert_eq!(code, 0, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("status --json is JSON");
+    assert_eq!(v["state"], "ok", "{json}");
+    assert_eq!(v["parts"].as_array().unwrap().len(), 5, "{json}");
+    for p in v["parts"].as_array().unwrap() {
+        assert_eq!(p["running"], true, "{p}");
+        assert!(p["uptime_s"].as_u64().is_some(), "uptime of {p}");
+        assert!(p["version"].as_str().is_some_and(|s| !s.is_empty()), "{p}");
+    }
+    assert!(v["pool"]["max"].as_u64().is_some_and(|m| m > 0), "{json}");
+    assert!(!v["disks"].as_array().unwrap().is_empty(), "{json}");
+
+    let (code, out) = run(c, &["logs", "-n", "50"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("serving"), "the instances' start lines: {out}");
+    let (code, out) = run(c, &["logs", "postgres", "--since", "1h"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.trim().is_empty(),
+        "PostgreSQL logged nothing in an hour?"
+    );
+    let (code, out) = run(c, &["logs", "nginx", "-n", "5"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("HTTP/1.1"), "{out}");
+
+    // A broken stack: one instance down.
+    m.stop(c, 8002);
+    let (code, out) = run(c, &["status"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("instance 8002") && out.contains("not running"),
+        "{out}"
+    );
+    let (code, out) = run(c, &["restart", "--rolling"]);
+    assert_eq!(
+        code, 2,
+        "refused: no other instance to carry 8001's traffic\n{out}"
+    );
+    assert!(out.contains("no other instance is ready"), "{out}");
+    let (code, out) = run(c, &["restart"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(c, &["status"]);
+    assert_eq!(code, 0, "{out}");
+    phase("status, logs, a broken stack", t);
+}
+
+/// verify's load through nginx while `during` runs; the report's JSON.
+fn under_load(
+    c: &Container,
+    during: &dyn Fn() -> (i32, String),
+) -> (serde_json::Value, (i32, String)) {
+    std::thread::scope(|s| {
+        let load = s.spawn(|| {
+            run(
+                c,
+                &[
+                    "verify",
+                    "--rate",
+                    "200",
+                    "--duration",
+                    "25s",
+                    "--warmup",
+                    "1s",
+                    "--format",
+                    "json",
+                ],
+            )
+        });
+        // After the checks (a few seconds), well inside the load's 25 s.
+        std::thread::sleep(Duration::from_secs(8));
+        let result = during();
+        let (_, json) = load.join().unwrap();
+        let start = json.find('{').unwrap_or(0);
+        let v: serde_json::Value =
+            serde_json::from_str(&json[start..]).unwrap_or_else(|e| panic!("{e}: {json}"));
+        (v, result)
+    })
+}
+
+fn failed_requests(v: &serde_json::Value) -> (u64, u64) {
+    let load = &v["load"];
+    let mut ok = 0;
+    let mut failed = 0;
+    for pair in load["by_class"].as_array().expect("a load ran") {
+        let n = pair[1].as_u64().unwrap();
+        if pair[0] == "ok2xx" {
+            ok += n;
+        } else {
+            failed += n;
+        }
+    }
+    (ok, failed)
+}
+
+fn rolling_restart_under_load(c: &Container) {
+    let t = Instant::now();
+    let (report, (code, out)) = under_load(c, &|| run(c, &["restart", "--rolling"]));
+    println!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(2/2)"), "{out}");
+    // Each instance got a new process.
+    for line in out.lines().filter(|l| l.contains(" restarted (pid ")) {
+        let pids = line
+            .split("(pid ")
+            .nth(1)
+            .unwrap()
+            .split(')')
+            .next()
+            .unwrap();
+        let (old, new) = pids.split_once(" → ").unwrap();
+        assert_ne!(old, new, "{line}");
+    }
+    let (ok, failed) = failed_requests(&report);
+    println!(
+        "rolling restart under load: {ok} answered 2xx, {failed} failed, {} resent on a closed keep-alive connection",
+        report["load"]["resent"]
+    );
+    assert!(ok > 1000, "{report}");
+    assert_eq!(
+        failed, 0,
+        "requests failed during the rolling restart: {}",
+        report["load"]["by_class"]
+    );
+    assert_eq!(report["exit_code"], 0, "{report}");
+    phase("rolling restart under load", t);
+}
+
+fn backup_and_restore(c: &Container) {
+    let t = Instant::now();
+    let before = content(c);
+    let (code, out) = run(c, &["backup"]);
+    assert_eq!(code, 0, "{out}");
+    let file = out
+        .split(" to ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("the backup's file")
+        .to_string();
+    let (code, list) = run(c, &["backup", "--list"]);
+    assert_eq!(code, 0, "{list}");
+    assert!(
+        list.contains(&file) && list.contains("checksum ok"),
+        "{list}"
+    );
+    // The data is destroyed.
+    let o = c.exec(&[
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-q",
+        "-d",
+        "live_validation_dashboard",
+        "-c",
+        "TRUNCATE validation_runs CASCADE",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_ne!(content(c), before);
+    let (code, out) = run(c, &["restore", &file]);
+    println!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(content(c), before, "the restored data differs");
+    assert!(
+        out.contains("kept as live_validation_dashboard_before_restore_"),
+        "{out}"
+    );
+    let (code, out) = run(c, &["verify", "--no-load"]);
+    assert_eq!(code, 0, "after the restore:\n{out}");
+    // (verify's WebSocket check wrote a run of its own.)
+    let before = content(c);
+    // A damaged backup, and one that is not there.
+    let damaged = "/root/damaged.dump";
+    let o = c.exec(&[
+        "sh",
+        "-c",
+        &format!(
+            "cp {file} {damaged} && cp {file}.sha256 {damaged}.sha256 && printf x >> {damaged}"
+        ),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, out) = run(c, &["restore", damaged]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("changed after the backup"), "{out}");
+    let (code, out) = run(c, &["restore", "/root/no-such.dump"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no such backup"), "{out}");
+    assert_eq!(content(c), before, "a refused restore touched the data");
+    phase("backup, destroy, restore", t);
+}
+
+fn rollback_after_a_bad_template(c: &Container) {
+    let t = Instant::now();
+    // A site template that lost a security header: init applies it, verify fails.
+    std::fs::create_dir_all(c.merged.join("root/tpl/nginx")).unwrap();
+    let template = include_str!("../../templates/nginx/live-dashboard.conf")
+        .lines()
+        .filter(|l| !l.contains("X-Frame-Options"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(
+        c.merged.join("root/tpl/nginx/live-dashboard.conf"),
+        template,
+    )
+    .unwrap();
+    let (code, out) = run(c, &["init", "--yes", "--templates", "/root/tpl"]);
+    assert_eq!(code, 1, "verify must catch the bad template:\n{out}");
+    assert!(out.contains("FAILED   security headers"), "{out}");
+    let (code, out) = run(c, &["rollback"]);
+    println!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("restored  /etc/nginx/sites-enabled/live-dashboard")
+            && out.contains("reload nginx"),
+        "{out}"
+    );
+    let (code, out) = run(c, &["verify", "--no-load"]);
+    assert_eq!(code, 0, "after the rollback:\n{out}");
+    phase("rollback after a bad template", t);
+}
+
+fn uninstall_keeps_the_data(c: &Container) {
+    let t = Instant::now();
+    let before = content(c);
+    let (code, out) = run(c, &["uninstall", "--purge-data"]);
+    assert_eq!(
+        code, 2,
+        "--purge-data without a terminal needs --yes:\n{out}"
+    );
+    let (code, out) = run(c, &["uninstall"]);
+    println!("{out}");
+    assert_eq!(code, 0, "{out}");
+    for gone in [
+        "etc/nginx/sites-enabled/live-dashboard",
+        "etc/live-dashboard/.env",
+        "etc/live-dashboard/provision.yaml",
+        "usr/local/bin/provision",
+    ] {
+        assert!(!c.merged.join(gone).exists(), "{gone} is still there");
+    }
+    assert!(
+        c.merged.join("etc/nginx/sites-enabled/default").exists(),
+        "nginx's default site is back"
+    );
+    let passwd = std::fs::read_to_string(c.merged.join("etc/passwd")).unwrap();
+    assert!(
+        !passwd.contains("live-dashboard:"),
+        "the service user is gone"
+    );
+    assert_eq!(content(c), before, "the data was kept");
+    let (code, out) = run(c, &["status"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("never initialised"), "{out}");
+    phase("uninstall (data kept)", t);
+}
