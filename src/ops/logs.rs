@@ -102,9 +102,10 @@ pub fn line_time(line: &str) -> Option<DateTime<Utc>> {
     None
 }
 
-/// nginx logs each request its rate limits refuse as an error; these are counted apart.
-pub fn is_rate_limited(line: &str) -> bool {
-    line.contains("limiting requests, excess")
+/// nginx logs each request its rate limits or access rules refuse (`/metrics` from a
+/// public address) as an error: the site doing its job, counted apart from real errors.
+pub fn is_refusal(line: &str) -> bool {
+    line.contains("limiting requests, excess") || line.contains("access forbidden by rule")
 }
 
 /// Whether a line reports an error or a warning, in any of those programs' words.

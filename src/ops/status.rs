@@ -113,8 +113,9 @@ pub struct Report {
     pub disks: Vec<Disk>,
     /// Error and warning lines of the last hour, a few per component.
     pub recent_errors: Vec<ErrorLine>,
-    /// Requests nginx's rate limits refused in the last hour (it logs each as an error).
-    pub rate_limited_last_hour: usize,
+    /// Requests nginx's rate limits or access rules refused in the last hour (it logs each
+    /// as an error).
+    pub refused_last_hour: usize,
     /// An init that stopped part-way (handlers still owed), or one running now.
     pub init: Option<String>,
 }
@@ -286,15 +287,12 @@ pub async fn gather(stack: &Stack) -> Report {
         .map(|n| n * stack.instances().len() as u64);
     let disks = disks(stack);
     let since = chrono::Utc::now() - chrono::Duration::hours(1);
-    let mut rate_limited = 0;
+    let mut refused = 0;
     let mut recent_errors = Vec::new();
     for c in Component::ALL {
         let lines = logs::recent_errors(stack, c, since, usize::MAX);
-        rate_limited += lines.iter().filter(|l| logs::is_rate_limited(l)).count();
-        let real: Vec<String> = lines
-            .into_iter()
-            .filter(|l| !logs::is_rate_limited(l))
-            .collect();
+        refused += lines.iter().filter(|l| logs::is_refusal(l)).count();
+        let real: Vec<String> = lines.into_iter().filter(|l| !logs::is_refusal(l)).collect();
         let skip = real.len().saturating_sub(3);
         recent_errors.extend(
             real.into_iter()
@@ -326,7 +324,7 @@ pub async fn gather(stack: &Stack) -> Report {
         websocket_clients: (metrics_read > 0).then_some(ws),
         disks,
         recent_errors,
-        rate_limited_last_hour: rate_limited,
+        refused_last_hour: refused,
         init,
     }
 }

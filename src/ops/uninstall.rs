@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::stack::{Component, Stack};
 use crate::host::exec::Cmd;
-use crate::host::psql::ident;
+use crate::host::psql::{ident, literal};
 use crate::host::services::{is_active, Action};
 use crate::init::vars::{BINARY, LOG_DIR, SERVICE_USER, STATE_DIR};
 use crate::playbook::history;
@@ -55,7 +55,7 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
         let name = stack.instance_service(i);
         if is_active(svc.as_ref(), &name).unwrap_or(false) {
             run(
-                format!("stopped {name}"),
+                format!("instance {name} (stopped)"),
                 svc.action(Action::Stop, &name),
                 &mut u,
             );
@@ -130,9 +130,13 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
             .unwrap_or(5432);
         let mut sql = String::new();
         if let Some(db) = &db {
+            // The database, and the ones restores kept (psql runs each DROP it selects).
             sql.push_str(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE);\n",
-                ident(db)
+                "SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database \
+                 WHERE datname = {db} OR starts_with(datname, {kept}) OR starts_with(datname, {staged}) \\gexec\n",
+                db = literal(db),
+                kept = literal(&format!("{db}_before_restore_")),
+                staged = literal(&format!("{db}_restore_")),
             ));
         }
         if let Some(r) = &role {

@@ -72,6 +72,7 @@ pub fn all(c: &Container, m: &Manager) {
     backup_and_restore(c);
     rollback_after_a_bad_template(c);
     uninstall_keeps_the_data(c);
+    init_again_then_purge(c);
 }
 
 fn status_and_logs(c: &Container, m: &Manager) {
@@ -343,4 +344,40 @@ fn uninstall_keeps_the_data(c: &Container) {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("never initialised"), "{out}");
     phase("uninstall (data kept)", t);
+}
+
+/// After an uninstall that kept the data, init brings the stack back on it; an uninstall
+/// with --purge-data --yes then drops the database and its role and removes the data.
+fn init_again_then_purge(c: &Container) {
+    let t = Instant::now();
+    let runs_before = content(c);
+    let (code, out) = run(c, &["init", "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    let now = content(c);
+    let runs = |s: &str| s.split(':').next().unwrap().parse::<u64>().unwrap();
+    assert!(
+        runs(&now) >= runs(&runs_before),
+        "the kept data came back: {runs_before} → {now}"
+    );
+    let (code, out) = run(c, &["uninstall", "--purge-data", "--yes"]);
+    println!("{out}");
+    assert_eq!(code, 0, "{out}");
+    let dbs = c.exec(&[
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-qAt",
+        "-c",
+        "SELECT (SELECT count(*) FROM pg_database WHERE datname LIKE 'live_validation_dashboard%') \
+                + (SELECT count(*) FROM pg_roles WHERE rolname = 'dashboard_user')",
+    ]);
+    assert_eq!(
+        text(&dbs).trim(),
+        "0",
+        "the databases (restores' kept ones too) and the role are gone"
+    );
+    assert!(!c.merged.join("var/lib/live-dashboard").exists());
+    phase("init again on the kept data, then purge", t);
 }

@@ -100,10 +100,10 @@ pub fn text(r: &Report) -> String {
             gib(d.total_bytes)
         ));
     }
-    if r.rate_limited_last_hour > 0 {
+    if r.refused_last_hour > 0 {
         out.push_str(&format!(
-            "requests refused by nginx's rate limits in the last hour: {}\n",
-            r.rate_limited_last_hour
+            "requests refused by nginx's rate limits and access rules in the last hour: {}\n",
+            r.refused_last_hour
         ));
     }
     if let Some(i) = &r.init {
