@@ -3,11 +3,9 @@
 //!
 //! A backup counts the rows in the very snapshot pg_dump reads (`pg_export_snapshot`
 //! shared with `pg_dump --snapshot`), checks the archive lists every table's data, and only
-//! then gives the file its name. A restore checks the checksum and the archive, loads it
-//! into a new database, compares its rows with the manifest, and only then swaps it in
-//! under the app's name — keeping the database it replaces under another name, so a
-//! restore loses nothing either. The app's role logs in with its password from the
-//! environment of pg_dump and pg_restore, never their argv.
+//! then gives the file its name (`restore` reads what is written here). The app's role
+//! logs in with its password from the environment of pg_dump and pg_restore, never their
+//! argv.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +16,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Connection;
 
 use crate::host::exec::Cmd;
-use crate::host::psql::{ident, literal};
+use crate::host::psql::ident;
 use crate::settings::{redact_url, Secret};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +31,7 @@ pub enum BackupError {
     Failed(String),
 }
 
-fn failed(what: impl std::fmt::Display) -> BackupError {
+pub(super) fn failed(what: impl std::fmt::Display) -> BackupError {
     BackupError::Failed(what.to_string())
 }
 
@@ -60,13 +58,13 @@ pub struct Backup {
 }
 
 /// How to reach the database as the app's role, for libpq programs.
-struct Conn {
+pub(super) struct Conn {
     args: Vec<String>,
     password: Option<Secret>,
-    database: String,
+    pub(super) database: String,
 }
 
-fn conn_of(url: &Secret) -> Result<Conn, BackupError> {
+pub(super) fn conn_of(url: &Secret) -> Result<Conn, BackupError> {
     let shown = redact_url(url.expose());
     let u = url::Url::parse(url.expose())
         .map_err(|e| BackupError::Database(format!("{shown}: not a URL: {e}")))?;
@@ -103,7 +101,7 @@ fn conn_of(url: &Secret) -> Result<Conn, BackupError> {
 
 impl Conn {
     /// `program` with the connection's options, the password in its environment.
-    fn cmd(&self, program: &str, database: &str) -> Cmd {
+    pub(super) fn cmd(&self, program: &str, database: &str) -> Cmd {
         let mut c = Cmd::new(program, &[]);
         for a in &self.args {
             c = c.arg(a.as_str());
@@ -124,7 +122,7 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// The `TABLE DATA` entries of an archive's table of contents (`schema.table`).
-fn archive_tables(file: &Path) -> Result<Vec<String>, BackupError> {
+pub(super) fn archive_tables(file: &Path) -> Result<Vec<String>, BackupError> {
     let out = Cmd::new("pg_restore", &["--list", &file.display().to_string()])
         .run_checked(true)
         .map_err(failed)?;
@@ -152,7 +150,9 @@ fn archive_tables(file: &Path) -> Result<Vec<String>, BackupError> {
 }
 
 /// Rows per table, counted in `conn`'s current snapshot.
-async fn count_tables(conn: &mut sqlx::PgConnection) -> Result<BTreeMap<String, i64>, String> {
+pub(super) async fn count_tables(
+    conn: &mut sqlx::PgConnection,
+) -> Result<BTreeMap<String, i64>, String> {
     let tables: Vec<(String, String)> = sqlx::query_as(
         "SELECT schemaname::text, tablename::text FROM pg_tables \
          WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2",
@@ -305,156 +305,6 @@ pub fn checksum(file: &Path) -> Result<String, BackupError> {
         )));
     }
     Ok(got)
-}
-
-/// How a restore reaches PostgreSQL as its superuser (to create and rename databases).
-pub struct Admin {
-    pub socket_dir: String,
-    pub port: u16,
-}
-
-impl Admin {
-    fn run(&self, sql: String) -> Result<String, BackupError> {
-        crate::host::psql::admin(&self.socket_dir, self.port, sql)
-            .run()
-            .map(|o| o.stdout)
-            .map_err(|e| BackupError::Database(e.to_string()))
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Restored {
-    pub database: String,
-    /// The database it replaced, kept under this name.
-    pub kept_as: String,
-    pub tables: usize,
-    pub rows: i64,
-    pub seconds: f64,
-}
-
-/// Checks `file` (checksum unless `unchecked`, archive, manifest) and loads it into a new
-/// database, compared with the manifest. Returns the new database's name.
-pub async fn stage(
-    url: &Secret,
-    admin: &Admin,
-    file: &Path,
-    dir: &Path,
-    unchecked: bool,
-) -> Result<(String, BTreeMap<String, i64>), BackupError> {
-    if !file.is_file() {
-        return Err(BackupError::Missing {
-            file: file.to_path_buf(),
-            dir: dir.to_path_buf(),
-        });
-    }
-    if !unchecked {
-        checksum(file)?;
-    }
-    let listed = archive_tables(file)?;
-    let manifest: Option<Manifest> = std::fs::read_to_string(sidecar(file, "json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let c = conn_of(url)?;
-    let role = url::Url::parse(url.expose())
-        .ok()
-        .map(|u| u.username().to_string())
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| BackupError::Database("DATABASE_URL names no role".into()))?;
-    let staging = format!(
-        "{}_restore_{}",
-        c.database,
-        chrono::Utc::now().format("%Y%m%d%H%M%S")
-    );
-    admin.run(format!(
-        "CREATE DATABASE {} OWNER {};",
-        ident(&staging),
-        ident(&role)
-    ))?;
-    let drop_staging = |admin: &Admin| {
-        let _ = admin.run(format!("DROP DATABASE IF EXISTS {};", ident(&staging)));
-    };
-    let restore = c
-        .cmd("pg_restore", &staging)
-        .arg("--no-owner")
-        .arg("--no-privileges")
-        .arg("--exit-on-error")
-        .arg("--single-transaction")
-        .arg(file.display().to_string());
-    if let Err(e) = tokio::task::spawn_blocking(move || restore.run())
-        .await
-        .map_err(failed)?
-    {
-        drop_staging(admin);
-        return Err(BackupError::Corrupt {
-            file: file.to_path_buf(),
-            why: format!("pg_restore failed part-way, so nothing was swapped in: {e}"),
-        });
-    }
-    let mut staged_url = url::Url::parse(url.expose()).map_err(failed)?;
-    staged_url.set_path(&format!("/{staging}"));
-    let counted = async {
-        let mut db = sqlx::PgConnection::connect(staged_url.as_str())
-            .await
-            .map_err(|e| e.to_string())?;
-        let counts = count_tables(&mut db).await;
-        let _ = db.close().await;
-        counts
-    }
-    .await;
-    let counts = match counted {
-        Ok(c) => c,
-        Err(e) => {
-            drop_staging(admin);
-            return Err(BackupError::Database(format!(
-                "counting the restored rows: {e}"
-            )));
-        }
-    };
-    let expected: BTreeMap<String, i64> = match &manifest {
-        Some(m) => m.tables.clone(),
-        None => listed.iter().map(|t| (t.clone(), -1)).collect(),
-    };
-    let wrong: Vec<String> = expected
-        .iter()
-        .filter(|(t, n)| match counts.get(*t) {
-            Some(got) => **n >= 0 && got != *n,
-            None => true,
-        })
-        .map(|(t, n)| format!("{t}: {n} in the backup, {:?} restored", counts.get(t)))
-        .collect();
-    if !wrong.is_empty() {
-        drop_staging(admin);
-        return Err(BackupError::Corrupt {
-            file: file.to_path_buf(),
-            why: format!(
-                "the restored rows differ from its manifest: {}",
-                wrong.join("; ")
-            ),
-        });
-    }
-    Ok((staging, counts))
-}
-
-/// Swaps `staging` in under the app database's name (no one may be connected: the
-/// instances are stopped by the caller); the old database is kept as `DB_before_restore_TS`.
-pub fn swap(url: &Secret, admin: &Admin, staging: &str) -> Result<String, BackupError> {
-    let c = conn_of(url)?;
-    let kept = format!(
-        "{}_before_restore_{}",
-        c.database,
-        chrono::Utc::now().format("%Y%m%d%H%M%S")
-    );
-    admin.run(format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid();\n\
-         ALTER DATABASE {} RENAME TO {};\n\
-         ALTER DATABASE {} RENAME TO {};",
-        literal(&c.database),
-        ident(&c.database),
-        ident(&kept),
-        ident(staging),
-        ident(&c.database),
-    ))?;
-    Ok(kept)
 }
 
 #[cfg(test)]

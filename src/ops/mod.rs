@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod logs;
+mod probes;
 pub mod restore;
 pub mod rollback;
 pub mod rolling;

@@ -7,9 +7,18 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::backup::{self, Admin, BackupError, Restored};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::Connection;
+
+use super::backup::{
+    archive_tables, checksum, conn_of, count_tables, failed, sidecar, BackupError, Manifest,
+};
 use super::stack::Stack;
+use crate::host::psql::{ident, literal};
 use crate::host::services::Action;
+use crate::settings::Secret;
 
 pub async fn restore(
     stack: &Stack,
@@ -28,8 +37,7 @@ pub async fn restore(
             .and_then(|u| u.port())
             .unwrap_or(5432),
     };
-    let (staging, counts) =
-        backup::stage(url, &admin, file, &stack.backup_dir(), unchecked).await?;
+    let (staging, counts) = stage(url, &admin, file, &stack.backup_dir(), unchecked).await?;
     let rows: i64 = counts.values().sum();
     progress(&format!(
         "loaded into {staging}: {} tables, {rows} rows, matching the backup",
@@ -43,7 +51,7 @@ pub async fn restore(
             .map_err(|e| BackupError::Failed(e.to_string()))?;
     }
     progress("instances stopped");
-    let swapped = backup::swap(url, &admin, &staging);
+    let swapped = swap(url, &admin, &staging);
     let bumped = bump_cache(stack).await;
     for i in stack.instances() {
         let _ = svc.action(Action::Start, &stack.instance_service(i)).run();
@@ -87,4 +95,157 @@ async fn bump_cache(stack: &Stack) -> Result<(), String> {
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// How a restore reaches PostgreSQL as its superuser (to create and rename databases).
+pub struct Admin {
+    pub socket_dir: String,
+    pub port: u16,
+}
+
+impl Admin {
+    fn run(&self, sql: String) -> Result<String, BackupError> {
+        crate::host::psql::admin(&self.socket_dir, self.port, sql)
+            .run()
+            .map(|o| o.stdout)
+            .map_err(|e| BackupError::Database(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub database: String,
+    /// The database it replaced, kept under this name.
+    pub kept_as: String,
+    pub tables: usize,
+    pub rows: i64,
+    pub seconds: f64,
+}
+
+/// Checks `file` (checksum unless `unchecked`, archive, manifest) and loads it into a new
+/// database, compared with the manifest. Returns the new database's name.
+pub async fn stage(
+    url: &Secret,
+    admin: &Admin,
+    file: &Path,
+    dir: &Path,
+    unchecked: bool,
+) -> Result<(String, BTreeMap<String, i64>), BackupError> {
+    if !file.is_file() {
+        return Err(BackupError::Missing {
+            file: file.to_path_buf(),
+            dir: dir.to_path_buf(),
+        });
+    }
+    if !unchecked {
+        checksum(file)?;
+    }
+    let listed = archive_tables(file)?;
+    let manifest: Option<Manifest> = std::fs::read_to_string(sidecar(file, "json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let c = conn_of(url)?;
+    let role = url::Url::parse(url.expose())
+        .ok()
+        .map(|u| u.username().to_string())
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| BackupError::Database("DATABASE_URL names no role".into()))?;
+    let staging = format!(
+        "{}_restore_{}",
+        c.database,
+        chrono::Utc::now().format("%Y%m%d%H%M%S")
+    );
+    admin.run(format!(
+        "CREATE DATABASE {} OWNER {};",
+        ident(&staging),
+        ident(&role)
+    ))?;
+    let drop_staging = |admin: &Admin| {
+        let _ = admin.run(format!("DROP DATABASE IF EXISTS {};", ident(&staging)));
+    };
+    let restore = c
+        .cmd("pg_restore", &staging)
+        .arg("--no-owner")
+        .arg("--no-privileges")
+        .arg("--exit-on-error")
+        .arg("--single-transaction")
+        .arg(file.display().to_string());
+    if let Err(e) = tokio::task::spawn_blocking(move || restore.run())
+        .await
+        .map_err(failed)?
+    {
+        drop_staging(admin);
+        return Err(BackupError::Corrupt {
+            file: file.to_path_buf(),
+            why: format!("pg_restore failed part-way, so nothing was swapped in: {e}"),
+        });
+    }
+    let mut staged_url = url::Url::parse(url.expose()).map_err(failed)?;
+    staged_url.set_path(&format!("/{staging}"));
+    let counted = async {
+        let mut db = sqlx::PgConnection::connect(staged_url.as_str())
+            .await
+            .map_err(|e| e.to_string())?;
+        let counts = count_tables(&mut db).await;
+        let _ = db.close().await;
+        counts
+    }
+    .await;
+    let counts = match counted {
+        Ok(c) => c,
+        Err(e) => {
+            drop_staging(admin);
+            return Err(BackupError::Database(format!(
+                "counting the restored rows: {e}"
+            )));
+        }
+    };
+    let expected: BTreeMap<String, i64> = match &manifest {
+        Some(m) => m.tables.clone(),
+        None => listed.iter().map(|t| (t.clone(), -1)).collect(),
+    };
+    let wrong: Vec<String> = expected
+        .iter()
+        .filter(|(t, n)| match counts.get(*t) {
+            Some(got) => **n >= 0 && got != *n,
+            None => true,
+        })
+        .map(|(t, n)| format!("{t}: {n} in the backup, {:?} restored", counts.get(t)))
+        .collect();
+    if !wrong.is_empty() {
+        drop_staging(admin);
+        return Err(BackupError::Corrupt {
+            file: file.to_path_buf(),
+            why: format!(
+                "the restored rows differ from its manifest: {}",
+                wrong.join("; ")
+            ),
+        });
+    }
+    Ok((staging, counts))
+}
+
+/// Swaps `staging` in under the app database's name (no one may be connected: the
+/// instances are stopped by the caller); the old database is kept as `DB_before_restore_TS`.
+/// Both renames are one transaction: either both happen or neither.
+pub fn swap(url: &Secret, admin: &Admin, staging: &str) -> Result<String, BackupError> {
+    let c = conn_of(url)?;
+    let kept = format!(
+        "{}_before_restore_{}",
+        c.database,
+        chrono::Utc::now().format("%Y%m%d%H%M%S")
+    );
+    admin.run(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid();\n\
+         BEGIN;\n\
+         ALTER DATABASE {} RENAME TO {};\n\
+         ALTER DATABASE {} RENAME TO {};\n\
+         COMMIT;",
+        literal(&c.database),
+        ident(&c.database),
+        ident(&kept),
+        ident(staging),
+        ident(&c.database),
+    ))?;
+    Ok(kept)
 }

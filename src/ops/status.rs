@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::logs;
+use super::probes;
 use super::stack::{Component, Stack};
 use crate::host::services::{is_active, is_enabled, Services};
-use crate::settings::redact_url;
 use crate::verify::metrics::Counters;
 
 /// How a part is doing (ordered: worse is greater).
@@ -141,11 +141,11 @@ pub async fn gather(stack: &Stack) -> Report {
 
     let mut parts = Vec::new();
     // PostgreSQL
-    let pg_port = url_port(stack.database_url().map(|s| s.expose()), 5432);
+    let pg_port = probes::url_port(stack.database_url().map(|s| s.expose()), 5432);
     let mut pg = managed_part(stack, svc.as_ref(), Component::Postgres, "postgresql");
     pg.listening = listen_on(pg_port);
-    pg.uptime_s = uptime(pg_port);
-    match postgres_probe(stack).await {
+    pg.uptime_s = probes::uptime(pg_port);
+    match probes::postgres_probe(stack).await {
         Ok((version, health)) => {
             pg.version = version.split_whitespace().next().map(str::to_string);
             pg.health = Some(health);
@@ -154,11 +154,11 @@ pub async fn gather(stack: &Stack) -> Report {
     }
     parts.push(pg);
     // Redis
-    let redis_port = url_port(stack.redis_url().map(|s| s.expose()), 6379);
+    let redis_port = probes::url_port(stack.redis_url().map(|s| s.expose()), 6379);
     let mut rd = managed_part(stack, svc.as_ref(), Component::Redis, "redis");
     rd.listening = listen_on(redis_port);
-    rd.uptime_s = uptime(redis_port);
-    match redis_probe(stack).await {
+    rd.uptime_s = probes::uptime(redis_port);
+    match probes::redis_probe(stack).await {
         Ok((version, health)) => {
             rd.version = Some(version);
             rd.health = Some(health);
@@ -182,7 +182,7 @@ pub async fn gather(stack: &Stack) -> Report {
             ng.listening.extend(listen_on(p));
         }
     }
-    ng.uptime_s = uptime(site_port);
+    ng.uptime_s = probes::uptime(site_port);
     ng.version = crate::host::exec::Cmd::new("nginx", &["-v"])
         .run_checked(true)
         .ok()
@@ -205,11 +205,11 @@ pub async fn gather(stack: &Stack) -> Report {
     }
     if let Some(c) = &client {
         let url = format!("{}/health", stack.settings.url);
-        match probe(c, &url).await {
+        match probes::probe(c, &url).await {
             Ok((200, _)) => ng.health = Some(format!("{url}: 200")),
             Ok((code, body)) => ng.problem(
                 State::Down,
-                format!("{url} answered {code}: {}", first_line(&body)),
+                format!("{url} answered {code}: {}", probes::first_line(&body)),
             ),
             Err(e) => ng.problem(State::Down, e),
         }
@@ -234,7 +234,7 @@ pub async fn gather(stack: &Stack) -> Report {
         );
         service_state(&mut p, svc.as_ref(), &service, stack.is_systemd());
         p.listening = listen_on(i.port);
-        p.uptime_s = uptime(i.port);
+        p.uptime_s = probes::uptime(i.port);
         if p.listening.is_empty() {
             p.problem(
                 State::Down,
@@ -246,12 +246,12 @@ pub async fn gather(stack: &Stack) -> Report {
         }
         if let Some(c) = &client {
             let base = format!("http://{}", i.addr());
-            if let Ok((200, body)) = probe(c, &format!("{base}/health")).await {
+            if let Ok((200, body)) = probes::probe(c, &format!("{base}/health")).await {
                 p.version = serde_json::from_str::<serde_json::Value>(&body)
                     .ok()
                     .and_then(|v| v["version"].as_str().map(str::to_string));
             }
-            match probe(c, &format!("{base}/ready")).await {
+            match probes::probe(c, &format!("{base}/ready")).await {
                 Ok((code, body)) => {
                     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
                     let status = v["status"].as_str().unwrap_or("?").to_string();
@@ -262,15 +262,16 @@ pub async fn gather(stack: &Stack) -> Report {
                             State::Degraded,
                             format!("/ready says degraded: {}", v["checks"]),
                         ),
-                        _ => {
-                            p.problem(State::Down, format!("/ready {code}: {}", first_line(&body)))
-                        }
+                        _ => p.problem(
+                            State::Down,
+                            format!("/ready {code}: {}", probes::first_line(&body)),
+                        ),
                     }
                 }
                 Err(e) if p.state != State::Down => p.problem(State::Down, e),
                 Err(_) => {}
             }
-            if let Ok((200, text)) = probe(c, &format!("{base}/metrics")).await {
+            if let Ok((200, text)) = probes::probe(c, &format!("{base}/metrics")).await {
                 metrics_read += 1;
                 counters = counters.plus(&Counters::parse(&text));
                 let g = |name| crate::verify::metrics::sum(&text, name).unwrap_or(0.0) as u64;
@@ -285,7 +286,7 @@ pub async fn gather(stack: &Stack) -> Report {
     pool.max = stack
         .pool_size()
         .map(|n| n * stack.instances().len() as u64);
-    let disks = disks(stack);
+    let disks = probes::disks(stack);
     let since = chrono::Utc::now() - chrono::Duration::hours(1);
     let mut refused = 0;
     let mut recent_errors = Vec::new();
@@ -300,7 +301,7 @@ pub async fn gather(stack: &Stack) -> Report {
                 .map(|line| ErrorLine { component: c, line }),
         );
     }
-    let init = unfinished_init(stack);
+    let init = probes::unfinished_init(stack);
     let mut state = parts.iter().map(|p| p.state).max().unwrap_or(State::Ok);
     if init.is_some()
         || disks
@@ -360,122 +361,4 @@ fn service_state(p: &mut Part, svc: &dyn Services, service: &str, systemd: bool)
             Err(e) => p.problem(State::Degraded, format!("cannot ask about {service}: {e}")),
         }
     }
-}
-
-fn url_port(url: Option<&str>, default: u16) -> u16 {
-    url.and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.port())
-        .unwrap_or(default)
-}
-
-/// How long the oldest process listening on `port` has run.
-fn uptime(port: u16) -> Option<u64> {
-    let pid = *crate::host::proc::listener_pids(port).first()?;
-    crate::host::proc::age(pid).map(|d| d.as_secs())
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").chars().take(200).collect()
-}
-
-async fn probe(client: &reqwest::Client, url: &str) -> Result<(u16, String), String> {
-    let resp = crate::verify::http_checks::get(client, url).await?;
-    let code = resp.status().as_u16();
-    Ok((code, resp.text().await.unwrap_or_default()))
-}
-
-/// Logs in with the app's credentials: (version, connections in use / max).
-async fn postgres_probe(stack: &Stack) -> Result<(String, String), String> {
-    use sqlx::Connection;
-    let url = stack
-        .database_url()
-        .ok_or("DATABASE_URL is in neither the .env nor the config")?;
-    let shown = redact_url(url.expose());
-    let connect = sqlx::PgConnection::connect(url.expose());
-    let mut conn = tokio::time::timeout(Duration::from_secs(3), connect)
-        .await
-        .map_err(|_| format!("{shown}: no answer within 3 s"))?
-        .map_err(|e| format!("{shown}: {e}; see `provision logs postgres`"))?;
-    let (version, used, max): (String, i64, String) = sqlx::query_as(
-        "SELECT current_setting('server_version'), \
-                (SELECT count(*) FROM pg_stat_activity WHERE datname IS NOT NULL), \
-                current_setting('max_connections')",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .map_err(|e| format!("{shown}: {e}"))?;
-    let _ = conn.close().await;
-    Ok((
-        version,
-        format!("login ok; {used} of {max} connections in use"),
-    ))
-}
-
-/// Logs in with the app's credentials: (version, memory used and keys).
-async fn redis_probe(stack: &Stack) -> Result<(String, String), String> {
-    let url = stack
-        .redis_url()
-        .ok_or("REDIS_URL is in neither the .env nor the config")?;
-    let shown = redact_url(url.expose());
-    let client = redis::Client::open(url.expose()).map_err(|e| format!("{shown}: {e}"))?;
-    let info: String = tokio::time::timeout(Duration::from_secs(3), async {
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        redis::cmd("INFO").query_async::<String>(&mut conn).await
-    })
-    .await
-    .map_err(|_| format!("{shown}: no answer within 3 s"))?
-    .map_err(|e| format!("{shown}: {e}; the instances answer uncached until it is back (see `provision logs redis`)"))?;
-    let field = |k: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}:")))
-            .map(|v| v.trim().to_string())
-    };
-    Ok((
-        field("redis_version").unwrap_or_default(),
-        format!(
-            "login ok; memory {} of {}",
-            field("used_memory_human").unwrap_or_default(),
-            field("maxmemory_human").unwrap_or_default()
-        ),
-    ))
-}
-
-fn disks(stack: &Stack) -> Vec<Disk> {
-    let mut out = Vec::new();
-    for (what, path) in [
-        ("postgresql data", stack.postgres_data_dir()),
-        (
-            "state and backups",
-            std::path::PathBuf::from(crate::init::vars::STATE_DIR),
-        ),
-        ("logs", std::path::PathBuf::from("/var/log")),
-    ] {
-        if let Some((free, total)) = crate::host::proc::disk_space(&path) {
-            out.push(Disk {
-                what: what.into(),
-                path: path.display().to_string(),
-                free_bytes: free,
-                total_bytes: total,
-            });
-        }
-    }
-    out
-}
-
-/// Handlers a failed init left owed, or an init running right now.
-fn unfinished_init(stack: &Stack) -> Option<String> {
-    let lock = stack.state_dir.join("run.lock");
-    if let Ok(text) = std::fs::read_to_string(&lock) {
-        let pid = text.split_whitespace().next().unwrap_or("");
-        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            return Some(format!("a provision run is in progress (pid {pid})"));
-        }
-    }
-    let pending = crate::playbook::state::Pending::load(&stack.state_dir).ok()?;
-    (!pending.names.is_empty()).then(|| {
-        format!(
-            "the last init stopped part-way and still owes: {}; run `provision init` to finish it",
-            pending.names.join(", ")
-        )
-    })
 }

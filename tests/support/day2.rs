@@ -45,24 +45,24 @@ impl Manager {
     }
 }
 
+/// psql as PostgreSQL's superuser in the container (in `db`, else `postgres`): its output.
+fn psql(c: &Container, db: &str, sql: &str) -> String {
+    let o = c.exec(&[
+        "runuser", "-u", "postgres", "--", "psql", "-qAt", "-d", db, "-c", sql,
+    ]);
+    assert!(o.status.success(), "{sql}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
 /// The dashboard's data as one digest per table (row text, sorted).
 fn content(c: &Container) -> String {
-    let o = c.exec(&[
-        "runuser",
-        "-u",
-        "postgres",
-        "--",
-        "psql",
-        "-qAt",
-        "-d",
+    psql(
+        c,
         "live_validation_dashboard",
-        "-c",
         "SELECT (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM validation_runs t) \
          || ' ' || (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM validation_results t) \
          || ' ' || (SELECT count(*) FROM users)",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
+    )
 }
 
 /// Every day-2 proof, in order (uninstall last).
@@ -235,19 +235,11 @@ fn backup_and_restore(c: &Container) {
         "{list}"
     );
     // The data is destroyed.
-    let o = c.exec(&[
-        "runuser",
-        "-u",
-        "postgres",
-        "--",
-        "psql",
-        "-q",
-        "-d",
+    psql(
+        c,
         "live_validation_dashboard",
-        "-c",
         "TRUNCATE validation_runs CASCADE",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    );
     assert_ne!(content(c), before);
     let (code, out) = run(c, &["restore", &file]);
     println!("{out}");
@@ -362,20 +354,14 @@ fn init_again_then_purge(c: &Container) {
     let (code, out) = run(c, &["uninstall", "--purge-data", "--yes"]);
     println!("{out}");
     assert_eq!(code, 0, "{out}");
-    let dbs = c.exec(&[
-        "runuser",
-        "-u",
+    let left = psql(
+        c,
         "postgres",
-        "--",
-        "psql",
-        "-qAt",
-        "-c",
         "SELECT (SELECT count(*) FROM pg_database WHERE datname LIKE 'live_validation_dashboard%') \
                 + (SELECT count(*) FROM pg_roles WHERE rolname = 'dashboard_user')",
-    ]);
+    );
     assert_eq!(
-        text(&dbs).trim(),
-        "0",
+        left, "0",
         "the databases (restores' kept ones too) and the role are gone"
     );
     assert!(!c.merged.join("var/lib/live-dashboard").exists());
