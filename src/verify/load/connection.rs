@@ -103,14 +103,6 @@ fn closed_before_answer(e: &hyper::Error) -> bool {
     e.is_incomplete_message() || e.is_canceled() || e.is_closed()
 }
 
-fn copy_of(req: &hyper::Request<Full<Bytes>>) -> hyper::Request<Full<Bytes>> {
-    let mut r = hyper::Request::new(req.body().clone());
-    *r.method_mut() = req.method().clone();
-    *r.uri_mut() = req.uri().clone();
-    *r.headers_mut() = req.headers().clone();
-    r
-}
-
 impl Connection {
     pub fn new(endpoint: Endpoint) -> Self {
         Connection {
@@ -141,10 +133,14 @@ impl Connection {
 
     /// Sends one request and reads the whole answer; no status on a transport error or
     /// when `timeout` passes first.
-    pub async fn send(&mut self, req: hyper::Request<Full<Bytes>>, timeout: Duration) -> Sent {
+    /// `make` builds the request (a second time only for a resend).
+    pub async fn send(
+        &mut self,
+        make: &(dyn Fn() -> hyper::Request<Full<Bytes>> + Sync),
+        timeout: Duration,
+    ) -> Sent {
         let deadline = tokio::time::Instant::now() + timeout;
-        let again = copy_of(&req);
-        match tokio::time::timeout_at(deadline, self.try_send(req)).await {
+        match tokio::time::timeout_at(deadline, self.try_send(make())).await {
             Ok(Ok(status)) => {
                 self.answered += 1;
                 return Sent {
@@ -163,7 +159,7 @@ impl Connection {
         }
         self.sender = None;
         self.answered = 0;
-        let status = match tokio::time::timeout_at(deadline, self.try_send(again)).await {
+        let status = match tokio::time::timeout_at(deadline, self.try_send(make())).await {
             Ok(Ok(status)) => {
                 self.answered += 1;
                 Some(status)

@@ -238,11 +238,14 @@ async fn worker(shared: Arc<Shared>, mut conn: Connection) -> WorkerResult {
             break;
         }
         let t = pick(&shared.targets, shared.total_weight, ticket);
-        let mut req = hyper::Request::new(Full::new(t.body.clone()));
-        *req.method_mut() = t.method.clone();
-        *req.uri_mut() = t.uri.clone();
-        *req.headers_mut() = t.headers.clone();
-        let outcome = conn.send(req, shared.timeout).await;
+        let make = || {
+            let mut req = hyper::Request::new(Full::new(t.body.clone()));
+            *req.method_mut() = t.method.clone();
+            *req.uri_mut() = t.uri.clone();
+            *req.headers_mut() = t.headers.clone();
+            req
+        };
+        let outcome = conn.send(&make, shared.timeout).await;
         if due < shared.measure_from {
             continue;
         }
