@@ -3,8 +3,6 @@
 //! commands read, so every command agrees with what init set up. Read back, it gives the
 //! same answers: a re-run asks nothing and changes nothing.
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde::Serialize;
@@ -223,17 +221,7 @@ pub fn write(path: &Path, text: &str) -> std::io::Result<bool> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(false);
     }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    crate::host::fs::write_atomic(path, text.as_bytes(), 0o600, None)?;
     Ok(true)
 }
 
@@ -271,7 +259,9 @@ mod tests {
             !write(&path, &text).unwrap(),
             "unchanged content is left alone"
         );
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        ) & 0o777;
         assert_eq!(mode, 0o600);
     }
 

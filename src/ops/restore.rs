@@ -32,10 +32,7 @@ pub async fn restore(
     })?;
     let admin = Admin {
         socket_dir: stack.distro.postgresql.socket_dir.clone(),
-        port: url::Url::parse(url.expose())
-            .ok()
-            .and_then(|u| u.port())
-            .unwrap_or(5432),
+        port: stack.postgres_port(),
     };
     let (staging, counts) = stage(url, &admin, file, &stack.backup_dir(), unchecked).await?;
     let rows: i64 = counts.values().sum();
@@ -64,12 +61,8 @@ pub async fn restore(
         )),
     }
     for i in stack.instances() {
-        crate::playbook::steps::wait_for::apply(&crate::playbook::model::WaitForStep {
-            port: None,
-            url: Some(format!("http://{}/ready", i.addr())),
-            timeout_s: 60,
-        })
-        .map_err(|e| BackupError::Failed(format!("after the restore: {e}")))?;
+        super::rolling::wait_ready(i)
+            .map_err(|e| BackupError::Failed(format!("after the restore: {e}")))?;
     }
     progress("instances started and ready");
     Ok(Restored {

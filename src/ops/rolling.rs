@@ -254,7 +254,8 @@ fn ready_now(i: &Instance) -> bool {
         .is_ok_and(|p| p == crate::playbook::steps::Plan::Matched)
 }
 
-fn wait_ready(i: &Instance) -> Result<(), RestartError> {
+/// Waits up to 60 s for the instance's `/ready`.
+pub(super) fn wait_ready(i: &Instance) -> Result<(), RestartError> {
     crate::playbook::steps::wait_for::apply(&ready_step(i, 60))
         .map_err(|e| RestartError::Failed(format!("instance {}: {e}", i.port)))
 }

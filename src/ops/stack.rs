@@ -189,6 +189,14 @@ impl Stack {
         self.settings.redis_url.as_ref()
     }
 
+    /// PostgreSQL's port, from the app's URL (5432 when it names none).
+    pub fn postgres_port(&self) -> u16 {
+        self.database_url()
+            .and_then(|s| url::Url::parse(s.expose()).ok())
+            .and_then(|u| u.port())
+            .unwrap_or(5432)
+    }
+
     /// The app database's name, from its URL.
     pub fn database_name(&self) -> Option<String> {
         let url = url::Url::parse(self.database_url()?.expose()).ok()?;

@@ -141,7 +141,7 @@ pub async fn gather(stack: &Stack) -> Report {
 
     let mut parts = Vec::new();
     // PostgreSQL
-    let pg_port = probes::url_port(stack.database_url().map(|s| s.expose()), 5432);
+    let pg_port = stack.postgres_port();
     let mut pg = managed_part(stack, svc.as_ref(), Component::Postgres, "postgresql");
     pg.listening = listen_on(pg_port);
     pg.uptime_s = probes::uptime(pg_port);

@@ -123,11 +123,7 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
         .map(|u| u.username().to_string())
         .filter(|r| !r.is_empty());
     if purge_data {
-        let port = stack
-            .database_url()
-            .and_then(|s| url::Url::parse(s.expose()).ok())
-            .and_then(|u| u.port())
-            .unwrap_or(5432);
+        let port = stack.postgres_port();
         let mut sql = String::new();
         if let Some(db) = &db {
             // The database, and the ones restores kept (psql runs each DROP it selects).
