@@ -20,6 +20,42 @@ pub struct Plan {
     pub inferred: Vec<infer::Inferred>,
 }
 
+/// Users whose stored hash has a cost the server refuses to compute (see
+/// `server::auth::password::absurd_cost`): migrated as they are, and reported, since they
+/// cannot log in until they get a new password.
+fn absurd_password_hashes(
+    conn: &rusqlite::Connection,
+) -> Result<Vec<report::Skipped>, MigrateError> {
+    let read = |e: rusqlite::Error| MigrateError::Read(format!("reading users.password_hash: {e}"));
+    let mut stmt = conn
+        .prepare("SELECT id, CAST(password_hash AS TEXT) FROM users WHERE typeof(password_hash) = 'text'")
+        .map_err(read)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, rusqlite::types::Value>(0)?,
+                r.get::<_, String>(1)?,
+            ))
+        })
+        .map_err(read)?;
+    let mut notes = Vec::new();
+    for row in rows {
+        let (id, hash) = row.map_err(read)?;
+        if let Some(why) = crate::server::auth::password::absurd_cost(&hash) {
+            let id = match id {
+                rusqlite::types::Value::Integer(n) => n.to_string(),
+                other => format!("{other:?}"),
+            };
+            notes.push(report::Skipped {
+                kind: "password hash".into(),
+                name: format!("users id {id}"),
+                why: format!("{why}: the server refuses such a hash, so this user cannot log in until given a new password"),
+            });
+        }
+    }
+    Ok(notes)
+}
+
 pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan, MigrateError> {
     let schema = src.describe()?;
     let dashboard_tables = dashboard::tables();
@@ -76,6 +112,9 @@ pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan,
         });
     }
     let conn = src.connect()?;
+    if legacy {
+        report.notes.extend(absurd_password_hashes(&conn)?);
+    }
     let mut taken = HashSet::new();
     let mut inferred = Vec::new();
     for name in &to_infer {

@@ -44,6 +44,13 @@ local g = redis.call('GET', KEYS[1]) or '0'
 return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}
 "#;
 
+/// One more failure under KEYS[1]; the first starts its window of ARGV[1] seconds.
+const COUNT_SCRIPT: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"#;
+
 pub struct Cache {
     client: Option<redis::Client>,
     conn: RwLock<Option<ConnectionManager>>,
@@ -52,6 +59,7 @@ pub struct Cache {
     timeout: Duration,
     ttl: Duration,
     script: redis::Script,
+    count_script: redis::Script,
     metrics: Arc<Metrics>,
     redacted_url: String,
     flights: SingleFlight,
@@ -77,6 +85,7 @@ impl Cache {
             timeout: settings.redis_timeout,
             ttl: settings.cache_ttl,
             script: redis::Script::new(READ_SCRIPT),
+            count_script: redis::Script::new(COUNT_SCRIPT),
             metrics,
             redacted_url,
             flights: SingleFlight::default(),
@@ -266,6 +275,35 @@ impl Cache {
     pub async fn drop_session(self: &Arc<Self>, id_hash: &str) {
         if let Some(mut conn) = self.conn() {
             let key = format!("{}session:{id_hash}", self.prefix);
+            self.call(conn.del::<_, ()>(key)).await;
+        }
+    }
+
+    /// The key of a counter named `name`, under the server's prefix.
+    pub fn counter_key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Counts one more event under `key` in a window of `window` (the first event starts
+    /// it); the count, or None when Redis is unavailable.
+    pub async fn count(self: &Arc<Self>, key: &str, window: Duration) -> Option<u64> {
+        let mut conn = self.conn()?;
+        let mut invocation = self.count_script.key(key);
+        invocation.arg(window.as_secs().max(1));
+        self.call(invocation.invoke_async::<u64>(&mut conn)).await
+    }
+
+    /// The count under `key` (0 when none), or None when Redis is unavailable.
+    pub async fn counted(self: &Arc<Self>, key: &str) -> Option<u64> {
+        let mut conn = self.conn()?;
+        self.call(conn.get::<_, Option<u64>>(key))
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Forgets the count under `key` (best effort).
+    pub async fn forget(self: &Arc<Self>, key: &str) {
+        if let Some(mut conn) = self.conn() {
             self.call(conn.del::<_, ()>(key)).await;
         }
     }

@@ -89,6 +89,10 @@ pub fn classify_db_error(e: &sqlx::Error) -> ApiError {
                         db.message()
                     ))
                 }
+                // statement_too_complex (stack depth): a value nested too deep.
+                "54001" => ApiError::unprocessable(
+                    "the database refused a value nested too deeply; send a flatter document",
+                ),
                 // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
                 "57P01" | "57P02" | "57P03" | "53300" | "08006" | "08001" | "08003" => {
                     tracing::warn!(error = %e, "database unavailable");

@@ -12,6 +12,56 @@ use super::error::ApiError;
 /// The largest accepted body (nginx's `client_max_body_size` matches).
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// The deepest nesting of arrays and objects accepted in a body: deeper documents are a
+/// 422 before anything parses them (PostgreSQL's jsonb and every reader recurse on them).
+pub const MAX_DEPTH: usize = 64;
+
+/// The largest `metadata` or `details` value, in bytes of JSON: one page of runs or results
+/// stays small whatever clients sent.
+pub const MAX_JSON_FIELD: usize = 64 * 1024;
+
+/// How deep arrays and objects nest in `text` (strings are skipped, escapes included);
+/// stops counting past `limit`.
+pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > limit {
+                    return deepest;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// A JSON-valued field (`metadata`, `details`) within [`MAX_JSON_FIELD`] bytes.
+pub fn json_field(name: &str, raw: &serde_json::value::RawValue) -> Result<(), ApiError> {
+    let n = raw.get().len();
+    if n > MAX_JSON_FIELD {
+        return Err(ApiError::unprocessable(format!(
+            "{name} is {n} bytes of JSON; at most {MAX_JSON_FIELD} are kept per value"
+        )));
+    }
+    Ok(())
+}
+
 /// A JSON body of type `T` (whose serde derive should `deny_unknown_fields`).
 pub struct JsonBody<T>(pub T);
 
@@ -54,6 +104,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("the body is not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
     })?;
+    if nesting_depth(bytes, MAX_DEPTH) > MAX_DEPTH {
+        return Err(ApiError::unprocessable(format!(
+            "the body nests arrays or objects deeper than {MAX_DEPTH} levels"
+        )));
+    }
     // Syntax first, so a malformed document is a 400 even when its start already breaks
     // the expected shape (serde stops at the first type error).
     serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| {

@@ -110,6 +110,7 @@ pub async fn launch(
     let events = events::Events::new();
     let listener_task = events.spawn_listener(pool.clone(), Arc::clone(&metrics));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let settings_limits = settings.limits.clone();
     let state = AppState(Arc::new(Inner {
         pool: pool.clone(),
         cache,
@@ -118,11 +119,18 @@ pub async fn launch(
         settings,
         draining: AtomicBool::new(false),
         shutdown: shutdown_rx,
+        hash_permits: Arc::new(tokio::sync::Semaphore::new(
+            settings_limits.hash_concurrency,
+        )),
+        throttle: Default::default(),
+        ws_connected: Default::default(),
     }));
     let app = routes::router(state.clone());
     let addr = listener.local_addr()?;
     tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "serving");
     let drain_state = state.clone();
+    // The peer's address reaches handlers (the login throttle counts by it).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

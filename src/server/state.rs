@@ -26,6 +26,12 @@ pub struct Inner {
     pub draining: AtomicBool,
     /// Flips to true when the instance starts draining; WebSockets close on it.
     pub shutdown: watch::Receiver<bool>,
+    /// Password hashes computed at once (`limits.hash_concurrency`).
+    pub hash_permits: Arc<tokio::sync::Semaphore>,
+    /// Failed logins per username and per address.
+    pub throttle: super::auth::throttle::Throttle,
+    /// WebSocket clients connected now (`limits.ws_max_clients` at most).
+    pub ws_connected: std::sync::atomic::AtomicUsize,
 }
 
 impl std::ops::Deref for AppState {

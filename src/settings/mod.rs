@@ -14,7 +14,7 @@ use std::str::FromStr;
 pub use config_file::{ConfigFile, MixEntry, TargetsSection};
 pub use env_file::EnvFile;
 pub use secret::{mask_all, redact_url, url_has_password, Secret};
-pub use serve::{default_pool_size, ServeFlags, ServeSettings};
+pub use serve::{default_pool_size, Limits, ServeFlags, ServeSettings};
 pub use verify::{Instance, LoadSettings, ServiceManager, VerifyFlags, VerifySettings};
 
 /// Default location of the config file (DESIGN.md conventions).

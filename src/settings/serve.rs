@@ -26,6 +26,79 @@ pub struct ServeSettings {
     pub workers: usize,
     /// How long start-up waits for PostgreSQL before giving up.
     pub db_wait: Duration,
+    /// What one client may cost the server.
+    pub limits: Limits,
+}
+
+/// Bounds on what anonymous clients can make the server do.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Password hashes computed at once (each takes a core for a while).
+    pub hash_concurrency: usize,
+    /// Failed logins per username, and per client address (IPv6: per /64), within
+    /// `login_window`, before further attempts are refused with 429 unchecked.
+    pub login_failures_per_user: u64,
+    pub login_failures_per_address: u64,
+    pub login_window: Duration,
+    /// WebSocket clients per instance (more are refused with 503).
+    pub ws_max_clients: usize,
+    /// How long one send to a WebSocket client may take before the client is dropped.
+    pub ws_send_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            login_failures_per_user: 10,
+            login_failures_per_address: 50,
+            login_window: Duration::from_secs(900),
+            ws_max_clients: 4096,
+            ws_send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults, each overridable by its `PROVISION_*` variable.
+    fn resolve(src: &Sources) -> Result<Limits, SettingsError> {
+        let d = Limits::default();
+        Ok(Limits {
+            hash_concurrency: src.pick(
+                None,
+                "PROVISION_HASH_CONCURRENCY",
+                None,
+                d.hash_concurrency,
+            )?,
+            login_failures_per_user: src.pick(
+                None,
+                "PROVISION_LOGIN_FAILURES_PER_USER",
+                None,
+                d.login_failures_per_user,
+            )?,
+            login_failures_per_address: src.pick(
+                None,
+                "PROVISION_LOGIN_FAILURES_PER_ADDRESS",
+                None,
+                d.login_failures_per_address,
+            )?,
+            login_window: Duration::from_secs(src.pick(
+                None,
+                "PROVISION_LOGIN_WINDOW_S",
+                None,
+                d.login_window.as_secs(),
+            )?),
+            ws_max_clients: src.pick(None, "PROVISION_WS_MAX_CLIENTS", None, d.ws_max_clients)?,
+            ws_send_timeout: Duration::from_millis(src.pick(
+                None,
+                "PROVISION_WS_SEND_TIMEOUT_MS",
+                None,
+                d.ws_send_timeout.as_millis() as u64,
+            )?),
+        })
+    }
 }
 
 /// The flags of `serve` that can override the other sources.
@@ -122,6 +195,7 @@ impl ServeSettings {
             )?),
             workers: src.pick(flags.workers, "PROVISION_WORKERS", c.server.workers, cores)?,
             db_wait: Duration::from_secs(src.pick(None, "PROVISION_DB_WAIT_S", None, 30)?),
+            limits: Limits::resolve(src)?,
         };
         settings.check()?;
         Ok(settings)
@@ -139,6 +213,9 @@ impl ServeSettings {
         }
         if self.workers == 0 {
             return bad("workers (PROVISION_WORKERS)", "must be at least 1");
+        }
+        if self.limits.hash_concurrency == 0 {
+            return bad("PROVISION_HASH_CONCURRENCY", "must be at least 1");
         }
         if !self.database_url.expose().starts_with("postgres") {
             return bad(

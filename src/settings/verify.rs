@@ -74,7 +74,7 @@ pub struct VerifySettings {
     pub instances: Vec<Instance>,
     pub database_url: Option<Secret>,
     pub redis_url: Option<Secret>,
-    /// The `.env` the server reads (checked for mode 0600).
+    /// The `.env` the server reads (checked: root's, not world-readable).
     pub env_file: Option<PathBuf>,
     pub token: Option<Secret>,
     pub service: ServiceManager,

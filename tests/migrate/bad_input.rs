@@ -145,3 +145,40 @@ async fn bad_targets_name_host_and_port_and_never_echo_the_password() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
 }
+
+/// A user whose stored hash has a cost the server refuses to compute is migrated as it is
+/// and reported (that user cannot log in until given a new password).
+#[tokio::test]
+async fn stored_hashes_of_absurd_cost_are_reported() {
+    let dir = Dir::new();
+    let file = dir.path("legacy.db");
+    fixture(&file, 20, false);
+    let c = rusqlite::Connection::open(&file).unwrap();
+    let id: i64 = c
+        .query_row("SELECT min(id) FROM users", [], |r| r.get(0))
+        .unwrap();
+    c.execute(
+        "UPDATE users SET password_hash = 'pbkdf2:sha256:900000000$salt$00' WHERE id = ?1",
+        [id],
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&file, &url, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let notes = run.json()["notes"].clone();
+    let note = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "password hash")
+        .unwrap_or_else(|| panic!("not reported: {notes}"));
+    assert_eq!(note["name"], format!("users id {id}"));
+    assert!(
+        note["why"]
+            .as_str()
+            .unwrap()
+            .contains("900000000 iterations"),
+        "{note}"
+    );
+}

@@ -64,6 +64,7 @@ pub fn settings(db_url: &str, redis_url: &str, prefix: &str) -> ServeSettings {
         cache_ttl: Duration::from_secs(30),
         workers: 2,
         db_wait: Duration::from_secs(10),
+        limits: provision::settings::Limits::default(),
     }
 }
 

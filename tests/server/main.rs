@@ -2,6 +2,7 @@
 
 mod common;
 
+mod abuse;
 mod bad_input;
 mod browser;
 mod cli;

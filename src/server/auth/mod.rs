@@ -2,6 +2,7 @@
 
 pub mod password;
 pub mod session;
+pub mod throttle;
 pub mod token;
 
 use sha2::{Digest, Sha256};

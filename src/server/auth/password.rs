@@ -12,9 +12,64 @@ use subtle::ConstantTimeEq;
 /// Iterations of the server's own PBKDF2-SHA256 hashes (werkzeug 3.0's default).
 pub const OWN_ITERATIONS: u32 = 600_000;
 
-/// Whether `password` matches `stored`. Unknown or malformed formats never match.
-/// CPU-heavy by design: call from a blocking thread.
+/// Stored costs past these are not honoured: one login against such a hash would hold a
+/// core for many seconds (or ask for gigabytes), so the hash counts as invalid.
+pub const MAX_PBKDF2_ITERATIONS: u64 = 2_000_000;
+pub const MAX_SCRYPT_MEMORY: u64 = 64 * 1024 * 1024;
+pub const MAX_SCRYPT_P: u64 = 4;
+
+/// Why a stored hash's cost is refused, or None when it is one this server computes.
+/// Only the cost is read: a malformed hash is not this function's concern.
+pub fn absurd_cost(stored: &str) -> Option<String> {
+    let method = stored.split('$').next().unwrap_or("");
+    let fields: Vec<&str> = method.split(':').collect();
+    match fields.as_slice() {
+        ["pbkdf2", _, n] => {
+            let n: u64 = n.parse().ok()?;
+            (n > MAX_PBKDF2_ITERATIONS).then(|| {
+                format!("pbkdf2 with {n} iterations (at most {MAX_PBKDF2_ITERATIONS} are computed)")
+            })
+        }
+        ["scrypt", n, r, p] => {
+            let (n, r, p): (u64, u64, u64) = (n.parse().ok()?, r.parse().ok()?, p.parse().ok()?);
+            let memory = 128u64.saturating_mul(r).saturating_mul(n);
+            if memory > MAX_SCRYPT_MEMORY {
+                Some(format!(
+                    "scrypt needing {} MiB (N={n}, r={r}; at most {} MiB)",
+                    memory / (1024 * 1024),
+                    MAX_SCRYPT_MEMORY / (1024 * 1024)
+                ))
+            } else if p > MAX_SCRYPT_P {
+                Some(format!("scrypt with p={p} (at most {MAX_SCRYPT_P})"))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A hash of the server's own format and cost that no password matches: an unknown user's
+/// login is checked against it, so it costs what a known user's does.
+pub fn dummy() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(16)
+            .map(char::from)
+            .collect();
+        // Any 32 bytes: computing a match would need the preimage.
+        format!("pbkdf2:sha256:{OWN_ITERATIONS}${salt}${}", "00".repeat(32))
+    })
+}
+
+/// Whether `password` matches `stored`. Unknown or malformed formats, and absurd costs,
+/// never match. CPU-heavy by design: call from a blocking thread.
 pub fn verify(stored: &str, password: &str) -> bool {
+    if absurd_cost(stored).is_some() {
+        return false;
+    }
     let mut parts = stored.splitn(3, '$');
     let (Some(method), Some(salt), Some(expected_hex)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -132,6 +187,35 @@ mod tests {
         ] {
             assert!(!verify(h, "correct horse"), "{h}");
         }
+    }
+
+    #[test]
+    fn absurd_costs_are_refused_without_computing() {
+        for h in [
+            "pbkdf2:sha256:2000001$s$00",
+            "pbkdf2:sha512:4294967295$s$00",
+            "scrypt:1048576:8:1$s$00",
+            "scrypt:16384:8:5$s$00",
+            "scrypt:4294967296:8:1$s$00",
+        ] {
+            assert!(absurd_cost(h).is_some(), "{h}");
+            let t = std::time::Instant::now();
+            assert!(!verify(h, "x"));
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(1),
+                "{h} was computed"
+            );
+        }
+        for h in [
+            WZ_SHA256,
+            WZ_SCRYPT,
+            "pbkdf2:sha256:2000000$s$00",
+            "scrypt:65536:8:4$s$00",
+        ] {
+            assert!(absurd_cost(h).is_none(), "{h}");
+        }
+        assert!(dummy().starts_with("pbkdf2:sha256:600000$"));
+        assert!(absurd_cost(dummy()).is_none());
     }
 
     #[test]

@@ -1,4 +1,10 @@
 //! `POST /auth/login` (JSON only) and `POST /auth/logout`: cookie sessions.
+//!
+//! A login costs the same whether or not the user exists (an unknown one is checked
+//! against a dummy hash of the server's own cost); hashes run a few at a time
+//! (`limits.hash_concurrency`), and a request that times out stops waiting for one;
+//! failures are throttled per username and per address (`auth::throttle`); a stored hash
+//! of absurd cost is refused at once, with a warning naming the user.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -6,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::Row;
 
+use std::sync::Arc;
+
 use super::json;
-use crate::server::auth::{password, session};
+use crate::server::auth::{password, session, throttle};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract;
 use crate::server::state::AppState;
@@ -43,12 +51,35 @@ pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Res
         ));
     }
     let secure = behind_tls(req.headers());
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let client = throttle::client_address(peer, req.headers());
     let bytes = extract::read_body(req.into_body()).await?;
     let body: Login = extract::parse_json(&bytes)?;
     let failed = || ApiError::unauthorized("unknown user, wrong password or inactive account");
     // PostgreSQL text cannot hold NUL: such a name cannot exist.
     if body.username.contains('\0') || body.username.len() > 1000 || body.password.len() > 4096 {
         return Err(failed());
+    }
+    let limits = &state.settings.limits;
+    let keys = throttle::Keys::new(&body.username, client);
+    if let Some(which) = state.throttle.refused(&state.cache, &keys, limits).await {
+        let mut resp = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failed_logins",
+            format!(
+                "too many failed logins for this {which}; wait up to {} s and retry",
+                limits.login_window.as_secs()
+            ),
+        )
+        .into_response();
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(limits.login_window.as_secs()),
+        );
+        return Ok(resp);
     }
     let mut conn = state.conn().await?;
     let row = sqlx::query(
@@ -58,17 +89,37 @@ pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Res
     .fetch_optional(&mut *conn)
     .await?;
     drop(conn);
-    let Some(row) = row else {
-        return Err(failed());
+    let stored: String = match &row {
+        Some(r) => r.try_get("password_hash")?,
+        None => password::dummy().to_string(),
     };
-    let stored: String = row.try_get("password_hash")?;
-    let pw = body.password;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &pw))
-        .await
-        .map_err(|_| ApiError::internal())?;
-    if !ok || !row.try_get::<bool, _>("is_active")? {
+    if let (Some(why), Some(r)) = (password::absurd_cost(&stored), &row) {
+        let user_id: i64 = r.try_get("id")?;
+        tracing::warn!(user_id, cost = %why, "a stored password hash has an absurd cost; treated as invalid (set a new password for this user)");
+        state.throttle.failed(&state.cache, &keys, limits).await;
         return Err(failed());
     }
+    // A few hashes at a time; when the request times out, this stops waiting (the permit
+    // travels with the hash, so one that started still counts until it ends).
+    let permit = Arc::clone(&state.hash_permits)
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let pw = body.password;
+    let matched = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        password::verify(&stored, &pw)
+    })
+    .await
+    .map_err(|_| ApiError::internal())?;
+    let row = match row {
+        Some(r) if matched && r.try_get::<bool, _>("is_active")? => r,
+        _ => {
+            state.throttle.failed(&state.cache, &keys, limits).await;
+            return Err(failed());
+        }
+    };
+    state.throttle.succeeded(&state.cache, &keys).await;
     let user_id: i64 = row.try_get("id")?;
     let value = session::create(&state, user_id).await?;
     let body = serde_json::json!({"user": {

@@ -62,6 +62,24 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The method as a metrics label: the standard ones by name, any other `OTHER`, so odd
+/// methods cannot add time series without end.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 async fn not_found(req: Request) -> ApiError {
     ApiError::not_found(format!(
         "no route for {} {}",
@@ -92,7 +110,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method()).to_owned();
     let resp = if route == "/ws" {
         next.run(req).await
     } else {

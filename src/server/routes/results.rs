@@ -108,6 +108,9 @@ fn validate(results: &[NewResult]) -> ApiResult<()> {
             )));
         }
         extract::optional_text_field(&at("message"), r.message.as_deref(), MESSAGE_MAX)?;
+        if let Some(d) = &r.details {
+            extract::json_field(&at("details"), d)?;
+        }
     }
     Ok(())
 }

@@ -91,6 +91,7 @@ pub async fn create(
     extract::text_field("environment", &body.environment, ENVIRONMENT_MAX)?;
     let metadata = body.metadata.filter(|m| m.get() != "null");
     if let Some(m) = &metadata {
+        extract::json_field("metadata", m)?;
         if !m.get().trim_start().starts_with('{') {
             return Err(ApiError::unprocessable(
                 "metadata must be a JSON object or null",

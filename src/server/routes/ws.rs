@@ -1,36 +1,84 @@
 //! `GET /ws`: live events. Text frames carry events only; a protocol ping every 20 s;
 //! a close frame (1001, going away) when the instance shuts down.
+//!
+//! What one client can cost is bounded: clients have nothing to say, so a message over
+//! [`MAX_INCOMING`] ends the connection unread; a send that takes longer than
+//! `limits.ws_send_timeout` (a client that stopped reading) drops the client; and an
+//! instance takes `limits.ws_max_clients` at most, refusing more with 503.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::server::error::ApiError;
 use crate::server::state::AppState;
 
 pub const PING_EVERY: Duration = Duration::from_secs(20);
 
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| client(state, socket))
+/// The largest message (and frame) read from a client.
+pub const MAX_INCOMING: usize = 4096;
+
+/// One connected client, counted while it lives.
+struct Slot(AppState);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.ws_connected.fetch_sub(1, Ordering::AcqRel);
+        self.0.metrics.ws_clients.dec();
+    }
 }
 
-async fn client(state: AppState, mut socket: WebSocket) {
+pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let max = state.settings.limits.ws_max_clients;
+    let taken = state
+        .ws_connected
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        });
+    if taken.is_err() {
+        return ApiError::unavailable(
+            "too_many_websockets",
+            format!("this instance serves {max} live connections at most; retry shortly"),
+        )
+        .into_response();
+    }
+    state.metrics.ws_clients.inc();
+    let slot = Slot(state.clone());
+    ws.max_message_size(MAX_INCOMING)
+        .max_frame_size(MAX_INCOMING)
+        .on_upgrade(move |socket| client(slot, socket))
+}
+
+/// Sends one message, or gives up after the send timeout (the client stopped reading).
+async fn send(state: &AppState, socket: &mut WebSocket, m: Message) -> bool {
+    match tokio::time::timeout(state.settings.limits.ws_send_timeout, socket.send(m)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::warn!("a WebSocket client took too long to take a message; dropped");
+            false
+        }
+    }
+}
+
+async fn client(slot: Slot, mut socket: WebSocket) {
+    let state = &slot.0;
     let mut events = state.events.subscribe();
     let mut shutdown = state.shutdown.clone();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-    state.metrics.ws_clients.inc();
     if *shutdown.borrow() {
-        let _ = socket.send(going_away()).await;
-        state.metrics.ws_clients.dec();
+        let _ = send(state, &mut socket, going_away()).await;
         return;
     }
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
                 Ok(frame) => {
-                    if socket.send(Message::Text(frame.as_ref().into())).await.is_err() {
+                    if !send(state, &mut socket, Message::Text(frame.as_ref().into())).await {
                         break;
                     }
                 }
@@ -40,7 +88,7 @@ async fn client(state: AppState, mut socket: WebSocket) {
                 Err(RecvError::Closed) => break,
             },
             _ = ping.tick() => {
-                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                if !send(state, &mut socket, Message::Ping(Vec::new().into())).await {
                     break;
                 }
             }
@@ -49,12 +97,11 @@ async fn client(state: AppState, mut socket: WebSocket) {
                 Some(Ok(_)) => {}
             },
             _ = shutdown.changed() => {
-                let _ = socket.send(going_away()).await;
+                let _ = send(state, &mut socket, going_away()).await;
                 break;
             }
         }
     }
-    state.metrics.ws_clients.dec();
 }
 
 fn going_away() -> Message {
