@@ -149,6 +149,7 @@ pub fn nginx_defaults() -> BTreeMap<String, String> {
         ("api_burst", "50"),
         ("auth_rate", "10r/m"),
         ("auth_burst", "5"),
+        ("ws_per_address", "20"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -3,6 +3,7 @@
 
 #[path = "../support/certificate.rs"]
 mod certificate;
+mod nginx_limits;
 mod play;
 mod postgres_steps;
 mod rendered_configs;

@@ -67,7 +67,7 @@ fn postgresql_parses_the_tuned_settings() {
 }
 
 #[test]
-fn redis_starts_from_its_rendered_config_and_wants_the_password() {
+fn redis_starts_from_its_rendered_config_with_the_default_user_off_and_the_app_confined() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -112,21 +112,70 @@ fn redis_starts_from_its_rendered_config_and_wants_the_password() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let with_password = cli(&[
-        "--no-auth-warning",
-        "-a",
-        a.redis_password.expose(),
-        "config",
-        "get",
-        "maxmemory-policy",
-    ]);
+    // As the app: its own keys, INFO, and nothing dangerous; the password alone (the
+    // default user) opens nothing. The password goes in the environment, not argv.
+    let as_app = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args([
+                "--no-auth-warning",
+                "-p",
+                &port.to_string(),
+                "--user",
+                "live-dashboard",
+            ])
+            .args(args)
+            .env("REDISCLI_AUTH", a.redis_password.expose())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let own_key = as_app(&["set", "ld:probe", "1"]);
+    let info = as_app(&["info", "memory"]);
+    let refused: Vec<(&str, String)> = [
+        vec!["get", "other:key"],
+        vec!["config", "get", "requirepass"],
+        vec!["flushall"],
+        vec!["keys", "*"],
+        vec!["debug", "sleep", "0"],
+        vec!["acl", "list"],
+        vec!["shutdown", "nosave"],
+    ]
+    .iter()
+    .map(|args| (args[0], as_app(args)))
+    .collect();
+    let default_user = Command::new("redis-cli")
+        .args([
+            "--no-auth-warning",
+            "-p",
+            &port.to_string(),
+            "get",
+            "ld:probe",
+        ])
+        .env("REDISCLI_AUTH", a.redis_password.expose())
+        .output()
+        .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     assert!(
         up,
         "redis did not answer NOAUTH to a ping without the password"
     );
-    assert!(String::from_utf8_lossy(&with_password.stdout).contains("allkeys-lru"));
+    assert!(own_key.contains("OK"), "{own_key}");
+    assert!(info.contains("maxmemory_policy:allkeys-lru"), "{info}");
+    for (cmd, out) in refused {
+        assert!(
+            out.contains("NOPERM") || out.contains("command not allowed"),
+            "the app's user may {cmd}: {out}"
+        );
+    }
+    let default_user = String::from_utf8_lossy(&default_user.stdout).to_string()
+        + &String::from_utf8_lossy(&default_user.stderr);
+    assert!(
+        default_user.contains("WRONGPASS")
+            || default_user.contains("NOAUTH")
+            || default_user.contains("disabled"),
+        "the default user with the password got in: {default_user}"
+    );
 }
 
 #[test]
@@ -150,18 +199,30 @@ fn nginx_accepts_the_site_with_and_without_tls() {
             4096,
             "systemd",
         );
-        v.insert("http_port".into(), "18080".into());
         v.insert("https_port".into(), "18443".into());
-        v.insert("access_log".into(), format!("{d}/access.log"));
-        let site = Templates::default()
-            .render("nginx/live-dashboard.conf", &v)
-            .unwrap();
-        std::fs::write(dir.path().join("site.conf"), site).unwrap();
-        std::fs::write(
-            dir.path().join("nginx.conf"),
-            format!("pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{ include /etc/nginx/mime.types; include {d}/site.conf; }}\n"),
-        )
-        .unwrap();
-        run(Command::new("nginx").args(["-t", "-p", &d, "-c", &format!("{d}/nginx.conf")]));
+        let conf = private_nginx(dir.path(), v);
+        run(Command::new("nginx").args(["-t", "-p", &d, "-c", &conf]));
     }
+}
+
+/// The shipped site rendered with `vars` (on port 18080, its access log in `dir`) inside an
+/// nginx configuration of its own in `dir` (pid and error log there too); returns that
+/// configuration's path.
+pub fn private_nginx(
+    dir: &std::path::Path,
+    mut vars: std::collections::BTreeMap<String, String>,
+) -> String {
+    let d = dir.display().to_string();
+    vars.insert("http_port".into(), "18080".into());
+    vars.insert("access_log".into(), format!("{d}/access.log"));
+    let site = Templates::default()
+        .render("nginx/live-dashboard.conf", &vars)
+        .unwrap();
+    std::fs::write(dir.join("site.conf"), site).unwrap();
+    std::fs::write(
+        dir.join("nginx.conf"),
+        format!("pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{ include /etc/nginx/mime.types; include {d}/site.conf; }}\n"),
+    )
+    .unwrap();
+    format!("{d}/nginx.conf")
 }
