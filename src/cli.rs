@@ -103,7 +103,7 @@ pub enum Command {
         provision init --yes --domain dash.example.com --tls self-signed\n  \
         provision init --check --diff                 # what it would change, touching nothing\n\n\
         Installs and configures PostgreSQL, Redis and nginx from templates, creates the database\n\
-        and its role, writes /etc/live-dashboard/.env (0600) and the service definitions, starts\n\
+        and its role, writes /etc/live-dashboard/.env (root:live-dashboard 0640) and the service definitions, starts\n\
         the instances (systemd, or supervisord where no init system runs), migrates legacy data,\n\
         creates an admin user and verify's token, and ends by running verify. Answers and\n\
         generated secrets are saved in the config file (0600); a re-run reads them and asks nothing.\n\n\
@@ -174,14 +174,14 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         provision backup\n  \
         provision backup --list\n\n\
-        Writes /var/lib/live-dashboard/backups/DB-YYYYMMDDTHHMMSSZ.dump (0600) with .sha256 and\n\
+        Writes /var/backups/live-dashboard/DB-YYYYMMDDTHHMMSSZ.dump (0600) with .sha256 and\n\
         .json (rows per table, counted in the dump's own snapshot) beside it. `migrate --replace`\n\
         takes one first.\n\n\
         Exit codes: 0 done, 1 failed (nothing kept), 2 usage")]
     Backup(BackupArgs),
     /// Restore a backup: checked, loaded beside the live database, swapped in; nothing lost
     #[command(after_help = "Examples:\n  \
-        provision restore /var/lib/live-dashboard/backups/live_validation_dashboard-20261129T230000Z.dump\n\n\
+        provision restore /var/backups/live-dashboard/live_validation_dashboard-20261129T230000Z.dump\n\n\
         The checksum and the archive are checked, the dump is loaded into a new database and its\n\
         rows compared with the backup's; only then are the instances stopped, the new database\n\
         renamed in (the old one kept as DB_before_restore_TIMESTAMP), the cache invalidated and\n\
@@ -262,7 +262,7 @@ pub struct InitArgs {
     #[arg(
         long,
         value_name = "DIR",
-        default_value = "/var/lib/live-dashboard/provision"
+        default_value = crate::init::vars::PROVISION_STATE_DIR
     )]
     pub state_dir: PathBuf,
 }
@@ -376,7 +376,7 @@ pub struct PlayArgs {
     #[arg(
         long,
         value_name = "DIR",
-        default_value = "/var/lib/live-dashboard/provision"
+        default_value = crate::init::vars::PROVISION_STATE_DIR
     )]
     pub state_dir: PathBuf,
     /// supervisord's config, where no init system runs
@@ -406,13 +406,10 @@ pub struct MigrateArgs {
     /// Replace the data of an earlier migration of a different source
     #[arg(long)]
     pub replace: bool,
-    /// With --replace: where the backup taken first goes
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "/var/lib/live-dashboard/backups"
-    )]
-    pub backup_dir: PathBuf,
+    /// With --replace: the backup taken first goes into a private subdirectory of DIR
+    /// (live-dashboard-backups) [default: /var/backups/live-dashboard]
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
     /// With --replace: replace without taking a backup first
     #[arg(long)]
     pub no_backup: bool,

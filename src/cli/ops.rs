@@ -43,7 +43,8 @@ pub struct BackupArgs {
     /// List the backups (newest first) with whether each one's checksum still matches
     #[arg(long)]
     pub list: bool,
-    /// Where backups go [default: /var/lib/live-dashboard/backups]
+    /// Backups go into a private subdirectory of DIR (live-dashboard-backups) [default:
+    /// /var/backups/live-dashboard]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 }

@@ -51,7 +51,8 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
         .context("cannot start the async runtime")?;
     if opts.replace && !opts.dry_run && !args.no_backup {
         if let Some(to) = &opts.to {
-            runtime.block_on(backup_first(to, &args.backup_dir))?;
+            let dir = crate::ops::backup::directory(args.backup_dir.as_deref());
+            runtime.block_on(backup_first(to, &dir))?;
         }
     }
     let result = runtime.block_on(migrate::run(&opts));

@@ -3,9 +3,12 @@
 
 pub mod answers;
 pub mod credentials;
+pub mod managed;
 pub mod playbook;
+pub mod relocate;
 pub mod saved;
 pub mod tuning;
+pub mod validate;
 pub mod vars;
 
 #[cfg(test)]

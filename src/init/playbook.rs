@@ -15,7 +15,9 @@ pub fn load(
 ) -> Result<Playbook, PlaybookError> {
     let mut book = Playbook::parse_templated(INIT_YML, "playbooks/init.yml", facts, vars)?;
     book.vars.extend(vars.clone());
-    book.dir = templates_dir.map(|d| d.to_path_buf()).unwrap_or_default();
+    // Without --templates, only the embedded templates: never files of the current
+    // directory, which another local user may have written.
+    book.dir = templates_dir.map(|d| d.to_path_buf());
     Ok(book)
 }
 

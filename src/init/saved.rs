@@ -176,7 +176,8 @@ pub fn render(
         },
         redis: Url {
             url: format!(
-                "redis://:{}@127.0.0.1:{}/0",
+                "redis://{}:{}@127.0.0.1:{}/0",
+                vars["redis_user"],
                 a.redis_password.expose(),
                 vars["redis_port"]
             ),

@@ -10,12 +10,26 @@ use super::tuning::tune;
 /// Variables whose values are secrets.
 pub const SECRET_VARS: [&str; 2] = ["db_password", "redis_password"];
 
-/// Paths and names from DESIGN.md's conventions.
+/// Paths and names from DESIGN.md's conventions. Nothing root later reads, writes into or
+/// executes lives where the service user can write: the service user owns no directory.
 pub const CONFIG_DIR: &str = "/etc/live-dashboard";
-pub const STATE_DIR: &str = "/var/lib/live-dashboard";
+/// The service user's home: root's, 0755, empty (the server writes no files).
+pub const SERVICE_HOME: &str = "/var/lib/live-dashboard";
+/// provision's own state (run lock, pending handlers, run logs, file history, the rolling
+/// restart's saved site, the demo database): root's, 0700.
+pub const PROVISION_STATE_DIR: &str = "/var/lib/provision";
+/// Backups: root's, 0700.
+pub const BACKUP_DIR: &str = "/var/backups/live-dashboard";
+/// The instances' logs under supervisord (written by supervisord, as root): root's, 0750.
 pub const LOG_DIR: &str = "/var/log/live-dashboard";
+/// Where an install made before these paths kept provision's state and backups (inside
+/// the service user's home); the next init moves them (`init::relocate`).
+pub const LEGACY_STATE_DIR: &str = "/var/lib/live-dashboard/provision";
+pub const LEGACY_BACKUP_DIR: &str = "/var/lib/live-dashboard/backups";
 pub const SERVICE_USER: &str = "live-dashboard";
 pub const BINARY: &str = "/usr/local/bin/provision";
+/// The dashboard's Redis user (the default user is off).
+pub const REDIS_USER: &str = "live-dashboard";
 
 /// Every variable init's playbook and templates use.
 pub fn vars(a: &Answers, cpus: usize, memory_mb: u64, init: &str) -> BTreeMap<String, String> {
@@ -35,6 +49,10 @@ pub fn vars(a: &Answers, cpus: usize, memory_mb: u64, init: &str) -> BTreeMap<St
         ("db_password", a.db_password.expose().to_string()),
         ("redis_password", a.redis_password.expose().to_string()),
         ("redis_port", "6379".into()),
+        // The app's Redis user and the prefix of its keys (the server's default; its ACL
+        // reaches nothing else).
+        ("redis_user", REDIS_USER.into()),
+        ("redis_prefix", "ld:".into()),
         ("redis_persistence", a.redis_persistence.to_string()),
         // Under systemd (Type=notify with --daemonize no on its command line) and under
         // supervision alike, redis must stay in the foreground of whoever started it;
@@ -80,7 +98,9 @@ pub fn vars(a: &Answers, cpus: usize, memory_mb: u64, init: &str) -> BTreeMap<St
         ("tls_cert", cert),
         ("tls_key", key),
         ("config_dir", CONFIG_DIR.into()),
-        ("state_dir", STATE_DIR.into()),
+        ("service_home", SERVICE_HOME.into()),
+        ("provision_state_dir", PROVISION_STATE_DIR.into()),
+        ("backup_dir", BACKUP_DIR.into()),
         ("log_dir", LOG_DIR.into()),
         ("service_user", SERVICE_USER.into()),
         ("binary", BINARY.into()),

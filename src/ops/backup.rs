@@ -172,14 +172,50 @@ pub(super) async fn count_tables(
     Ok(counts)
 }
 
-/// Dumps the database of `url` into `dir` as `DB-YYYYMMDDTHHMMSSZ.dump` (0600), with
-/// `.sha256` and `.json` beside it.
+/// The name of the directory provision makes for itself inside a `--dir` given to it.
+pub const SUBDIR: &str = "live-dashboard-backups";
+
+/// Where backups go: root's own directory by default; under `--dir DIR`, a subdirectory
+/// of DIR that provision makes private (DIR itself is never chmodded: it may be shared).
+pub fn directory(given: Option<&Path>) -> PathBuf {
+    given.map_or_else(
+        || PathBuf::from(crate::init::vars::BACKUP_DIR),
+        |d| d.join(SUBDIR),
+    )
+}
+
+/// Sets the process's umask for as long as it lives (pg_dump inherits it).
+struct Umask(libc::mode_t);
+
+impl Umask {
+    fn set(mask: libc::mode_t) -> Umask {
+        // SAFETY: umask has no preconditions and cannot fail.
+        Umask(unsafe { libc::umask(mask) })
+    }
+}
+
+impl Drop for Umask {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { libc::umask(self.0) };
+    }
+}
+
+/// Dumps the database of `url` into `dir` (see [`directory`]; made private, 0700) as
+/// `DB-YYYYMMDDTHHMMSSZ.dump` (0600), with `.sha256` and `.json` beside it.
 pub async fn backup(url: &Secret, dir: &Path, reason: &str) -> Result<Backup, BackupError> {
     let started = Instant::now();
     let shown = redact_url(url.expose());
     let c = conn_of(url)?;
-    std::fs::create_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
-    let _ = std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    if c.database.contains('/') || c.database.starts_with('.') {
+        return Err(BackupError::Database(format!(
+            "{shown}: the database name {:?} cannot name a backup file (a '/' or a leading '.'); rename the database",
+            c.database
+        )));
+    }
+    crate::host::fs::private_dir(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+    // Nothing pg_dump writes is readable by others, even for a moment.
+    let _umask = Umask::set(0o077);
     let mut db = sqlx::PgConnection::connect(url.expose())
         .await
         .map_err(|e| BackupError::Database(format!("{shown}: {e}")))?;

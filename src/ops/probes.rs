@@ -35,7 +35,7 @@ pub(super) async fn postgres_probe(stack: &Stack) -> Result<(String, String), St
     use sqlx::Connection;
     let url = stack
         .database_url()
-        .ok_or("DATABASE_URL is in neither the .env nor the config")?;
+        .ok_or("the config file has no database.url (run `provision init`)")?;
     let shown = redact_url(url.expose());
     let connect = sqlx::PgConnection::connect(url.expose());
     let mut conn = tokio::time::timeout(Duration::from_secs(3), connect)
@@ -61,7 +61,7 @@ pub(super) async fn postgres_probe(stack: &Stack) -> Result<(String, String), St
 pub(super) async fn redis_probe(stack: &Stack) -> Result<(String, String), String> {
     let url = stack
         .redis_url()
-        .ok_or("REDIS_URL is in neither the .env nor the config")?;
+        .ok_or("the config file has no redis.url (run `provision init`)")?;
     let shown = redact_url(url.expose());
     let client = redis::Client::open(url.expose()).map_err(|e| format!("{shown}: {e}"))?;
     let info: String = tokio::time::timeout(Duration::from_secs(3), async {
@@ -90,10 +90,7 @@ pub(super) fn disks(stack: &Stack) -> Vec<Disk> {
     let mut out = Vec::new();
     for (what, path) in [
         ("postgresql data", stack.postgres_data_dir()),
-        (
-            "state and backups",
-            std::path::PathBuf::from(crate::init::vars::STATE_DIR),
-        ),
+        ("backups", stack.backup_dir()),
         ("logs", std::path::PathBuf::from("/var/log")),
     ] {
         if let Some((free, total)) = crate::host::proc::disk_space(&path) {

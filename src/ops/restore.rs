@@ -28,7 +28,7 @@ pub async fn restore(
 ) -> Result<Restored, BackupError> {
     let started = Instant::now();
     let url = stack.database_url().ok_or_else(|| {
-        BackupError::Database("DATABASE_URL is in neither the .env nor the config".into())
+        BackupError::Database("the config file has no database.url (run `provision init`)".into())
     })?;
     let admin = Admin {
         socket_dir: stack.distro.postgresql.socket_dir.clone(),

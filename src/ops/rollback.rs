@@ -3,6 +3,10 @@
 //! configuration before anything reloads — undoing the rollback if nginx refuses it — and
 //! then runs the handlers that change had notified (reload nginx, restart PostgreSQL,
 //! `supervisorctl update`, …), so what runs matches the files again.
+//!
+//! Whatever a manifest says, only the files init manages are put back, and a handler runs
+//! only as init's own playbook defines it (`init::managed`): a forged manifest can neither
+//! write elsewhere nor run a command of its own. What it asked beyond that is reported.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +14,7 @@ use serde::Serialize;
 
 use crate::host::exec::Cmd;
 use crate::host::services::Services;
+use crate::init::managed::Managed;
 use crate::playbook::history::{self, Generation};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,12 +46,16 @@ pub struct RolledBack {
     pub started: String,
     pub files: Vec<FileBack>,
     pub handlers: Vec<String>,
+    /// What the change's manifest asked for beyond what init manages (files outside init's
+    /// set, handlers init does not define): left alone.
+    pub refused: Vec<String>,
 }
 
 pub fn rollback(
     state_dir: &Path,
     config: &Path,
     services: &dyn Services,
+    managed: &Managed,
 ) -> Result<RolledBack, RollbackError> {
     let _lock = crate::playbook::state::Lock::acquire(state_dir).map_err(failed)?;
     let (dir, target) = history::list(state_dir)
@@ -66,12 +75,37 @@ pub fn rollback(
             target.id, target.started
         )));
     }
+    let mut refused = Vec::new();
+    let (entries, outside): (Vec<&history::Entry>, Vec<&history::Entry>) =
+        target.files.iter().partition(|e| managed.has_path(&e.path));
+    for e in outside {
+        tracing::warn!(path = %e.path.display(), "a history manifest names a file init does not manage; left alone");
+        refused.push(format!("file {} (not one init manages)", e.path.display()));
+    }
+    let mut handler_defs = Vec::new();
+    for h in &target.handlers {
+        match managed.handler(&h.name) {
+            Some(def) => handler_defs.push(def.clone()),
+            None => {
+                tracing::warn!(handler = %h.name, "a history manifest names a handler init does not define; not run");
+                refused.push(format!("handler {:?} (not one init defines)", h.name));
+            }
+        }
+    }
     let undo = Generation::begin(state_dir, &format!("rollback of {}", target.id));
     undo.mark_rollback_of(&target.id);
+    // The service user owns no file init writes (a version from before it stopped owning
+    // the .env comes back as root's).
+    let service_uid =
+        crate::playbook::steps::lookup_id("/etc/passwd", crate::init::vars::SERVICE_USER);
     let mut files = Vec::new();
-    for e in target.files.iter().rev() {
+    for e in entries.into_iter().rev() {
         undo.record(&e.path, &e.notify).map_err(failed)?;
-        history::put_back(&dir, e).map_err(failed)?;
+        let mut e = e.clone();
+        if e.uid.is_some() && e.uid == service_uid {
+            e.uid = Some(0);
+        }
+        history::put_back(&dir, &e).map_err(failed)?;
         files.push(FileBack {
             path: e.path.clone(),
             action: if e.previous.is_some() || e.link.is_some() {
@@ -82,11 +116,7 @@ pub fn rollback(
         });
     }
     files.reverse();
-    if target
-        .files
-        .iter()
-        .any(|e| e.path.starts_with("/etc/nginx"))
-    {
+    if files.iter().any(|f| f.path.starts_with("/etc/nginx")) {
         let out = Cmd::new("nginx", &["-t"])
             .run_checked(true)
             .map_err(failed)?;
@@ -108,11 +138,11 @@ pub fn rollback(
             )));
         }
     }
-    undo.handlers(&target.handlers).map_err(failed)?;
+    undo.handlers(&handler_defs).map_err(failed)?;
     undo.finish().map_err(failed)?;
     history::mark_rolled_back(&dir, &undo.id()).map_err(failed)?;
     let mut handlers = Vec::new();
-    for h in &target.handlers {
+    for h in &handler_defs {
         let since = crate::host::proc::now_ticks();
         crate::playbook::steps::run_handler(h, services).map_err(|e| {
             RollbackError::Failed(format!(
@@ -137,5 +167,6 @@ pub fn rollback(
         started: target.started,
         files,
         handlers,
+        refused,
     })
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::host::distro::{self, DistroData};
 use crate::host::facts::{self, Facts, InitSystem};
 use crate::host::services::{self, Direct, Services, Supervisor};
-use crate::init::vars::{CONFIG_DIR, LOG_DIR, STATE_DIR};
+use crate::init::vars::{BACKUP_DIR, LOG_DIR, PROVISION_STATE_DIR};
 use crate::settings::{
     Instance, Secret, ServiceManager, SettingsError, Sources, VerifyFlags, VerifySettings,
 };
@@ -58,6 +58,8 @@ pub enum StackError {
     Settings(#[from] SettingsError),
     #[error("reading this host's facts: {0}")]
     Facts(String),
+    #[error("init's playbook for this host: {0}")]
+    Playbook(String),
 }
 
 pub struct Stack {
@@ -71,6 +73,11 @@ pub struct Stack {
     pub state_dir: PathBuf,
     /// Each instance's database pool size, when the .env or the config says.
     pool_size: Option<u64>,
+    /// The app's database and Redis URLs from the config file alone (root's, 0600): the
+    /// commands that act as the database superuser take names from here, never from the
+    /// `.env` or the environment.
+    database_url: Option<Secret>,
+    redis_url: Option<Secret>,
     cache_prefix: String,
 }
 
@@ -111,14 +118,23 @@ impl Stack {
         )?;
         Ok(Stack {
             pool_size,
+            database_url: sources.config.database.url.clone(),
+            redis_url: sources.config.redis.url.clone(),
             cache_prefix,
             config_path,
             settings,
             manager,
             facts,
             distro,
-            state_dir: PathBuf::from(STATE_DIR).join("provision"),
+            state_dir: PathBuf::from(PROVISION_STATE_DIR),
         })
+    }
+
+    /// What init manages here (its files and handlers), from the config file as it is now.
+    pub fn managed(&self) -> Result<crate::init::managed::Managed, StackError> {
+        let (config, _) = crate::settings::ConfigFile::load(&self.config_path, true)?;
+        crate::init::managed::Managed::for_host(&self.facts, &config, &self.config_path)
+            .map_err(|e| StackError::Playbook(e.to_string()))
     }
 
     /// The driver for this stack's services: the init system, or — without one — the
@@ -181,12 +197,14 @@ impl Stack {
         Path::new(&self.distro.nginx_sites).join("live-dashboard")
     }
 
+    /// The app's database URL, from the config file only.
     pub fn database_url(&self) -> Option<&Secret> {
-        self.settings.database_url.as_ref()
+        self.database_url.as_ref()
     }
 
+    /// The app's Redis URL, from the config file only.
     pub fn redis_url(&self) -> Option<&Secret> {
-        self.settings.redis_url.as_ref()
+        self.redis_url.as_ref()
     }
 
     /// PostgreSQL's port, from the app's URL (5432 when it names none).
@@ -213,16 +231,9 @@ impl Stack {
         PathBuf::from(&self.distro.postgresql.data_dir)
     }
 
-    pub fn config_dir(&self) -> PathBuf {
-        self.config_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(CONFIG_DIR))
-    }
-
-    /// Where backups go.
+    /// Where backups go (root's, 0700).
     pub fn backup_dir(&self) -> PathBuf {
-        PathBuf::from(STATE_DIR).join("backups")
+        PathBuf::from(BACKUP_DIR)
     }
 
     /// The instances' log files under direct supervision.

@@ -16,7 +16,9 @@ use super::stack::{Component, Stack};
 use crate::host::exec::Cmd;
 use crate::host::psql::{ident, literal};
 use crate::host::services::{is_active, Action};
-use crate::init::vars::{BINARY, LOG_DIR, SERVICE_USER, STATE_DIR};
+use crate::init::vars::{
+    BACKUP_DIR, BINARY, CONFIG_DIR, LOG_DIR, PROVISION_STATE_DIR, SERVICE_HOME, SERVICE_USER,
+};
 use crate::playbook::history;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -29,7 +31,7 @@ pub struct Uninstalled {
 }
 
 /// The files init writes, whether or not their history was kept (a deployment made before
-/// histories existed).
+/// histories existed): fixed paths, never ones relative to where a `--config` file lives.
 fn init_files(stack: &Stack) -> Vec<PathBuf> {
     let pg = Path::new(&stack.distro.postgresql.conf_dir);
     vec![
@@ -37,13 +39,18 @@ fn init_files(stack: &Stack) -> Vec<PathBuf> {
         pg.join("conf.d/live-dashboard.conf"),
         PathBuf::from("/etc/systemd/system/live-dashboard@.service"),
         Path::new(&stack.distro.supervisor_conf_dir).join("live-dashboard.conf"),
-        stack.config_dir().join(".env"),
+        Path::new(CONFIG_DIR).join(".env"),
+        PathBuf::from(crate::settings::DEFAULT_CONFIG),
         stack.config_path.clone(),
         PathBuf::from(BINARY),
     ]
 }
 
-pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
+pub fn uninstall(
+    stack: &Stack,
+    managed: &crate::init::managed::Managed,
+    purge_data: bool,
+) -> Uninstalled {
     let mut u = Uninstalled::default();
     let svc = stack.services();
     let run = |what: String, cmd: Cmd, u: &mut Uninstalled| match cmd.run() {
@@ -75,6 +82,17 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
     // older binary); the history puts back only what init had replaced of others'.
     let own = init_files(stack);
     oldest.retain(|p, _| !own.contains(p));
+    // Whatever a manifest says, only files init manages are touched.
+    oldest.retain(|p, _| {
+        let ours = managed.has_path(p);
+        if !ours {
+            u.problems.push(format!(
+                "{}: named by a history manifest but not a file init manages; left alone",
+                p.display()
+            ));
+        }
+        ours
+    });
     for f in own {
         if f.exists() {
             match std::fs::remove_file(&f) {
@@ -94,7 +112,7 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
             Err(x) => u.problems.push(x.to_string()),
         }
     }
-    let tls = stack.config_dir().join("tls");
+    let tls = Path::new(CONFIG_DIR).join("tls");
     if tls.is_dir() && std::fs::remove_dir_all(&tls).is_ok() {
         u.removed.push(tls.display().to_string());
     }
@@ -150,7 +168,7 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
                 &mut u,
             );
         }
-        for d in [PathBuf::from(STATE_DIR), PathBuf::from(LOG_DIR)] {
+        for d in [SERVICE_HOME, PROVISION_STATE_DIR, BACKUP_DIR, LOG_DIR].map(PathBuf::from) {
             if d.exists() {
                 match std::fs::remove_dir_all(&d) {
                     Ok(()) => u.removed.push(d.display().to_string()),
@@ -166,7 +184,7 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
             ));
         }
         u.kept.push(format!(
-            "{STATE_DIR} (backups, demo data, provision's history) and {LOG_DIR}"
+            "{BACKUP_DIR} (backups), {PROVISION_STATE_DIR} (provision's history, demo data) and {LOG_DIR}"
         ));
     }
     // The service user, once nothing of it runs.
@@ -186,9 +204,11 @@ pub fn uninstall(stack: &Stack, purge_data: bool) -> Uninstalled {
     {
         let _ = Cmd::new("groupdel", &[SERVICE_USER]).run();
     }
-    let config_dir = stack.config_dir();
-    if std::fs::remove_dir(&config_dir).is_ok() {
-        u.removed.push(config_dir.display().to_string());
+    // Both go only when empty (the home always is: the server writes no files).
+    for dir in [CONFIG_DIR, SERVICE_HOME] {
+        if std::fs::remove_dir(dir).is_ok() {
+            u.removed.push(dir.to_string());
+        }
     }
     u.kept
         .push("the packages (PostgreSQL, Redis, nginx): they may serve others here".into());

@@ -179,7 +179,7 @@ pub fn run(
     values.extend(vars.clone());
     let ctx = Ctx {
         vars: &vars,
-        dir: &book.dir,
+        dir: book.dir.as_deref(),
         packages,
         services,
         secrets: &secrets,

@@ -233,6 +233,13 @@ pub fn put_back(dir: &Path, e: &Entry) -> Result<(), HistoryError> {
         return std::os::unix::fs::symlink(target, &e.path).map_err(err(&e.path));
     }
     match &e.previous {
+        // A copy is a plain name inside the generation's own directory.
+        Some(copy) if copy.is_empty() || copy.contains('/') || copy.starts_with('.') => {
+            Err(HistoryError {
+                path: dir.join("manifest.json"),
+                message: format!("the copy of {} is named {copy:?}, which is not a file of this generation; not put back", e.path.display()),
+            })
+        }
         Some(copy) => {
             let bytes = std::fs::read(dir.join(copy)).map_err(err(&dir.join(copy)))?;
             crate::host::fs::write_atomic(

@@ -19,9 +19,11 @@ pub struct Playbook {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub handlers: Vec<Handler>,
-    /// The playbook's directory (templates are found relative to it).
+    /// The playbook's directory: templates and relative sources are found there first.
+    /// None (init's embedded playbook without `--templates`): only the embedded templates,
+    /// never files of the current directory.
     #[serde(skip)]
-    pub dir: PathBuf,
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -353,7 +355,12 @@ impl Playbook {
             message: e.to_string(),
         })?;
         let mut p = Self::parse(&text, &shown)?;
-        p.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        p.dir = Some(
+            path.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+        );
         Ok(p)
     }
 

@@ -30,8 +30,10 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// Takes the run lock in the state directory `dir`, which is made (or must already be)
+    /// this user's alone: what runs as root later reads from it.
     pub fn acquire(dir: &Path) -> Result<Lock, StateError> {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        crate::host::fs::private_dir(dir).map_err(io(dir))?;
         let path = dir.join("run.lock");
         for _ in 0..2 {
             match std::fs::OpenOptions::new()

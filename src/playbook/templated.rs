@@ -26,7 +26,12 @@ impl Playbook {
             message: e.to_string(),
         })?;
         let mut p = Self::parse_templated(&text, &shown, facts, extra)?;
-        p.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        p.dir = Some(
+            path.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+        );
         Ok(p)
     }
 

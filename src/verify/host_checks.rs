@@ -98,24 +98,36 @@ pub async fn redis(url: Option<&Secret>) -> Verdict {
     Ok(Passed::Saw(format!("{shown}: {auth}, PING → {pong}")))
 }
 
-/// The `.env` is 0600.
+/// The `.env` is root's, writable by root alone and readable by nobody else but its group
+/// (the service's: `root:live-dashboard 0640`): the service reads it and cannot change it.
 pub fn env_file_mode(path: Option<&Path>) -> Verdict {
     let path = path
         .ok_or("no .env was found (--env-file, PROVISION_ENV_FILE or /etc/live-dashboard/.env)")?;
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode == 0o600 {
-        Ok(Passed::Saw(format!(
-            "{}: mode 0600, owner uid {}",
-            path.display(),
-            meta.uid()
-        )))
-    } else {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o7777;
+    let shown = format!(
+        "{}: mode {mode:04o}, owner uid {} gid {}",
+        path.display(),
+        meta.uid(),
+        meta.gid()
+    );
+    if !meta.is_file() {
         Err(format!(
-            "{}: mode {mode:04o}, it holds secrets: chmod 600 {}",
-            path.display(),
+            "{}: not a regular file (a link?); `provision init` writes it",
             path.display()
         ))
+    } else if meta.uid() != 0 {
+        Err(format!(
+            "{shown}: its owner can change the server's settings; chown root {}",
+            path.display()
+        ))
+    } else if mode & 0o027 != 0 {
+        Err(format!(
+            "{shown}: it holds secrets; chmod 640 {}",
+            path.display()
+        ))
+    } else {
+        Ok(Passed::Saw(shown))
     }
 }
 

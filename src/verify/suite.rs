@@ -217,9 +217,12 @@ pub async fn host_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<Ch
                 .await
                 .map_err(|e| e.to_string())?
         }),
-        check::run(".env mode 0600", Scope::Host, t, async {
-            host_checks::env_file_mode(s.env_file.as_deref())
-        }),
+        check::run(
+            ".env root-owned, not world-readable",
+            Scope::Host,
+            t,
+            async { host_checks::env_file_mode(s.env_file.as_deref()) }
+        ),
         check::run(
             "postgres and redis on loopback only",
             Scope::Host,
@@ -238,6 +241,6 @@ pub const HOST_CHECKS: [&str; 8] = [
     "health and ready per instance",
     "/metrics on loopback",
     "service active",
-    ".env mode 0600",
+    ".env root-owned, not world-readable",
     "postgres and redis on loopback only",
 ];

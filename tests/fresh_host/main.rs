@@ -5,6 +5,9 @@
 //! `systemd-analyze security` exposure; then the day-2 commands of
 //! `tests/support/day2.rs` under systemd. Each phase prints its time.
 
+#[path = "../support/attacks.rs"]
+#[allow(dead_code)]
+mod attacks;
 #[path = "../support/container.rs"]
 mod container;
 #[path = "../support/day2.rs"]
@@ -187,5 +190,6 @@ fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
         );
     }
 
+    attacks::service_user_boundaries(&c);
     day2::all(&c, &day2::Manager { systemd: true });
 }

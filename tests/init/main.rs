@@ -8,6 +8,8 @@
 //! healed; TLS with a self-signed certificate is verified over https. Then the day-2
 //! commands of `tests/support/day2.rs` on the supervisord path.
 
+#[path = "../support/attacks.rs"]
+mod attacks;
 #[path = "../support/container.rs"]
 mod container;
 #[path = "../support/day2.rs"]
@@ -158,10 +160,9 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         plan.out
     );
     assert_no_secret("--check --diff output", &plan.out, &secrets);
-    assert!(
-        !host("/var/lib/live-dashboard").exists(),
-        "--check created the state directory"
-    );
+    for dir in ["/var/lib/live-dashboard", "/var/lib/provision"] {
+        assert!(!host(dir).exists(), "--check created {dir}");
+    }
     assert!(
         !host("/etc/live-dashboard/.env").exists(),
         "--check wrote the .env"
@@ -193,16 +194,17 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         first.leaked_argv
     );
     assert_no_secret("the first run's output", &first.out, &quiet_secrets);
+    // root:live-dashboard 0640: the service reads it and cannot change it.
     let env = std::fs::metadata(host("/etc/live-dashboard/.env")).unwrap();
-    assert_eq!(env.permissions().mode() & 0o777, 0o600);
-    let passwd = std::fs::read_to_string(host("/etc/passwd")).unwrap();
-    let uid = passwd
+    assert_eq!(env.permissions().mode() & 0o777, 0o640);
+    let group = std::fs::read_to_string(host("/etc/group")).unwrap();
+    let gid = group
         .lines()
         .find(|l| l.starts_with("live-dashboard:"))
         .and_then(|l| l.split(':').nth(2))
-        .expect("the service user exists");
-    assert_eq!(env.uid().to_string(), uid);
-    for log in std::fs::read_dir(host("/var/lib/live-dashboard/provision/logs"))
+        .expect("the service group exists");
+    assert_eq!((env.uid(), env.gid().to_string()), (0, gid.to_string()));
+    for log in std::fs::read_dir(host("/var/lib/provision/logs"))
         .unwrap()
         .flatten()
     {
@@ -339,5 +341,6 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
     let again = init(&c, &["--yes"], &secrets);
     assert!(again.recap().contains("changed=0"), "{}", again.out);
 
+    attacks::all(&c);
     day2::all(&c, &day2::Manager { systemd: false });
 }

@@ -2,6 +2,8 @@
 //! refusal, --replace), --strict and --dry-run writing nothing, identities, WAL sources,
 //! a non-UTC server, socket URLs, and the verifier catching a changed cell.
 
+use std::os::unix::fs::PermissionsExt;
+
 use sqlx::{PgPool, Row};
 
 use crate::common::*;
@@ -264,13 +266,21 @@ async fn strict_and_dry_run_write_nothing_and_the_ledger_refuses_other_sources()
         "the password-bearing URL leaked: {}",
         other.stderr
     );
-    let backups = dir.path("backups");
+    // The directory given is the user's: provision makes a private one inside and never
+    // changes the given one's mode.
+    let given = dir.path("backups");
+    std::fs::create_dir(&given).unwrap();
+    std::fs::set_permissions(&given, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let backups = given.join(provision::ops::backup::SUBDIR);
     let replaced = migrate(
         &loose,
         &url,
-        &["--replace", "--backup-dir", backups.to_str().unwrap()],
+        &["--replace", "--backup-dir", given.to_str().unwrap()],
     );
     assert_eq!(replaced.code, 0, "{}", replaced.stderr);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&given), 0o755, "the given directory was chmodded");
+    assert_eq!(mode(&backups), 0o700);
     // --replace took a backup of the data it replaced first, with its checksum and rows.
     let dumps: Vec<_> = std::fs::read_dir(&backups)
         .unwrap()
@@ -279,6 +289,13 @@ async fn strict_and_dry_run_write_nothing_and_the_ledger_refuses_other_sources()
         .filter(|p| p.extension().is_some_and(|e| e == "dump"))
         .collect();
     assert_eq!(dumps.len(), 1, "{}", replaced.stderr);
+    // Written under umask 077: the dump and its manifest are root's alone.
+    for f in [
+        dumps[0].clone(),
+        provision::ops::backup::sidecar(&dumps[0], "json"),
+    ] {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
     let manifest: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{}.json", dumps[0].display())).unwrap(),
     )

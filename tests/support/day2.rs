@@ -71,6 +71,8 @@ pub fn all(c: &Container, m: &Manager) {
     rolling_restart_under_load(c);
     backup_and_restore(c);
     rollback_after_a_bad_template(c);
+    // The boundaries hold after a rollback too.
+    crate::attacks::service_user_boundaries(c);
     uninstall_keeps_the_data(c);
     init_again_then_purge(c);
 }
@@ -311,9 +313,21 @@ fn uninstall_keeps_the_data(c: &Container) {
         code, 2,
         "--purge-data without a terminal needs --yes:\n{out}"
     );
-    let (code, out) = run(c, &["uninstall"]);
+    // Through a copy of the config elsewhere, beside decoys: uninstall removes init's fixed
+    // paths, never files beside the --config it was given.
+    let o = c.exec(&[
+        "sh",
+        "-c",
+        "set -e; mkdir -p /root/alt/tls; cp -p /etc/live-dashboard/provision.yaml /root/alt/; \
+         echo keep > /root/alt/.env; echo keep > /root/alt/tls/key.pem",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, out) = run(c, &["--config", "/root/alt/provision.yaml", "uninstall"]);
     println!("{out}");
     assert_eq!(code, 0, "{out}");
+    for kept in ["root/alt/.env", "root/alt/tls/key.pem"] {
+        assert!(c.merged.join(kept).exists(), "uninstall removed {kept}");
+    }
     for gone in [
         "etc/nginx/sites-enabled/live-dashboard",
         "etc/live-dashboard/.env",
@@ -364,6 +378,13 @@ fn init_again_then_purge(c: &Container) {
         left, "0",
         "the databases (restores' kept ones too) and the role are gone"
     );
-    assert!(!c.merged.join("var/lib/live-dashboard").exists());
+    for dir in [
+        "var/lib/live-dashboard",
+        "var/lib/provision",
+        "var/backups/live-dashboard",
+        "var/log/live-dashboard",
+    ] {
+        assert!(!c.merged.join(dir).exists(), "{dir} is still there");
+    }
     phase("init again on the kept data, then purge", t);
 }

@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when the recipe below changes: a cached root of another version is rebuilt.
-const RECIPE: &str = "bookworm-minbase-systemd-v2";
+const RECIPE: &str = "bookworm-minbase-systemd-v3";
 const CACHE: &str = "/var/cache/provision-test";
 /// What init installs on Debian: under systemd, and (supervisor) where no init runs.
 const PACKAGES: &str = "postgresql redis-server nginx openssl supervisor";
-/// The container's address on its veth (a /24 with a gateway that nothing answers: a
-/// default route, as a real host has).
-pub const ADDRESS: &str = "192.168.250.2";
-pub const GATEWAY: &str = "192.168.250.1";
+/// The container's address on its veth, in the documentation range (a /24 with a gateway
+/// that nothing answers: a default route, as a real host has).
+pub const ADDRESS: &str = "192.0.2.2";
+pub const GATEWAY: &str = "192.0.2.1";
 
 fn run(what: &str, cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));

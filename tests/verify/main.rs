@@ -52,7 +52,7 @@ async fn a_good_stack_passes_every_check_and_target() {
         "health and ready per instance",
         "/metrics on loopback",
         "service active",
-        ".env mode 0600",
+        ".env root-owned, not world-readable",
         "postgres and redis on loopback only",
     ] {
         assert_eq!(

@@ -134,6 +134,27 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
             )));
         }
     }
+    // Before anything is rendered from them.
+    let config_source = std::fs::read_to_string(&config).ok();
+    let mut flags = Vec::new();
+    if args.domain.is_some() {
+        flags.push(("nginx.server_name", "--domain"));
+    }
+    if args.tls_cert.is_some() {
+        flags.extend([
+            ("nginx.tls_cert", "--tls-cert"),
+            ("nginx.tls_key", "--tls-key"),
+        ]);
+    }
+    crate::init::validate::answers(
+        &answers,
+        &crate::init::validate::Origins {
+            config: &config,
+            config_text: config_source.as_deref(),
+            flags,
+        },
+    )
+    .map_err(|e| usage(e.to_string()))?;
     let distro = distro::for_host(&facts);
     let mut vars = playbook_vars(&answers, &facts, &distro);
     if facts.init == InitSystem::Systemd {
@@ -177,6 +198,16 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
         history: (!args.check).then(|| Arc::new(Generation::begin(&state_dir, "init"))),
         state_dir,
     };
+    // An earlier install's root state, out of the service user's reach first.
+    let relocated = crate::init::relocate::relocate(args.check).map_err(|e| CommandError {
+        status: ExitStatus::Failure,
+        error: e.into(),
+    })?;
+    if !global.json {
+        for note in &relocated {
+            println!("changed  {note}");
+        }
+    }
     if args.check {
         let config_differs =
             std::fs::read_to_string(&config).ok().as_deref() != Some(config_text.as_str());
@@ -187,7 +218,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
             );
         }
         let mut recap = run_engine(global, &book, &facts, &opts, svc.as_ref(), args.diff)?;
-        recap.changed += usize::from(config_differs);
+        recap.changed += usize::from(config_differs) + relocated.len();
         println!("{}", recap.line());
         return Ok(if recap.changed > 0 || recap.failed > 0 {
             ExitStatus::Failure
@@ -208,7 +239,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
     let engine_started = crate::host::reload::now_ticks();
     let mut recap = run_engine(global, &book, &facts, &opts, svc.as_ref(), args.diff)?;
     generation.finish()?;
-    recap.changed += usize::from(config_changed);
+    recap.changed += usize::from(config_changed) + relocated.len();
     // A reloaded nginx answers with its old workers for a moment; verify must see the new.
     if let (true, Some(since)) = (
         recap.handlers.iter().any(|h| h == "reload nginx"),

@@ -6,7 +6,10 @@ use crate::ops::backup::{self, BackupError};
 
 pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, CommandError> {
     let stack = load_stack(global)?;
-    let dir = args.dir.clone().unwrap_or_else(|| stack.backup_dir());
+    let dir = args
+        .dir
+        .as_deref()
+        .map_or_else(|| stack.backup_dir(), |d| backup::directory(Some(d)));
     if args.list {
         let all = backup::list(&dir);
         if all.is_empty() {
@@ -34,7 +37,7 @@ pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, Comma
     let url = stack.database_url().ok_or_else(|| {
         fail(
             ExitStatus::Usage,
-            "DATABASE_URL is in neither the .env nor the config",
+            "the config file has no database.url (run `provision init`)",
         )
     })?;
     let b = runtime()?

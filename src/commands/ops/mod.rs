@@ -27,7 +27,7 @@ fn load_stack(global: &GlobalArgs) -> Result<Stack, CommandError> {
     Stack::load(global.config.as_deref(), global.env_file.as_deref()).map_err(|e| CommandError {
         status: match e {
             StackError::NotInitialised(_) | StackError::Settings(_) => ExitStatus::Usage,
-            StackError::Facts(_) => ExitStatus::Failure,
+            StackError::Facts(_) | StackError::Playbook(_) => ExitStatus::Failure,
         },
         error: e.into(),
     })

@@ -7,7 +7,8 @@ use crate::ops::rollback::{self, RollbackError};
 pub fn rollback(global: &GlobalArgs) -> Result<ExitStatus, CommandError> {
     let stack = load_stack(global)?;
     let svc = stack.services();
-    match rollback::rollback(&stack.state_dir, &stack.config_path, svc.as_ref()) {
+    let managed = stack.managed().map_err(|e| fail(ExitStatus::Usage, e))?;
+    match rollback::rollback(&stack.state_dir, &stack.config_path, svc.as_ref(), &managed) {
         Ok(r) => {
             if global.json {
                 println!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
@@ -19,6 +20,9 @@ pub fn rollback(global: &GlobalArgs) -> Result<ExitStatus, CommandError> {
                 for f in &r.files {
                     println!("  {:<9} {}", f.action, f.path.display());
                 }
+                for r in &r.refused {
+                    println!("  refused   {r}");
+                }
                 if r.handlers.is_empty() {
                     println!("nothing needed a reload");
                 } else {
@@ -26,7 +30,15 @@ pub fn rollback(global: &GlobalArgs) -> Result<ExitStatus, CommandError> {
                 }
                 println!("`provision verify` checks the result; `provision rollback` again goes one change further back");
             }
-            Ok(ExitStatus::Success)
+            if r.refused.is_empty() {
+                Ok(ExitStatus::Success)
+            } else {
+                eprintln!(
+                    "error: the change's manifest asked for what init does not manage (refused above): someone may have written into {}",
+                    stack.state_dir.display()
+                );
+                Ok(ExitStatus::Failure)
+            }
         }
         Err(e @ (RollbackError::Nothing(_) | RollbackError::FirstRun(_))) => {
             Err(fail(ExitStatus::Usage, e))

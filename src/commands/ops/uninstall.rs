@@ -30,7 +30,8 @@ pub fn uninstall(global: &GlobalArgs, args: UninstallArgs) -> Result<ExitStatus,
             ));
         }
     }
-    let u = crate::ops::uninstall::uninstall(&stack, args.purge_data);
+    let managed = stack.managed().map_err(|e| fail(ExitStatus::Failure, e))?;
+    let u = crate::ops::uninstall::uninstall(&stack, &managed, args.purge_data);
     if global.json {
         println!("{}", serde_json::to_string_pretty(&u).expect("serializes"));
     } else {

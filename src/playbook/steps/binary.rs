@@ -14,11 +14,14 @@ fn source(b: &BinaryStep, ctx: &Ctx<'_>) -> Result<PathBuf, StepError> {
             .map_err(|e| StepError::Other(format!("locating this program: {e}")));
     }
     let p = Path::new(&b.src);
-    Ok(if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        ctx.dir.join(p)
-    })
+    match ctx.dir {
+        _ if p.is_absolute() => Ok(p.to_path_buf()),
+        Some(dir) => Ok(dir.join(p)),
+        None => Err(StepError::Other(format!(
+            "{}: a relative source needs a playbook directory; give an absolute path",
+            b.src
+        ))),
+    }
 }
 
 fn digest(p: &Path) -> Option<String> {

@@ -136,7 +136,7 @@ fn plan_of(found: Option<(bool, String)>) -> Plan {
 
 /// The template's text: `src` beside the playbook, else the one shipped in the binary.
 fn template_text(t: &TemplateStep, ctx: &Ctx<'_>) -> Result<String, StepError> {
-    let templates = crate::render::Templates::new(Some(ctx.dir));
+    let templates = crate::render::Templates::new(ctx.dir);
     let text = templates
         .source(&t.src)
         .map_err(|e| StepError::Other(e.to_string()))?;

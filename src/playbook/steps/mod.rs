@@ -20,6 +20,7 @@ use crate::host::packages::Manager;
 use crate::host::services::Services;
 use crate::settings::{mask_all, Secret};
 
+pub use account::lookup_id;
 pub use service::run_handler;
 
 /// What a step's query found.
@@ -37,7 +38,8 @@ pub enum Plan {
 /// What steps read: vars for templates, the playbook's directory, managers, masks.
 pub struct Ctx<'a> {
     pub vars: &'a BTreeMap<String, String>,
-    pub dir: &'a Path,
+    /// The playbook's directory, when it has one (see `Playbook::dir`).
+    pub dir: Option<&'a Path>,
     pub packages: &'a dyn Manager,
     pub services: &'a dyn Services,
     pub secrets: &'a [Secret],

@@ -1,0 +1,223 @@
+//! init's answers checked before anything is rendered from them. They end up in
+//! configuration files that root's services read (pg_hba.conf, redis.conf, the nginx site,
+//! the `.env`, the playbook itself), where a newline or a `;` would add a line or a
+//! directive of the writer's choosing. So: database and role names are identifiers, the
+//! domain is a hostname, paths are absolute with nothing that ends a word, passwords use
+//! only characters that are safe in a URL. An error names the key, where its value came
+//! from (the config file and line, or the flag) and the rule; never a secret's value.
+
+use std::path::Path;
+
+use super::answers::{Answers, Tls};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{key} ({origin}): {shown} {rule}")]
+pub struct InvalidAnswer {
+    pub key: String,
+    pub origin: String,
+    shown: String,
+    rule: String,
+}
+
+/// Where each value came from: the flags given, and the config file's text.
+pub struct Origins<'a> {
+    pub config: &'a Path,
+    pub config_text: Option<&'a str>,
+    /// Keys given by a flag, with the flag: (`nginx.server_name`, `--domain`).
+    pub flags: Vec<(&'static str, &'static str)>,
+}
+
+impl Origins<'_> {
+    /// `FILE:LINE` of the key's line in the config file, the flag, or "the default".
+    fn of(&self, key: &str, alternatives: &[&str]) -> String {
+        if let Some((_, flag)) = self.flags.iter().find(|(k, _)| *k == key) {
+            return format!("from {flag}");
+        }
+        let text = self.config_text.unwrap_or("");
+        for k in std::iter::once(&key).chain(alternatives) {
+            let leaf = k.rsplit('.').next().unwrap_or(k);
+            if let Some(n) = text
+                .lines()
+                .position(|l| l.trim_start().starts_with(&format!("{leaf}:")))
+            {
+                return format!("{}:{}", self.config.display(), n + 1);
+            }
+        }
+        "the default".into()
+    }
+}
+
+/// `^[a-z_][a-z0-9_]{0,62}$`: a PostgreSQL name that needs no quoting anywhere.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && s.len() <= 63
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+}
+
+/// A DNS hostname (labels of letters, digits and inner hyphens, 63 bytes each, 253 in
+/// all), or `_` (nginx's "any name").
+pub fn is_hostname(s: &str) -> bool {
+    s == "_"
+        || (!s.is_empty()
+            && s.len() <= 253
+            && s.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }))
+}
+
+/// An absolute path with no white space, control character, or character that ends a
+/// value in the files it is written into (`;`, quotes, braces, `$`, `#`, `\`).
+pub fn is_safe_path(s: &str) -> bool {
+    s.starts_with('/')
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || ";\"'{}$#\\".contains(c))
+}
+
+/// A password rendered into a URL, `EnvironmentFile=` and redis.conf unescaped: 1 to 256
+/// of `A-Z a-z 0-9 . _ ~ -` (generated ones are 40 alphanumerics).
+pub fn is_safe_password(s: &str) -> bool {
+    (1..=256).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._~-".contains(c))
+}
+
+/// The value as it may be shown: escaped, cut to 80 characters.
+fn shown(v: &str) -> String {
+    let mut s: String = format!("{v:?}");
+    if s.chars().count() > 80 {
+        s = s.chars().take(77).collect::<String>() + "...";
+    }
+    s
+}
+
+/// Checks every answer; the first one that breaks its rule is the error.
+pub fn answers(a: &Answers, o: &Origins<'_>) -> Result<(), InvalidAnswer> {
+    let fail = |key: &str, alt: &[&str], value: Option<&str>, rule: &str| InvalidAnswer {
+        key: key.into(),
+        origin: o.of(key, alt),
+        shown: value.map_or_else(|| "the value".into(), shown),
+        rule: rule.into(),
+    };
+    const IDENT: &str = "is not a plain PostgreSQL name (^[a-z_][a-z0-9_]{0,62}$: lower-case letters, digits and _)";
+    if !is_identifier(&a.db_name) {
+        return Err(fail("init.db_name", &["url"], Some(&a.db_name), IDENT));
+    }
+    if !is_identifier(&a.db_user) {
+        return Err(fail("init.db_user", &["url"], Some(&a.db_user), IDENT));
+    }
+    if !is_hostname(&a.domain) {
+        return Err(fail(
+            "nginx.server_name",
+            &[],
+            Some(&a.domain),
+            "is not a host name (letters, digits and hyphens in dot-separated labels), or _ for any",
+        ));
+    }
+    if let Tls::Files { cert, key } = &a.tls {
+        for (k, v) in [("nginx.tls_cert", cert), ("nginx.tls_key", key)] {
+            if !is_safe_path(v) {
+                return Err(fail(
+                    k,
+                    &[],
+                    Some(v),
+                    "must be an absolute path without white space, control characters or ; \" ' { } $ # \\",
+                ));
+            }
+        }
+    }
+    for (k, v) in [
+        ("init.db_password", a.db_password.expose()),
+        ("init.redis_password", a.redis_password.expose()),
+    ] {
+        if !is_safe_password(v) {
+            return Err(fail(
+                k,
+                &["url"],
+                None,
+                "must be 1 to 256 of A-Z a-z 0-9 . _ ~ - (it is written unescaped into URLs and redis.conf); remove the key and init generates one",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Secret;
+
+    fn origins(text: &str) -> Origins<'_> {
+        Origins {
+            config: Path::new("/etc/live-dashboard/provision.yaml"),
+            config_text: Some(text),
+            flags: vec![("nginx.server_name", "--domain")],
+        }
+    }
+
+    #[test]
+    fn the_rules() {
+        assert!(is_identifier("live_validation_dashboard") && is_identifier("_x1"));
+        for bad in ["", "1abc", "Dash", "a-b", "a b", "a\nb", &"a".repeat(64)] {
+            assert!(!is_identifier(bad), "{bad:?}");
+        }
+        assert!(is_hostname("dash.example.com") && is_hostname("_") && is_hostname("localhost"));
+        for bad in ["", "a..b", "-a.com", "a b", "a;b", "a\nb", "x.com;"] {
+            assert!(!is_hostname(bad), "{bad:?}");
+        }
+        assert!(is_safe_path("/etc/ssl/dash.pem"));
+        for bad in ["rel/x.pem", "/a b", "/a;b", "/a\nb", "/a{b", "/a$b"] {
+            assert!(!is_safe_path(bad), "{bad:?}");
+        }
+        assert!(is_safe_password("Abc123._~-"));
+        for bad in ["", "a b", "a\nb", "a@b", "a:b", "a/b"] {
+            assert!(!is_safe_password(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_newline_in_db_user_is_refused_with_its_file_and_line() {
+        let text = "init:\n  db_name: dash\n  db_user: \"dash\\nhost all all 0.0.0.0/0 trust\"\n";
+        let a = Answers {
+            db_name: "dash".into(),
+            db_user: "dash\nhost all all 0.0.0.0/0 trust".into(),
+            ..Answers::defaults()
+        };
+        let e = answers(&a, &origins(text)).unwrap_err().to_string();
+        assert!(
+            e.starts_with("init.db_user (/etc/live-dashboard/provision.yaml:3): "),
+            "{e}"
+        );
+        assert!(
+            e.contains("\\n") && !e.contains('\n'),
+            "escaped, on one line: {e}"
+        );
+    }
+
+    #[test]
+    fn a_flag_is_named_and_a_password_never_shown() {
+        let a = Answers {
+            domain: "x.com; include /etc/shadow".into(),
+            ..Answers::defaults()
+        };
+        let e = answers(&a, &origins("")).unwrap_err().to_string();
+        assert!(e.starts_with("nginx.server_name (from --domain)"), "{e}");
+        let a = Answers {
+            redis_password: Secret::new("pw\nrename-command CONFIG \"\""),
+            ..Answers::defaults()
+        };
+        let e = answers(&a, &origins("init:\n  redis_password: x\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("provision.yaml:2") && !e.contains("rename"),
+            "{e}"
+        );
+        assert!(answers(&Answers::defaults(), &origins("")).is_ok());
+    }
+}
