@@ -334,23 +334,18 @@ pub struct LoadArgs {
     pub concurrency: usize,
 }
 
-/// `10s`, `500ms`, `2m`.
+/// The longest duration a flag takes: 366 days. Longer ones are typos, and a deadline
+/// computed from them would overflow.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
+/// `10s`, `500ms`, `2m`, `1h`, `1d` (humantime's units), at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map(|i| s.split_at(i))
-        .ok_or_else(|| format!("{s:?}: give a unit (ms, s, m, h, d)"))?;
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration"))?;
-    match unit {
-        "ms" => Ok(std::time::Duration::from_millis(n)),
-        "s" => Ok(std::time::Duration::from_secs(n)),
-        "m" => Ok(std::time::Duration::from_secs(n * 60)),
-        "h" => Ok(std::time::Duration::from_secs(n * 3600)),
-        "d" => Ok(std::time::Duration::from_secs(n * 86400)),
-        _ => Err(format!("{s:?}: the unit must be ms, s, m, h or d")),
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like 10s, 500ms, 2m, 1h or 1d ({e})"))?;
+    if d > MAX_DURATION {
+        return Err(format!("{s:?} is more than 366 days"));
     }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]
@@ -478,4 +473,35 @@ pub struct ServeArgs {
     /// Runtime worker threads [default: number of CPUs]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_never_overflow() {
+        assert_eq!(
+            parse_duration("500ms"),
+            Ok(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_duration("2m"),
+            Ok(std::time::Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_duration("1d"),
+            Ok(std::time::Duration::from_secs(86_400))
+        );
+        for bad in [
+            "10",
+            "x",
+            "18446744073709551615s",
+            "18446744073709551615d",
+            "400d",
+            "",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
 }

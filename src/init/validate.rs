@@ -111,6 +111,17 @@ pub fn answers(a: &Answers, o: &Origins<'_>) -> Result<(), InvalidAnswer> {
     if !is_identifier(&a.db_user) {
         return Err(fail("init.db_user", &["url"], Some(&a.db_user), IDENT));
     }
+    if u32::from(a.base_port) + a.instances > 65_535 {
+        return Err(fail(
+            "server.base_port",
+            &["instances"],
+            Some(&a.base_port.to_string()),
+            &format!(
+                "plus {} instances passes port 65535; give a lower base port",
+                a.instances
+            ),
+        ));
+    }
     if !is_hostname(&a.domain) {
         return Err(fail(
             "nginx.server_name",
@@ -219,5 +230,16 @@ mod tests {
             "{e}"
         );
         assert!(answers(&Answers::defaults(), &origins("")).is_ok());
+        let a = Answers {
+            base_port: 65_534,
+            ..Answers::defaults()
+        };
+        let e = answers(&a, &origins("server:\n  base_port: 65534\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("server.base_port (/etc/live-dashboard/provision.yaml:2)"),
+            "{e}"
+        );
     }
 }

@@ -217,6 +217,35 @@ impl ServeSettings {
         if self.limits.hash_concurrency == 0 {
             return bad("PROVISION_HASH_CONCURRENCY", "must be at least 1");
         }
+        // Deadlines are computed from these: past a day they are typos, and past about
+        // 2^63 s they would overflow.
+        let day = Duration::from_secs(86_400);
+        for (name, d) in [
+            (
+                "PROVISION_DB_ACQUIRE_TIMEOUT_MS (database.acquire_timeout_ms)",
+                self.acquire_timeout,
+            ),
+            (
+                "PROVISION_DB_STATEMENT_TIMEOUT_MS (database.statement_timeout_ms)",
+                self.statement_timeout,
+            ),
+            (
+                "PROVISION_REQUEST_TIMEOUT_MS (server.request_timeout_ms)",
+                self.request_timeout,
+            ),
+            (
+                "PROVISION_REDIS_TIMEOUT_MS (redis.timeout_ms)",
+                self.redis_timeout,
+            ),
+            ("PROVISION_CACHE_TTL_S (redis.cache_ttl_s)", self.cache_ttl),
+            ("PROVISION_DB_WAIT_S", self.db_wait),
+            ("PROVISION_LOGIN_WINDOW_S", self.limits.login_window),
+            ("PROVISION_WS_SEND_TIMEOUT_MS", self.limits.ws_send_timeout),
+        ] {
+            if d > day {
+                return bad(name, &format!("{} s is more than a day", d.as_secs()));
+            }
+        }
         if !self.database_url.expose().starts_with("postgres") {
             return bad(
                 "DATABASE_URL",

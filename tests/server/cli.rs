@@ -89,6 +89,25 @@ fn configuration_errors_exit_2_and_name_the_source() {
         "{err}"
     );
 
+    // Values that would overflow a deadline are refused, naming the variable (they panicked).
+    for var in ["PROVISION_DB_WAIT_S", "PROVISION_REQUEST_TIMEOUT_MS"] {
+        let (code, _, err) = provision(
+            &["serve"],
+            &[
+                ("DATABASE_URL", "postgres://x@h/db"),
+                (var, "18446744073709551615"),
+            ],
+        );
+        assert_eq!(code, 2, "{var}: {err}");
+        assert!(
+            err.contains(var) && err.contains("more than a day"),
+            "{err}"
+        );
+    }
+    let (code, _, err) = provision(&["verify", "--wait", "18446744073709551615s"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--wait") && !err.contains("panicked"), "{err}");
+
     let (code, _, err) = provision(&["serve"], &[("DATABASE_URL", "mysql://u:hunter2@h/db")]);
     assert_eq!(code, 2);
     assert!(

@@ -76,8 +76,19 @@ pub fn query(w: &WaitForStep) -> Result<Plan, StepError> {
     })
 }
 
+/// The longest wait a step may ask for: a day.
+pub const MAX_TIMEOUT_S: u64 = 86_400;
+
 pub fn apply(w: &WaitForStep) -> Result<(), StepError> {
-    let deadline = Instant::now() + Duration::from_secs(w.timeout_s);
+    let deadline = Instant::now()
+        .checked_add(Duration::from_secs(w.timeout_s))
+        .filter(|_| w.timeout_s <= MAX_TIMEOUT_S)
+        .ok_or_else(|| {
+            StepError::Other(format!(
+                "timeout_s: {} is more than a day ({MAX_TIMEOUT_S}); give a smaller wait",
+                w.timeout_s
+            ))
+        })?;
     loop {
         match probe(w) {
             Ok(()) => return Ok(()),
@@ -126,5 +137,10 @@ mod tests {
         });
         assert!(apply(&w(None, Some(format!("http://127.0.0.1:{port}/health")), 5)).is_ok());
         assert!(query(&w(None, None, 1)).is_err());
+        // A wait that would overflow the deadline is refused, not a panic.
+        let e = apply(&w(Some(format!("127.0.0.1:{port}")), None, u64::MAX))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("timeout_s"), "{e}");
     }
 }
