@@ -290,7 +290,7 @@ pub struct VerifyArgs {
     pub no_load: bool,
     /// Load rate: requests per second (200), per minute (500/min), or max [config: verify.load.rate; default 100]
     #[arg(long)]
-    pub rate: Option<crate::verify::load::Rate>,
+    pub rate: Option<crate::settings::Rate>,
     /// Measured load duration, like 10s [default 10s]
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
@@ -322,7 +322,7 @@ pub struct LoadArgs {
     pub url: String,
     /// Requests per second (200), per minute (500/min), or `max` (closed loop: saturation)
     #[arg(long, default_value = "1000")]
-    pub rate: crate::verify::load::Rate,
+    pub rate: crate::settings::Rate,
     /// How long, like 10s or 2m
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: std::time::Duration,

@@ -6,9 +6,12 @@ pub mod commands;
 pub mod fixture;
 pub mod host;
 pub mod init;
+#[cfg(test)]
+mod layering;
 pub mod logging;
 pub mod migrate;
 pub mod ops;
+pub mod passwords;
 pub mod playbook;
 pub mod render;
 pub mod schema;

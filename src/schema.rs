@@ -1,10 +1,20 @@
 //! The dashboard's schema: the sqlx migrations in `migrations/`, embedded in the binary and
 //! applied under a PostgreSQL advisory lock (sqlx's migrator takes `pg_advisory_lock`
 //! for the whole run), so several `serve` instances and `migrate` starting together apply
-//! them exactly once. Shared by `server` and `migrate`.
+//! them exactly once. Shared by `server` and `migrate`, with the vocabularies its CHECK
+//! constraints hold (a test in `migrate` compares them with the catalog).
 
 use sqlx::migrate::Migrator;
 use sqlx::PgPool;
+
+/// A run's `status` values (the CHECK on `validation_runs.status`).
+pub const RUN_STATUSES: [&str; 5] = ["queued", "running", "passed", "failed", "error"];
+/// The statuses a run can be finished with (`PATCH /api/runs/{id}`).
+pub const FINAL_RUN_STATUSES: [&str; 3] = ["passed", "failed", "error"];
+/// A result's `status` values (the CHECK on `validation_results.status`).
+pub const RESULT_STATUSES: [&str; 4] = ["pass", "fail", "skip", "error"];
+/// A user's `role` values (the CHECK on `users.role`).
+pub const ROLES: [&str; 3] = ["viewer", "engineer", "admin"];
 
 /// The embedded migrations (add-only).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

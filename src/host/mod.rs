@@ -6,6 +6,7 @@ pub mod distro;
 pub mod exec;
 pub mod facts;
 pub mod fs;
+pub mod http;
 pub mod os_release;
 pub mod packages;
 pub mod proc;

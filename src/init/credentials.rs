@@ -27,7 +27,7 @@ pub async fn ensure(database_url: &Secret, c: &Credentials) -> Result<Vec<&'stat
         Some(id) => id,
         None => {
             changed.push("admin user");
-            let hash = crate::server::auth::password::hash(c.admin_password.expose());
+            let hash = crate::passwords::hash(c.admin_password.expose());
             sqlx::query_scalar(
                 "INSERT INTO users (username, password_hash, role, is_active) VALUES ($1, $2, 'admin', true) RETURNING id",
             )

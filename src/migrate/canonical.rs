@@ -6,7 +6,7 @@
 
 use xxhash_rust::xxh3::xxh3_128;
 
-pub use super::json::{canonical_json, check_json, JsonProblem};
+use super::json::{canonical_json, JsonProblem};
 
 /// An order-independent multiset hash: the wrapping sum of per-row XXH3-128 hashes, and
 /// the row count.
@@ -93,21 +93,4 @@ impl RowHasher {
         self.buf.clear();
         h
     }
-}
-
-/// `±int.frac × 10^exp` as (negative, digits without leading or trailing zeros, power of
-/// ten); zero is (false, "0", 0). Two decimals are equal exactly when these are.
-pub fn normalize_decimal(neg: bool, int: &[u8], frac: &[u8], exp: i64) -> (bool, String, i64) {
-    let mut digits: Vec<u8> = int.iter().chain(frac).copied().collect();
-    let mut exp = exp - frac.len() as i64;
-    let lead = digits.iter().take_while(|d| **d == b'0').count();
-    digits.drain(..lead);
-    while digits.last() == Some(&b'0') {
-        digits.pop();
-        exp += 1;
-    }
-    if digits.is_empty() {
-        return (false, "0".into(), 0);
-    }
-    (neg, String::from_utf8(digits).expect("ASCII digits"), exp)
 }

@@ -4,7 +4,7 @@
 
 use rusqlite::types::ValueRef;
 
-use super::canonical::check_json;
+use super::json::check_json;
 
 /// The PostgreSQL types a dashboard column can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -104,7 +104,7 @@ pub fn exact_decimal(f: f64) -> Result<Out, Problem> {
     let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
     let frac = frac.trim_end_matches('0');
     let (neg, digits, exp) =
-        super::canonical::normalize_decimal(f < 0.0, int.as_bytes(), frac.as_bytes(), 0);
+        super::numeric::normalize_decimal(f < 0.0, int.as_bytes(), frac.as_bytes(), 0);
     Ok(Out::Dec(
         format!("{}{}", if neg { "-" } else { "" }, digits),
         exp,
@@ -119,7 +119,7 @@ pub fn convert(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>), Probl
     match kind {
         Kind::Numeric => match v {
             ValueRef::Integer(i) => {
-                let (neg, digits, exp) = super::canonical::normalize_decimal(
+                let (neg, digits, exp) = super::numeric::normalize_decimal(
                     i < 0,
                     i.unsigned_abs().to_string().as_bytes(),
                     b"",

@@ -3,9 +3,8 @@
 //! the foreign keys, and the load order that lets a child see its parents' accepted ids.
 
 use super::convert::Kind;
-use crate::server::model::{RESULT_STATUSES, RUN_STATUSES};
-
-pub const ROLES: [&str; 3] = ["viewer", "engineer", "admin"];
+pub use crate::schema::ROLES;
+use crate::schema::{RESULT_STATUSES, RUN_STATUSES};
 
 #[derive(Debug, Clone)]
 pub struct Column {

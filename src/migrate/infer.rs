@@ -11,14 +11,13 @@ use std::collections::HashSet;
 
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
-use sha2::{Digest, Sha256};
 
-use super::canonical::check_json;
 use super::convert::{parse_timestamp, Kind};
 use super::dashboard::{Column, Table};
+use super::ident::{pg_name, quote, unique_name, STAGE};
+use super::json::check_json;
 use super::keys;
 use super::report::Skipped;
-use super::stage::STAGE;
 use super::types::{decide, Seen};
 
 /// An inferred table: what to create, what to add after the load, what was decided.
@@ -36,26 +35,8 @@ pub struct Inferred {
     pub identity: Option<&'static str>,
 }
 
-pub fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
-}
-
-/// A PostgreSQL identifier for `name`: itself when it fits in 63 bytes, else a prefix and
-/// 8 hex digits of its sha256 (so distinct long names stay distinct).
-pub fn pg_name(name: &str) -> String {
-    if name.len() <= 63 {
-        return name.to_string();
-    }
-    let mut cut = 54;
-    while !name.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let h = hex::encode(Sha256::digest(name.as_bytes()));
-    format!("{}_{}", &name[..cut], &h[..8])
 }
 
 struct SourceColumn {
@@ -249,19 +230,6 @@ pub fn infer(
         notes,
         identity,
     })
-}
-
-/// `base`, or `base` with a numeric suffix when taken (index and constraint names share
-/// one namespace per schema in PostgreSQL).
-pub(super) fn unique_name(base: &str, taken: &mut HashSet<String>) -> String {
-    let mut name = pg_name(base);
-    let mut n = 1;
-    while taken.contains(&name) {
-        n += 1;
-        name = pg_name(&format!("{base}_{n}"));
-    }
-    taken.insert(name.clone());
-    name
 }
 
 /// A SQLite column default as PostgreSQL SQL, when it is a literal we can translate.

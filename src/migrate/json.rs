@@ -2,7 +2,7 @@
 //! strings unescaped, numbers as exact normalized decimals) and refuses what jsonb would
 //! alter or reject (duplicate keys, `\u0000`, unpaired surrogates).
 
-use super::canonical::normalize_decimal;
+use super::numeric::normalize_decimal;
 
 /// Why a text is not JSON that jsonb would keep exactly.
 #[derive(Debug, Clone, PartialEq, Eq)]

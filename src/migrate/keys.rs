@@ -6,9 +6,8 @@ use std::collections::HashSet;
 
 use rusqlite::Connection;
 
-use super::infer::{pg_name, quote, unique_name};
+use super::ident::{pg_name, quote, unique_name, STAGE};
 use super::report::Skipped;
-use super::stage::STAGE;
 
 fn note(notes: &mut Vec<Skipped>, kind: &str, n: &str, why: String) {
     notes.push(Skipped {

@@ -3,7 +3,7 @@
 //! with its quarantine.
 
 use super::dashboard::Table;
-use super::reader::Quarantined;
+use super::report::Quarantined;
 use super::MigrateError;
 
 /// Decides from the ledger and the tables' contents: `Some(id)` when this source was

@@ -10,11 +10,10 @@ use std::time::Instant;
 use sqlx::PgPool;
 
 use super::dashboard::{Column, Table};
-use super::infer::quote;
+use super::ident::{quote, STAGE};
 use super::plan::Plan;
 use super::reader::{self, ReadStats};
 use super::source::{self, Source};
-use super::stage::STAGE;
 use super::{MigrateError, Progress, ProgressEvent};
 
 /// A loaded table: its read statistics and the seconds its load took.

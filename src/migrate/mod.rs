@@ -12,6 +12,7 @@ pub mod canonical;
 pub mod convert;
 pub mod dashboard;
 mod error;
+pub mod ident;
 mod infer;
 pub mod json;
 mod keys;
@@ -36,10 +37,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use crate::settings::{redact_url, Secret};
 use dashboard::Table;
 pub use error::MigrateError;
-use reader::{Quarantined, ReadStats};
+use ident::STAGE;
+use reader::ReadStats;
+use report::Quarantined;
 pub use report::{Outcome, Report, TableReport};
 use source::Source;
-use stage::STAGE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaMode {

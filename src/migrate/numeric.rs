@@ -1,7 +1,23 @@
-//! PostgreSQL's binary `numeric` format (base-10000 digit groups), for exact decimals in
-//! binary COPY and for reading them back.
+//! Exact decimals: their normal form (how two decimals compare equal, and how the hashes
+//! see them), and PostgreSQL's binary `numeric` format (base-10000 digit groups) for binary
+//! COPY and for reading them back.
 
-use super::canonical::normalize_decimal;
+/// `±int.frac × 10^exp` as (negative, digits without leading or trailing zeros, power of
+/// ten); zero is (false, "0", 0). Two decimals are equal exactly when these are.
+pub fn normalize_decimal(neg: bool, int: &[u8], frac: &[u8], exp: i64) -> (bool, String, i64) {
+    let mut digits: Vec<u8> = int.iter().chain(frac).copied().collect();
+    let mut exp = exp - frac.len() as i64;
+    let lead = digits.iter().take_while(|d| **d == b'0').count();
+    digits.drain(..lead);
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+        exp += 1;
+    }
+    if digits.is_empty() {
+        return (false, "0".into(), 0);
+    }
+    (neg, String::from_utf8(digits).expect("ASCII digits"), exp)
+}
 
 /// Encodes `signed_digits × 10^exp` (`-` optional, digits normalized) as a COPY field body.
 pub fn encode(signed_digits: &str, exp: i64) -> Vec<u8> {

@@ -21,7 +21,7 @@ pub struct Plan {
 }
 
 /// Users whose stored hash has a cost the server refuses to compute (see
-/// `server::auth::password::absurd_cost`): migrated as they are, and reported, since they
+/// `passwords::absurd_cost`): migrated as they are, and reported, since they
 /// cannot log in until they get a new password.
 fn absurd_password_hashes(
     conn: &rusqlite::Connection,
@@ -41,7 +41,7 @@ fn absurd_password_hashes(
     let mut notes = Vec::new();
     for row in rows {
         let (id, hash) = row.map_err(read)?;
-        if let Some(why) = crate::server::auth::password::absurd_cost(&hash) {
+        if let Some(why) = crate::passwords::absurd_cost(&hash) {
             let id = match id {
                 rusqlite::types::Value::Integer(n) => n.to_string(),
                 other => format!("{other:?}"),

@@ -12,20 +12,10 @@ use serde_json::json;
 use super::canonical::{RowHasher, TableHash};
 use super::convert::{convert, convert_widened, Kind, Note, Out};
 use super::dashboard::{Column, Table};
-use super::infer::quote;
+use super::ident::quote;
+use super::report::Quarantined;
 
 pub const CHUNK: usize = 1 << 20;
-
-/// A value that could not be placed exactly, with its original.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Quarantined {
-    pub table: String,
-    pub key: String,
-    /// None when the whole row is quarantined.
-    pub column: Option<String>,
-    pub original: serde_json::Value,
-    pub reason: String,
-}
 
 #[derive(Debug, Default)]
 pub struct ReadStats {

@@ -3,8 +3,18 @@
 
 use serde::Serialize;
 
-use super::reader::Quarantined;
 use super::source::Object;
+
+/// A value that could not be placed exactly, with its original.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quarantined {
+    pub table: String,
+    pub key: String,
+    /// None when the whole row is quarantined.
+    pub column: Option<String>,
+    pub original: serde_json::Value,
+    pub reason: String,
+}
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct TableReport {

@@ -7,9 +7,8 @@
 use sqlx::{PgConnection, Row};
 
 use super::dashboard::Table;
-use super::infer::quote as q;
+use super::ident::{quote as q, STAGE};
 
-pub const STAGE: &str = "provision_stage";
 const MARK: &str = "provision migrate: staging area of an unfinished migration; safe to drop";
 
 #[derive(Debug, thiserror::Error)]

@@ -175,7 +175,7 @@ pub async fn read_back(
     cols: &[&str],
     kinds: Vec<Kind>,
 ) -> Result<TableHash, VerifyError> {
-    let q = super::infer::quote;
+    let q = super::ident::quote;
     let list: Vec<String> = cols.iter().map(|c| q(c)).collect();
     let sql = format!(
         "COPY {}.{} ({}) TO STDOUT (FORMAT binary)",
@@ -229,7 +229,7 @@ pub async fn verify_table(
         }
     };
     if let Some(sql) = hook {
-        let stage = super::stage::STAGE;
+        let stage = super::ident::STAGE;
         let script = format!("SET search_path = {stage}; {sql}; RESET search_path");
         sqlx::raw_sql(&script)
             .execute(&pool)
@@ -240,7 +240,7 @@ pub async fn verify_table(
     let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
     let kinds = columns.iter().map(|c| c.kind).collect();
     let started = std::time::Instant::now();
-    let got = read_back(&mut conn, super::stage::STAGE, table, &names, kinds)
+    let got = read_back(&mut conn, super::ident::STAGE, table, &names, kinds)
         .await
         .map_err(|e| super::MigrateError::Verify(e.to_string()))?;
     tracing::debug!(

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use super::stack::Stack;
-use super::status::Disk;
 use crate::settings::redact_url;
 
 pub(super) fn url_port(url: Option<&str>, default: u16) -> u16 {
@@ -25,7 +24,7 @@ pub(super) fn first_line(s: &str) -> String {
 }
 
 pub(super) async fn probe(client: &reqwest::Client, url: &str) -> Result<(u16, String), String> {
-    let resp = crate::verify::http_checks::get(client, url).await?;
+    let resp = crate::verify::http::get(client, url).await?;
     let code = resp.status().as_u16();
     Ok((code, resp.text().await.unwrap_or_default()))
 }
@@ -84,6 +83,15 @@ pub(super) async fn redis_probe(stack: &Stack) -> Result<(String, String), Strin
             field("maxmemory_human").unwrap_or_default()
         ),
     ))
+}
+
+/// Free space where a part of the stack keeps its data.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Disk {
+    pub what: String,
+    pub path: String,
+    pub free_bytes: u64,
+    pub total_bytes: u64,
 }
 
 pub(super) fn disks(stack: &Stack) -> Vec<Disk> {

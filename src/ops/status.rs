@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::logs;
-use super::probes;
+use super::probes::{self, Disk};
 use super::stack::{Component, Stack};
 use crate::host::services::{is_active, is_enabled, Services};
 use crate::verify::metrics::Counters;
@@ -84,14 +84,6 @@ pub struct Pool {
     pub max: Option<u64>,
     /// Requests that waited for a connection since the instances started.
     pub waits: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Disk {
-    pub what: String,
-    pub path: String,
-    pub free_bytes: u64,
-    pub total_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -8,9 +8,7 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{FromRow, Row};
 
-pub const RUN_STATUSES: [&str; 5] = ["queued", "running", "passed", "failed", "error"];
-pub const FINAL_RUN_STATUSES: [&str; 3] = ["passed", "failed", "error"];
-pub const RESULT_STATUSES: [&str; 4] = ["pass", "fail", "skip", "error"];
+pub use crate::schema::{FINAL_RUN_STATUSES, RESULT_STATUSES, RUN_STATUSES};
 
 /// The columns of a run, joined with its suite's name; callers add FROM/WHERE.
 pub const RUN_COLUMNS: &str = "r.id, r.suite_id, s.name AS suite, r.environment, r.status, \

@@ -4,6 +4,7 @@
 
 mod config_file;
 mod env_file;
+mod rate;
 mod secret;
 mod serve;
 mod verify;
@@ -13,6 +14,7 @@ use std::str::FromStr;
 
 pub use config_file::{ConfigFile, MixEntry, TargetsSection};
 pub use env_file::EnvFile;
+pub use rate::Rate;
 pub use secret::{mask_all, redact_url, url_has_password, Secret};
 pub use serve::{default_pool_size, Limits, ServeFlags, ServeSettings};
 pub use verify::{Instance, LoadSettings, ServiceManager, VerifyFlags, VerifySettings};

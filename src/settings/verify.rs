@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::config_file::{MixEntry, TargetsSection};
+use super::Rate;
 use super::{Secret, SettingsError, Sources};
-use crate::verify::load::Rate;
 
 /// One server instance (DESIGN.md: instance i listens on 127.0.0.1:8000+i).
 #[derive(Debug, Clone, PartialEq, Eq)]

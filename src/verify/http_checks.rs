@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 
 use super::check::{Passed, Verdict};
+use super::http::{get, send, unreachable};
 
 /// `GET base+path` answers 200; the message carries the body's first bytes.
 pub async fn status_ok(client: &reqwest::Client, url: String) -> Verdict {
@@ -20,26 +21,6 @@ pub async fn status_ok(client: &reqwest::Client, url: String) -> Verdict {
     } else {
         Err(format!("{url} answered {status}: {body}"))
     }
-}
-
-/// `GET url`; a transport failure is an error naming the URL and every cause.
-pub async fn get(client: &reqwest::Client, url: &str) -> Result<reqwest::Response, String> {
-    send(client.get(url), url).await
-}
-
-/// Sends `req` (for `url`); a transport failure is an error naming the URL and every cause.
-pub async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response, String> {
-    req.send().await.map_err(|e| unreachable(url, &e))
-}
-
-pub fn unreachable(url: &str, e: &reqwest::Error) -> String {
-    let mut msg = format!("{url}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    msg
 }
 
 /// The headers every nginx answer must carry; HSTS too under TLS.

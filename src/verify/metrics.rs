@@ -88,7 +88,7 @@ pub async fn scrape(client: &reqwest::Client, addrs: &[String]) -> Result<Counte
     let mut total = Counters::default();
     for addr in addrs {
         let url = format!("http://{addr}/metrics");
-        let resp = super::http_checks::get(client, &url).await?;
+        let resp = super::http::get(client, &url).await?;
         if !resp.status().is_success() {
             return Err(format!("{url} answered {}", resp.status()));
         }

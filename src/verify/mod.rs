@@ -7,6 +7,7 @@
 pub mod check;
 pub mod host_checks;
 pub mod html;
+pub mod http;
 pub mod http_checks;
 pub mod load;
 mod load_phase;

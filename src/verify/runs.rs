@@ -1,7 +1,7 @@
 //! verify's own runs in the dashboard (suite `provision-verify`, environment `verify`):
 //! created with the verify token to write to, finished when verify is done with them.
 
-use super::http_checks::send;
+use super::http::send;
 
 /// Creates a run; its id, or what went wrong (naming the URL and the answer).
 pub async fn create(

@@ -1,62 +1,22 @@
 //! `wait_for: {port: "host:port" | url: "http://…", timeout_s}`: matched when it answers
 //! now; otherwise polled until it answers or the timeout passes.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use super::{Plan, StepError};
 use crate::playbook::model::WaitForStep;
 
-fn connect(addr: &str) -> Result<TcpStream, String> {
-    let sock = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("{addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr}: no address"))?;
-    TcpStream::connect_timeout(&sock, Duration::from_secs(2)).map_err(|e| format!("{addr}: {e}"))
-}
-
 /// One attempt: Ok when it answers as wanted, else why not.
 fn probe(w: &WaitForStep) -> Result<(), String> {
     if let Some(p) = &w.port {
-        return connect(p).map(|_| ());
+        return crate::host::http::connect(p, Duration::from_secs(2)).map(|_| ());
     }
     let url = w.url.as_deref().ok_or("wait_for needs port or url")?;
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url}: only http:// URLs are supported"))?;
-    let (hostport, path) = match rest.split_once('/') {
-        Some((h, p)) => (h, format!("/{p}")),
-        None => (rest, "/".to_string()),
-    };
-    let addr = if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
-    };
-    let mut s = connect(&addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut head = [0u8; 64];
-    let n = s.read(&mut head).map_err(|e| e.to_string())?;
-    let line = String::from_utf8_lossy(&head[..n]);
-    let code: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    if (200..400).contains(&code) {
+    let status = crate::host::http::get_status(url, Duration::from_secs(5))?;
+    if (200..400).contains(&status.code) {
         Ok(())
     } else {
-        Err(format!(
-            "{url} answered {}",
-            line.lines().next().unwrap_or("nothing")
-        ))
+        Err(format!("{url} answered {}", status.line))
     }
 }
 
@@ -107,6 +67,7 @@ pub fn apply(w: &WaitForStep) -> Result<(), StepError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
     fn ports_and_urls() {
@@ -136,6 +97,22 @@ mod tests {
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
         });
         assert!(apply(&w(None, Some(format!("http://127.0.0.1:{port}/health")), 5)).is_ok());
+        // IPv6 loopback, with a port and with the default one.
+        if let Ok(l) = std::net::TcpListener::bind("[::1]:0") {
+            let port = l.local_addr().unwrap().port();
+            std::thread::spawn(move || {
+                let (mut s, _) = l.accept().unwrap();
+                let mut buf = [0u8; 256];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
+            });
+            assert!(apply(&w(None, Some(format!("http://[::1]:{port}/ready")), 5)).is_ok());
+        }
+        // The default port on IPv6: answered (something listens on [::1]:80 here) or
+        // refused at the right address, never a malformed one.
+        if let Err(e) = probe(&w(None, Some("http://[::1]/".into()), 1)) {
+            assert!(e.contains("[::1]:80"), "the default port on IPv6: {e}");
+        }
         assert!(query(&w(None, None, 1)).is_err());
         // A wait that would overflow the deadline is refused, not a panic.
         let e = apply(&w(Some(format!("127.0.0.1:{port}")), None, u64::MAX))

@@ -1,6 +1,6 @@
 //! Authentication: bearer tokens for writes, password hashes and sessions for login.
 
-pub mod password;
+pub use crate::passwords as password;
 pub mod session;
 pub mod throttle;
 pub mod token;

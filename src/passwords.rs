@@ -1,5 +1,7 @@
 //! Password hashes: the legacy werkzeug formats the Python dashboard stored, and the
 //! server's own (werkzeug's current default, so either app can read the other's users).
+//! The format of `users.password_hash`, shared by the server (login, as
+//! `server::auth::password`), init (the admin user) and migrate (reporting absurd costs).
 //!
 //! - `pbkdf2:sha256:N$salt$hex`, `pbkdf2:sha512:N$salt$hex` (`N` optional: werkzeug 3's default)
 //! - `scrypt:N:r:p$salt$hex` (64-byte key; `N:r:p` optional, werkzeug's 32768:8:1)
