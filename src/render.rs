@@ -131,7 +131,7 @@ pub fn render_text(
     })
 }
 
-/// The nginx site's variables with the conventions' defaults (DESIGN.md): ports 80/443,
+/// The nginx site's variables with the conventions' defaults (docs/architecture.md): ports 80/443,
 /// instances on 127.0.0.1:8001.., API 100/min and auth 10/min per address.
 pub fn nginx_defaults() -> BTreeMap<String, String> {
     [

@@ -12,7 +12,7 @@ pub mod verify;
 
 use crate::cli::{Cli, Command};
 
-/// How a command ended, as an exit code (DESIGN.md: 0 ok, 1 found a problem, 2 usage or
+/// How a command ended, as an exit code (docs/architecture.md: 0 ok, 1 found a problem, 2 usage or
 /// configuration error, 3+ per command).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {

@@ -1,5 +1,5 @@
 //! What `init` decides for a host: names, ports, instances, TLS and the generated secrets.
-//! Defaults are DESIGN.md's conventions; init saves them in the config file so a re-run
+//! Defaults are docs/architecture.md's conventions; init saves them in the config file so a re-run
 //! asks nothing and changes nothing.
 
 use crate::settings::Secret;

@@ -10,7 +10,7 @@ use super::tuning::tune;
 /// Variables whose values are secrets.
 pub const SECRET_VARS: [&str; 2] = ["db_password", "redis_password"];
 
-/// Paths and names from DESIGN.md's conventions. Nothing root later reads, writes into or
+/// Paths and names from docs/architecture.md's conventions. Nothing root later reads, writes into or
 /// executes lives where the service user can write: the service user owns no directory.
 pub const CONFIG_DIR: &str = "/etc/live-dashboard";
 /// The service user's home: root's, 0755, empty (the server writes no files).

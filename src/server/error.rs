@@ -1,4 +1,4 @@
-//! `ApiError`: the one error type of the HTTP boundary, answered in api.md's shape
+//! `ApiError`: the one error type of the HTTP boundary, answered in docs/api.md's shape
 //! `{"error": {"code", "message"}}`. Database and internal errors are logged with the
 //! request id and answered with a bare message; bad input is always a 4xx.
 

@@ -1,4 +1,4 @@
-//! Request parsing with api.md's status codes: bodies over 1 MiB are 413, bytes that are
+//! Request parsing with docs/api.md's status codes: bodies over 1 MiB are 413, bytes that are
 //! not UTF-8 or not JSON are 400, well-formed JSON that breaks a rule is 422, and query
 //! or path values that don't parse are 400 — all in the JSON error shape.
 
@@ -96,7 +96,7 @@ pub async fn read_body(body: Body) -> Result<axum::body::Bytes, ApiError> {
     })
 }
 
-/// Parses JSON bytes into `T` with the status api.md asks for.
+/// Parses JSON bytes into `T` with the status docs/api.md asks for.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ApiError::bad_request(

@@ -1,5 +1,5 @@
 //! The dashboard server (`provision serve`): an axum app over PostgreSQL and Redis that
-//! speaks api.md. It uses none of the provisioning layers; `launch` takes a bound
+//! speaks docs/api.md. It uses none of the provisioning layers; `launch` takes a bound
 //! listener and a shutdown future, so tests run instances on port 0 in-process.
 
 pub mod auth;

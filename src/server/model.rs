@@ -146,7 +146,7 @@ impl FromRow<'_, PgRow> for CheckResult {
     }
 }
 
-/// A keyset page as api.md shapes it: `{"items": [...], "<cursor>": id|null}`.
+/// A keyset page as docs/api.md shapes it: `{"items": [...], "<cursor>": id|null}`.
 #[derive(Serialize)]
 pub struct Page<'a, T> {
     pub items: &'a [T],

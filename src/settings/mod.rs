@@ -19,7 +19,7 @@ pub use secret::{mask_all, redact_url, url_has_password, Secret};
 pub use serve::{default_pool_size, Limits, ServeFlags, ServeSettings};
 pub use verify::{Instance, LoadSettings, ServiceManager, VerifyFlags, VerifySettings};
 
-/// Default location of the config file (DESIGN.md conventions).
+/// Default location of the config file (docs/architecture.md conventions).
 pub const DEFAULT_CONFIG: &str = "/etc/live-dashboard/provision.yaml";
 /// Default location of the server environment file.
 pub const DEFAULT_ENV_FILE: &str = "/etc/live-dashboard/.env";

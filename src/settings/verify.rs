@@ -9,7 +9,7 @@ use super::config_file::{MixEntry, TargetsSection};
 use super::Rate;
 use super::{Secret, SettingsError, Sources};
 
-/// One server instance (DESIGN.md: instance i listens on 127.0.0.1:8000+i).
+/// One server instance (docs/architecture.md: instance i listens on 127.0.0.1:8000+i).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
     pub port: u16,

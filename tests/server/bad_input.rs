@@ -1,4 +1,4 @@
-//! Bad input gets the 4xx api.md names, in the error shape; never a 5xx. A table of
+//! Bad input gets the 4xx docs/api.md names, in the error shape; never a 5xx. A table of
 //! known cases, then generated bodies thrown at every write route.
 
 use proptest::prelude::*;

@@ -246,7 +246,7 @@ pub async fn body_json(resp: reqwest::Response) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-/// Asserts status and api.md's error shape; returns the error code.
+/// Asserts status and docs/api.md's error shape; returns the error code.
 pub async fn assert_error(resp: reqwest::Response, status: u16) -> String {
     let got = resp.status().as_u16();
     let ct = resp

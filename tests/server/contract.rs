@@ -1,4 +1,4 @@
-//! Contract tests: every route and field of api.md against real PostgreSQL and Redis.
+//! Contract tests: every route and field of docs/api.md against real PostgreSQL and Redis.
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! The router: every route of api.md, the fallbacks, and the layers around them
+//! The router: every route of docs/api.md, the fallbacks, and the layers around them
 //! (request ids, per-request timeout, metrics, JSON error bodies, panic catching).
 
 mod auth;
@@ -102,7 +102,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Times the request out, records metrics, and turns any non-JSON error (a framework
-/// rejection, a layer's answer) into api.md's error shape.
+/// rejection, a layer's answer) into docs/api.md's error shape.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = req
@@ -186,4 +186,64 @@ pub(crate) fn json(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// `METHOD /path` for every route registered in this file's `router`.
+    fn served() -> BTreeSet<String> {
+        let src = include_str!("mod.rs");
+        let router = &src[..src.find("\n}\n").expect("router's end")];
+        let mut out = BTreeSet::new();
+        for (i, _) in router.match_indices(".route(") {
+            let rest = &router[i + ".route(".len()..];
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map(|(j, _)| j)
+                .expect("a closed .route(");
+            let call = &rest[..end];
+            let path = call.split('"').nth(1).expect("a path literal");
+            for m in ["get", "post", "patch", "put", "delete"] {
+                let calls = call.match_indices(&format!("{m}(")).any(|(k, _)| {
+                    k == 0 || !call[..k].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                });
+                if calls {
+                    out.insert(format!("{} {path}", m.to_uppercase()));
+                }
+            }
+        }
+        out
+    }
+
+    /// `METHOD /path` for every route docs/api.md documents (its routes table).
+    fn documented() -> BTreeSet<String> {
+        include_str!("../../../docs/api.md")
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .filter(|r| r.contains(" /"))
+            .map(|r| r.split('?').next().unwrap_or(r).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_route_is_documented_and_every_documented_route_served() {
+        let (served, documented) = (served(), documented());
+        assert!(served.len() >= 15, "{served:?}");
+        assert_eq!(
+            served, documented,
+            "the router (left) and docs/api.md's routes table (right) differ"
+        );
+    }
 }
