@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     match provision::commands::run(cli) {
         Ok(status) => ExitCode::from(status.code()),
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            eprintln!("error: {}", provision::commands::chain_once(&e.error));
             ExitCode::from(e.status.code())
         }
     }

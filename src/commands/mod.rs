@@ -34,6 +34,21 @@ impl ExitStatus {
     }
 }
 
+/// The error and its causes on one line, each cause once: a cause whose text the line
+/// already holds (an error that quotes its source in its own message, as thiserror's
+/// `{source}` does, or a library error that repeats its inner one) is not repeated.
+pub fn chain_once(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// An error with the exit status it should produce.
 #[derive(Debug)]
 pub struct CommandError {
@@ -78,5 +93,32 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
             args.diff = true;
             init::run(&cli.global, args)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("PostgreSQL at h:5432: connecting: {source} (create the database first)")]
+    struct Quoting {
+        #[source]
+        source: Inner,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database \"x\" does not exist")]
+    struct Inner;
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let e = anyhow::Error::new(Quoting { source: Inner }).context("migrating");
+        assert_eq!(
+            chain_once(&e),
+            "migrating: PostgreSQL at h:5432: connecting: database \"x\" does not exist (create the database first)"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(chain_once(&plain), "outer: inner");
     }
 }

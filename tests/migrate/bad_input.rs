@@ -108,6 +108,18 @@ async fn bad_targets_name_host_and_port_and_never_echo_the_password() {
     assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
 
     let (url, name) = new_database().await;
+    // The whole message: each cause once (it used to repeat PostgreSQL's text three times).
+    let mut missing = url::Url::parse(&url).unwrap();
+    missing.set_path("/no_such_database_here");
+    let r = migrate(&db, missing.as_str(), &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "error: PostgreSQL at {}: connecting: error returned from database: database \"no_such_database_here\" does not exist (create the database first, or check its name in the URL)",
+            provision::settings::redact_url(missing.as_str())
+        )
+    );
     let mut wrong = url::Url::parse(&url).unwrap();
     wrong.set_password(Some("not-the-password")).unwrap();
     let r = migrate(&db, wrong.as_str(), &[]);
