@@ -37,10 +37,7 @@ pub fn run(global: &GlobalArgs, args: LoadArgs) -> Result<ExitStatus, CommandErr
         connect_to: None,
         tls: None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let report = runtime
         .block_on(load::run(&spec))
         .map_err(|e| CommandError {

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::{CommandError, ExitStatus};
@@ -45,10 +44,7 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
     if let Some(multi) = bars.clone() {
         opts.progress = Some(progress_bars(multi));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     if opts.replace && !opts.dry_run && !args.no_backup {
         if let Some(to) = &opts.to {
             let dir = crate::ops::backup::directory(args.backup_dir.as_deref());

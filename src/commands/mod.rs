@@ -49,6 +49,18 @@ pub fn chain_once(e: &anyhow::Error) -> String {
     line
 }
 
+/// The async runtime the commands that do network work block on (serve builds its own,
+/// sized by its settings).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError {
+            status: ExitStatus::Failure,
+            error: anyhow::Error::new(e).context("cannot start the async runtime"),
+        })
+}
+
 /// An error with the exit status it should produce.
 #[derive(Debug)]
 pub struct CommandError {

@@ -50,10 +50,7 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> Result<ExitStatus, CommandE
             Progress::Loading(d) => eprintln!("load for {} s …", d.as_secs()),
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let report = runtime
         .block_on(verify::run(&settings, &progress))
         .map_err(|e| CommandError {

@@ -265,10 +265,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
     };
     let database_url = saved::database_url(&answers, &vars);
     let env_file = Path::new(CONFIG_DIR).join(".env");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::commands::runtime()?;
     let with_load = args.load || recap.changed > 0;
     let done = runtime
         .block_on(finish::finish(

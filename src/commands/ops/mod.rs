@@ -16,9 +16,7 @@ pub use rollback::rollback;
 pub use status::status;
 pub use uninstall::uninstall;
 
-use anyhow::Context;
-
-use super::{CommandError, ExitStatus};
+use super::{runtime, CommandError, ExitStatus};
 use crate::cli::GlobalArgs;
 use crate::ops::stack::{Stack, StackError};
 
@@ -31,13 +29,6 @@ fn load_stack(global: &GlobalArgs) -> Result<Stack, CommandError> {
         },
         error: e.into(),
     })
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?)
 }
 
 fn fail(status: ExitStatus, e: impl std::fmt::Display) -> CommandError {
