@@ -86,11 +86,9 @@ impl Stack {
     pub fn load(config: Option<&Path>, env_file: Option<&Path>) -> Result<Stack, StackError> {
         let sources = Sources::load(config, env_file)?;
         let Some(config_path) = sources.config_path.clone() else {
-            let path = config
-                .map(Path::to_path_buf)
-                .or_else(|| std::env::var_os("PROVISION_CONFIG").map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from(crate::settings::DEFAULT_CONFIG));
-            return Err(StackError::NotInitialised(path));
+            return Err(StackError::NotInitialised(crate::settings::config_path(
+                config,
+            )));
         };
         let settings = VerifySettings::resolve(VerifyFlags::default(), &sources)?;
         let facts = facts::detect(Path::new("/")).map_err(|e| StackError::Facts(e.to_string()))?;

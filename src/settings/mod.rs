@@ -116,6 +116,12 @@ impl Sources {
     }
 }
 
+/// The config file's path: `--config`, else `PROVISION_CONFIG`, else the default (the one
+/// place this precedence lives).
+pub fn config_path(flag: Option<&Path>) -> PathBuf {
+    explicit_or_default(flag, "PROVISION_CONFIG", DEFAULT_CONFIG).0
+}
+
 fn explicit_or_default(flag: Option<&Path>, env: &str, default: &str) -> (PathBuf, bool) {
     if let Some(p) = flag {
         return (p.to_path_buf(), true);

@@ -24,7 +24,7 @@ use crate::init::vars::{playbook_vars, CONFIG_DIR};
 use crate::playbook::engine::fact_values;
 use crate::playbook::history::Generation;
 use crate::playbook::Options;
-use crate::settings::{ConfigFile, DEFAULT_CONFIG};
+use crate::settings::ConfigFile;
 
 fn usage(msg: impl Into<String>) -> CommandError {
     CommandError {
@@ -34,11 +34,7 @@ fn usage(msg: impl Into<String>) -> CommandError {
 }
 
 fn config_path(global: &GlobalArgs) -> PathBuf {
-    global
-        .config
-        .clone()
-        .or_else(|| std::env::var_os("PROVISION_CONFIG").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+    crate::settings::config_path(global.config.as_deref())
 }
 
 /// The flags over the saved (or default) answers.
