@@ -1,6 +1,8 @@
 //! A program under supervisord: started, restarted after kill -9 within 5 s, stopped.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::helpers::wait_until;
 
 use provision::host::exec::Cmd;
 use provision::host::facts::PackageManager;
@@ -17,15 +19,6 @@ impl Drop for Daemon<'_> {
         )
         .run_checked(true);
     }
-}
-
-fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < within, "{what} not within {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    start.elapsed()
 }
 
 #[test]

@@ -8,15 +8,9 @@ use std::process::{Command, Output};
 
 use sqlx::{Connection, PgConnection, PgPool};
 
-pub fn required_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests through scripts/test (a missing service fails, never skips)")
-    })
-}
-
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
+#[path = "../support/helpers.rs"]
+mod helpers;
+pub use helpers::*;
 
 /// A fresh database; returns (its URL, its name).
 pub async fn new_database() -> (String, String) {

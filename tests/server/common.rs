@@ -12,18 +12,9 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub fn required_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: run the tests through scripts/test, which starts PostgreSQL and \
-             Redis (a missing service fails the tests, it never skips them)"
-        )
-    })
-}
-
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
+#[path = "../support/helpers.rs"]
+mod helpers;
+pub use helpers::*;
 
 /// `base` (a postgres URL) pointing at database `db`.
 pub fn with_database(base: &str, db: &str) -> String {
@@ -282,14 +273,6 @@ pub async fn create_run(app: &App, token: &str, suite: &str, env: &str) -> serde
         .await;
     assert_eq!(r.status().as_u16(), 201);
     body_json(r).await
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A Redis server of the test's own, to stop, freeze and kill.

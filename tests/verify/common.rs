@@ -15,11 +15,9 @@ use provision::host::exec::Cmd;
 use provision::host::services::Supervisor;
 use sqlx::{Connection, PgConnection};
 
-pub fn required_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests through scripts/test (it starts PostgreSQL and Redis)")
-    })
-}
+#[path = "../support/helpers.rs"]
+mod helpers;
+pub use helpers::*;
 
 /// `n` consecutive free ports after a free base: instance i gets base + i.
 pub fn free_base(n: u16) -> u16 {
@@ -35,14 +33,6 @@ pub fn free_base(n: u16) -> u16 {
             return base;
         }
     }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// How a test wants its stack (broken on purpose or not).
@@ -87,14 +77,6 @@ impl Drop for Stack {
             ],
         )
         .run_checked(true);
-    }
-}
-
-pub fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < within, "{what} not within {within:?}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
