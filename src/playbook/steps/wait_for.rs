@@ -87,25 +87,21 @@ mod tests {
         assert!(matches!(query(&closed).unwrap(), Plan::Run(_)));
         let e = apply(&closed).unwrap_err().to_string();
         assert!(e.contains("did not answer within 1 s"), "{e}");
-        // A tiny HTTP server answering 200 once.
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            let (mut s, _) = l.accept().unwrap();
-            let mut buf = [0u8; 256];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-        });
-        assert!(apply(&w(None, Some(format!("http://127.0.0.1:{port}/health")), 5)).is_ok());
-        // IPv6 loopback, with a port and with the default one.
-        if let Ok(l) = std::net::TcpListener::bind("[::1]:0") {
+        // A tiny HTTP server answering once; on IPv4 and on IPv6 loopback.
+        let serve_once = |l: std::net::TcpListener| {
             let port = l.local_addr().unwrap().port();
             std::thread::spawn(move || {
                 let (mut s, _) = l.accept().unwrap();
                 let mut buf = [0u8; 256];
                 let _ = s.read(&mut buf);
-                let _ = s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
             });
+            port
+        };
+        let port = serve_once(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+        assert!(apply(&w(None, Some(format!("http://127.0.0.1:{port}/health")), 5)).is_ok());
+        if let Ok(l) = std::net::TcpListener::bind("[::1]:0") {
+            let port = serve_once(l);
             assert!(apply(&w(None, Some(format!("http://[::1]:{port}/ready")), 5)).is_ok());
         }
         // The default port on IPv6: answered (something listens on [::1]:80 here) or
