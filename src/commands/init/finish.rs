@@ -1,11 +1,15 @@
 //! What init does after its playbook: legacy data (`--sqlite`, or `--demo`'s generated
-//! file), the first credentials, and verify — in-process, so no secret reaches argv.
+//! file), the first credentials, and verify — in-process, so no secret reaches argv; then
+//! where everything is.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::host::facts::{Facts, InitSystem};
+use crate::init::answers::{Answers, Tls};
 use crate::init::credentials;
 use crate::init::saved::Credentials;
+use crate::init::vars::CONFIG_DIR;
 use crate::migrate::{self, Outcome, SchemaMode};
 use crate::settings::{Secret, Sources, VerifyFlags, VerifySettings};
 use crate::verify::{self, load::Rate, report::Report};
@@ -92,4 +96,58 @@ pub async fn finish(
         migrated,
         report,
     })
+}
+
+/// Where the dashboard is, how to log in, where the config and logs are.
+pub(super) fn where_everything_is(
+    answers: &Answers,
+    creds: &Credentials,
+    config: &Path,
+    facts: &Facts,
+    admin_created: bool,
+) {
+    let scheme = if answers.tls == Tls::Off {
+        "http"
+    } else {
+        "https"
+    };
+    let host = if answers.domain != "_" {
+        answers.domain.clone()
+    } else {
+        crate::verify::public_address()
+            .map(|ip| match ip {
+                std::net::IpAddr::V4(v4) => v4.to_string(),
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            })
+            .unwrap_or_else(|| "127.0.0.1".into())
+    };
+    let port = match (scheme, answers.http_port, answers.https_port) {
+        ("http", 80, _) | ("https", _, 443) => String::new(),
+        ("http", p, _) | (_, _, p) => format!(":{p}"),
+    };
+    println!("\nthe dashboard: {scheme}://{host}{port}/");
+    if admin_created {
+        println!(
+            "log in as {} with password {} (shown once; it is kept in {})",
+            creds.admin_user,
+            creds.admin_password.expose(),
+            config.display()
+        );
+    } else {
+        println!(
+            "log in as {} (password in {})",
+            creds.admin_user,
+            config.display()
+        );
+    }
+    println!(
+        "config: {} and {}/.env; logs: {}",
+        config.display(),
+        CONFIG_DIR,
+        if facts.init == InitSystem::Systemd {
+            "journalctl -u 'live-dashboard@*'".to_string()
+        } else {
+            format!("{}/", crate::init::vars::LOG_DIR)
+        }
+    );
 }

@@ -1,7 +1,9 @@
-//! `provision init`: the answers (saved config, flags, questions on a terminal), the
-//! playbook run by the engine, then data, credentials and verify; a recap and where
+//! `provision init`, in named phases: the answers (saved config, flags, questions on a
+//! terminal; validated), the host's variables, the playbook run by the engine (`apply`: as
+//! a check or for real), then data, credentials and verify (`finish`); a recap and where
 //! everything is.
 
+mod apply;
 mod ask;
 mod finish;
 
@@ -12,14 +14,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::play::run_engine;
 use super::{CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, InitArgs, TlsArg};
 use crate::host::distro;
 use crate::host::facts::{self, Family, InitSystem};
 use crate::host::services::{self, Direct, Services};
 use crate::init::answers::{Answers, Tls};
-use crate::init::saved;
+use crate::init::saved::{self, Credentials};
 use crate::init::vars::{playbook_vars, CONFIG_DIR};
 use crate::playbook::engine::fact_values;
 use crate::playbook::history::Generation;
@@ -112,60 +113,8 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
             "macOS: init's playbook has no Homebrew/launchd data yet, so it refuses rather than half-run; nothing was changed",
         ));
     }
-    let (mut answers, creds, given) = saved::read(&file);
-    let first_run = !given;
-    apply_flags(&mut answers, &args)?;
-    if first_run && !args.yes {
-        if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-            let given = ask::Given {
-                instances: args.instances.is_some(),
-                domain: args.domain.is_some(),
-                tls: args.tls.is_some() || args.tls_cert.is_some(),
-            };
-            ask::answers(&mut answers, &given).context("reading the answers")?;
-        } else {
-            return Err(usage(format!(
-                "no answers yet ({} has none) and no terminal to ask on: pass --yes for the defaults, or write the config file",
-                config.display()
-            )));
-        }
-    }
-    // Before anything is rendered from them.
-    let config_source = std::fs::read_to_string(&config).ok();
-    let mut flags = Vec::new();
-    if args.domain.is_some() {
-        flags.push(("nginx.server_name", "--domain"));
-    }
-    if args.tls_cert.is_some() {
-        flags.extend([
-            ("nginx.tls_cert", "--tls-cert"),
-            ("nginx.tls_key", "--tls-key"),
-        ]);
-    }
-    crate::init::validate::answers(
-        &answers,
-        &crate::init::validate::Origins {
-            config: &config,
-            config_text: config_source.as_deref(),
-            flags,
-        },
-    )
-    .map_err(|e| usage(e.to_string()))?;
-    let distro = distro::for_host(&facts);
-    let mut vars = playbook_vars(&answers, &facts, &distro);
-    if facts.init == InitSystem::Systemd {
-        // Instances beyond the configured ones (the count went down) are stopped and
-        // disabled; under supervisord, `supervisorctl update` removes them.
-        let wanted: Vec<u16> = (1..=answers.instances)
-            .map(|i| answers.base_port + i as u16)
-            .collect();
-        let stale: Vec<String> = systemd_instances()
-            .into_iter()
-            .filter(|p| !wanted.contains(p))
-            .map(|p| p.to_string())
-            .collect();
-        vars.insert("removed_ports".into(), stale.join(" "));
-    }
+    let (answers, creds) = resolve_answers(&args, &config, &file)?;
+    let vars = host_vars(&answers, &facts);
     let manager = match facts.init {
         InitSystem::Systemd => "systemd",
         InitSystem::OpenRc => "openrc",
@@ -180,20 +129,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
     };
     // --check touches nothing: on a fresh host its run log goes to a temporary directory.
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
-    let state_dir = if args.check && !args.state_dir.exists() {
-        scratch.path().to_path_buf()
-    } else {
-        args.state_dir.clone()
-    };
-    let opts = Options {
-        check: args.check,
-        diff: args.diff,
-        tags: Vec::new(),
-        start_at: None,
-        extra_vars: BTreeMap::new(),
-        history: (!args.check).then(|| Arc::new(Generation::begin(&state_dir, "init"))),
-        state_dir,
-    };
+    let opts = engine_options(&args, scratch.path());
     // An earlier install's root state, out of the service user's reach first.
     let relocated = crate::init::relocate::relocate(args.check).map_err(|e| CommandError {
         status: ExitStatus::Failure,
@@ -204,56 +140,22 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
             println!("changed  {note}");
         }
     }
+    let run = apply::Run {
+        global,
+        args: &args,
+        facts: &facts,
+        book: &book,
+        opts: &opts,
+        svc: svc.as_ref(),
+        config: &config,
+        config_text: &config_text,
+    };
     if args.check {
-        let config_differs =
-            std::fs::read_to_string(&config).ok().as_deref() != Some(config_text.as_str());
-        if config_differs && !global.json {
-            println!(
-                "changed  write {} (mode 0600; its content holds secrets and is not shown)",
-                config.display()
-            );
-        }
-        let mut recap = run_engine(global, &book, &facts, &opts, svc.as_ref(), args.diff)?;
-        recap.changed += usize::from(config_differs) + relocated.len();
-        println!("{}", recap.line());
-        return Ok(if recap.changed > 0 || recap.failed > 0 {
-            ExitStatus::Failure
-        } else {
-            ExitStatus::Success
-        });
+        return run.dry_run(relocated.len());
     }
-    // The answers first: a run that fails later keeps its generated secrets.
-    let generation = opts.history.as_ref().expect("not in check mode");
-    if std::fs::read_to_string(&config).ok().as_deref() != Some(config_text.as_str()) {
-        generation.record(&config, &[])?;
-    }
-    let config_changed = saved::write(&config, &config_text)
-        .with_context(|| format!("cannot write {}", config.display()))?;
-    if config_changed && !global.json {
-        println!("changed  config {} (mode 0600)", config.display());
-    }
-    let engine_started = crate::host::reload::now_ticks();
-    let mut recap = run_engine(global, &book, &facts, &opts, svc.as_ref(), args.diff)?;
-    generation.finish()?;
-    recap.changed += usize::from(config_changed) + relocated.len();
-    // A reloaded nginx answers with its old workers for a moment; verify must see the new.
-    if let (true, Some(since)) = (
-        recap.handlers.iter().any(|h| h == "reload nginx"),
-        engine_started,
-    ) {
-        if !crate::host::reload::wait_workers_since(
-            Path::new("/run/nginx.pid"),
-            since,
-            std::time::Duration::from_secs(15),
-        ) {
-            tracing::warn!("nginx's old workers were still running 15 s after its reload");
-        }
-    }
-    if recap.failed > 0 {
-        println!("{}", recap.line());
-        println!("init stopped at a failed step: fix what it says and run `provision init` again; it resumes, and pending reloads are kept");
+    let Some(mut recap) = run.apply(relocated.len())? else {
         return Ok(ExitStatus::Failure);
-    }
+    };
     let data = match (&args.sqlite, args.demo) {
         (Some(p), _) => finish::Data::Sqlite(p.clone()),
         (None, true) => finish::Data::Demo(args.state_dir.join("demo-legacy.db")),
@@ -261,9 +163,8 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
     };
     let database_url = saved::database_url(&answers, &vars);
     let env_file = Path::new(CONFIG_DIR).join(".env");
-    let runtime = crate::commands::runtime()?;
     let with_load = args.load || recap.changed > 0;
-    let done = runtime
+    let done = crate::commands::runtime()?
         .block_on(finish::finish(
             &database_url,
             &data,
@@ -290,54 +191,97 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
             m.quarantine.len()
         );
     }
-    let scheme = if answers.tls == Tls::Off {
-        "http"
-    } else {
-        "https"
-    };
-    let host = if answers.domain != "_" {
-        answers.domain.clone()
-    } else {
-        crate::verify::public_address()
-            .map(|ip| match ip {
-                std::net::IpAddr::V4(v4) => v4.to_string(),
-                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-            })
-            .unwrap_or_else(|| "127.0.0.1".into())
-    };
-    let port = match (scheme, answers.http_port, answers.https_port) {
-        ("http", 80, _) | ("https", _, 443) => String::new(),
-        ("http", p, _) | (_, _, p) => format!(":{p}"),
-    };
-    println!("\nthe dashboard: {scheme}://{host}{port}/");
-    if done.changed.iter().any(|c| c == "admin user") {
-        println!(
-            "log in as {} with password {} (shown once; it is kept in {})",
-            creds.admin_user,
-            creds.admin_password.expose(),
-            config.display()
-        );
-    } else {
-        println!(
-            "log in as {} (password in {})",
-            creds.admin_user,
-            config.display()
-        );
-    }
-    println!(
-        "config: {} and {}/.env; logs: {}",
-        config.display(),
-        CONFIG_DIR,
-        if facts.init == InitSystem::Systemd {
-            "journalctl -u 'live-dashboard@*'".to_string()
-        } else {
-            format!("{}/", crate::init::vars::LOG_DIR)
-        }
-    );
+    let admin_created = done.changed.iter().any(|c| c == "admin user");
+    finish::where_everything_is(&answers, &creds, &config, &facts, admin_created);
     println!("{}", recap.line());
     Ok(if done.report.passed {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
     })
+}
+
+/// The saved answers, the flags over them, the questions on a terminal (first run only),
+/// all validated before anything is rendered from them.
+fn resolve_answers(
+    args: &InitArgs,
+    config: &Path,
+    file: &ConfigFile,
+) -> Result<(Answers, Credentials), CommandError> {
+    let (mut answers, creds, given) = saved::read(file);
+    apply_flags(&mut answers, args)?;
+    if !given && !args.yes {
+        if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+            let given = ask::Given {
+                instances: args.instances.is_some(),
+                domain: args.domain.is_some(),
+                tls: args.tls.is_some() || args.tls_cert.is_some(),
+            };
+            ask::answers(&mut answers, &given).context("reading the answers")?;
+        } else {
+            return Err(usage(format!(
+                "no answers yet ({} has none) and no terminal to ask on: pass --yes for the defaults, or write the config file",
+                config.display()
+            )));
+        }
+    }
+    let config_source = std::fs::read_to_string(config).ok();
+    let mut flags = Vec::new();
+    if args.domain.is_some() {
+        flags.push(("nginx.server_name", "--domain"));
+    }
+    if args.tls_cert.is_some() {
+        flags.extend([
+            ("nginx.tls_cert", "--tls-cert"),
+            ("nginx.tls_key", "--tls-key"),
+        ]);
+    }
+    crate::init::validate::answers(
+        &answers,
+        &crate::init::validate::Origins {
+            config,
+            config_text: config_source.as_deref(),
+            flags,
+        },
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    Ok((answers, creds))
+}
+
+/// The playbook's variables for this host, with the instances to remove under systemd.
+fn host_vars(answers: &Answers, facts: &crate::host::facts::Facts) -> BTreeMap<String, String> {
+    let distro = distro::for_host(facts);
+    let mut vars = playbook_vars(answers, facts, &distro);
+    if facts.init == InitSystem::Systemd {
+        // Instances beyond the configured ones (the count went down) are stopped and
+        // disabled; under supervisord, `supervisorctl update` removes them.
+        let wanted: Vec<u16> = (1..=answers.instances)
+            .map(|i| answers.base_port + i as u16)
+            .collect();
+        let stale: Vec<String> = systemd_instances()
+            .into_iter()
+            .filter(|p| !wanted.contains(p))
+            .map(|p| p.to_string())
+            .collect();
+        vars.insert("removed_ports".into(), stale.join(" "));
+    }
+    vars
+}
+
+/// The engine's options; a check run on a fresh host keeps its log in `scratch`.
+fn engine_options(args: &InitArgs, scratch: &Path) -> Options {
+    let state_dir = if args.check && !args.state_dir.exists() {
+        scratch.to_path_buf()
+    } else {
+        args.state_dir.clone()
+    };
+    Options {
+        check: args.check,
+        diff: args.diff,
+        tags: Vec::new(),
+        start_at: None,
+        extra_vars: BTreeMap::new(),
+        history: (!args.check).then(|| Arc::new(Generation::begin(&state_dir, "init"))),
+        state_dir,
+    }
 }
