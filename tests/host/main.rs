@@ -1,10 +1,10 @@
 //! Integration tests of the host layer on this machine: direct supervision by a real
 //! supervisord (Debian's package, installed by the test if missing).
 
-#[path = "../support/helpers.rs"]
-mod helpers;
 #[path = "../support/certificate.rs"]
 mod certificate;
+#[path = "../support/helpers.rs"]
+mod helpers;
 mod nginx_limits;
 mod play;
 mod postgres_steps;

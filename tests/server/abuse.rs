@@ -186,15 +186,6 @@ async fn ended(ws: &mut Ws, within: Duration) -> bool {
     }
 }
 
-async fn ws_clients(app: &App) -> f64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find(|l| l.starts_with("ld_websocket_clients "))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no ld_websocket_clients in /metrics:\n{text}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websockets_are_bounded_in_size_count_and_patience() {
     let db = new_database().await;

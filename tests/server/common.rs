@@ -468,3 +468,25 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     let idx = ((p / 100.0) * (samples.len() as f64 - 1.0)).round() as usize;
     samples[idx]
 }
+
+/// The instance's `ld_websocket_clients` gauge (it counts a client once it receives events).
+pub async fn ws_clients(app: &App) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with("ld_websocket_clients "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no ld_websocket_clients in /metrics:\n{text}"))
+}
+
+/// Waits until `n` WebSocket clients of `app` receive events.
+pub async fn wait_ws_clients(app: &App, n: f64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ws_clients(app).await < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} WebSocket clients not subscribed within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -627,7 +627,7 @@ async fn metrics_expose_requests_pool_cache_and_websockets() {
     let (_ws, _) = tokio_tungstenite::connect_async(app.ws_url())
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    wait_ws_clients(&app, 1.0).await;
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();

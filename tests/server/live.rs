@@ -43,8 +43,8 @@ async fn a_write_on_one_instance_reaches_websocket_clients_of_the_other() {
     let (a, b, token) = two_instances().await;
     let (mut ws_b, _) = tokio_tungstenite::connect_async(b.ws_url()).await.unwrap();
     let (mut ws_a, _) = tokio_tungstenite::connect_async(a.ws_url()).await.unwrap();
-    // Give both listeners their subscription.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_ws_clients(&a, 1.0).await;
+    wait_ws_clients(&b, 1.0).await;
 
     let run = create_run(&a, &token, "live", "prod").await;
     let id = run["id"].as_i64().unwrap();
@@ -143,7 +143,7 @@ async fn shutdown_closes_websockets_with_a_close_frame_and_finishes_requests() {
     let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_ws_clients(&app, 1.0).await;
     // A request in flight when the drain starts still completes: hold the run's row lock
     // so the results insert waits, start the drain, then release the lock.
     let run = create_run(&app, &token, "drain", "dev").await;

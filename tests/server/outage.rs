@@ -56,7 +56,7 @@ async fn redis_frozen_then_killed_keeps_reads_and_writes_working() {
     let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_ws_clients(&app, 1.0).await;
     create_run(&app, &token, "r", "dev").await;
     wait_for_text(&mut ws, Duration::from_secs(5))
         .await

@@ -22,12 +22,20 @@ pub const PING_EVERY: Duration = Duration::from_secs(20);
 /// The largest message (and frame) read from a client.
 pub const MAX_INCOMING: usize = 4096;
 
-/// One connected client, counted while it lives.
+/// One client's place under the cap, from the upgrade until the connection ends.
 struct Slot(AppState);
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.ws_connected.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The `websocket_clients` gauge counts a client once it receives events.
+struct Counted<'a>(&'a AppState);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
         self.0.metrics.ws_clients.dec();
     }
 }
@@ -46,7 +54,6 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
         )
         .into_response();
     }
-    state.metrics.ws_clients.inc();
     let slot = Slot(state.clone());
     ws.max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)
@@ -68,6 +75,8 @@ async fn send(state: &AppState, socket: &mut WebSocket, m: Message) -> bool {
 async fn client(slot: Slot, mut socket: WebSocket) {
     let state = &slot.0;
     let mut events = state.events.subscribe();
+    state.metrics.ws_clients.inc();
+    let _counted = Counted(state);
     let mut shutdown = state.shutdown.clone();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     if *shutdown.borrow() {
