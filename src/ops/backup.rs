@@ -17,7 +17,7 @@ use sqlx::Connection;
 
 use crate::host::exec::Cmd;
 use crate::host::psql::ident;
-use crate::settings::{redact_url, Secret};
+use crate::settings::{redact_url, Secret, ServiceUrl};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -65,36 +65,23 @@ pub(super) struct Conn {
 }
 
 pub(super) fn conn_of(url: &Secret) -> Result<Conn, BackupError> {
-    let shown = redact_url(url.expose());
-    let u = url::Url::parse(url.expose())
-        .map_err(|e| BackupError::Database(format!("{shown}: not a URL: {e}")))?;
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    let database = decode(u.path().trim_start_matches('/'));
-    if database.is_empty() {
-        return Err(BackupError::Database(format!("{shown}: names no database")));
-    }
+    let u = ServiceUrl::parse(url).map_err(BackupError::Database)?;
+    let database = u.database().ok_or_else(|| {
+        BackupError::Database(format!("{}: names no database", redact_url(url.expose())))
+    })?;
     let mut args = Vec::new();
-    let host = u
-        .query_pairs()
-        .find(|(k, _)| k == "host")
-        .map(|(_, v)| v.into_owned())
-        .or_else(|| u.host_str().filter(|h| !h.is_empty()).map(str::to_string));
-    if let Some(h) = host {
+    if let Some(h) = u.host() {
         args.extend(["-h".to_string(), h]);
     }
-    if let Some(p) = u.port() {
+    if let Some(p) = u.url().port() {
         args.extend(["-p".to_string(), p.to_string()]);
     }
-    if !u.username().is_empty() {
-        args.extend(["-U".to_string(), decode(u.username())]);
+    if let Some(user) = u.user() {
+        args.extend(["-U".to_string(), user]);
     }
     Ok(Conn {
         args,
-        password: u.password().map(|p| Secret::new(decode(p))),
+        password: u.password(),
         database,
     })
 }

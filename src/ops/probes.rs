@@ -7,12 +7,6 @@ use std::time::Duration;
 use super::stack::Stack;
 use crate::settings::redact_url;
 
-pub(super) fn url_port(url: Option<&str>, default: u16) -> u16 {
-    url.and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.port())
-        .unwrap_or(default)
-}
-
 /// How long the oldest process listening on `port` has run.
 pub(super) fn uptime(port: u16) -> Option<u64> {
     let pid = *crate::host::proc::listener_pids(port).first()?;

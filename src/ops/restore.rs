@@ -138,11 +138,10 @@ pub async fn stage(
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
     let c = conn_of(url)?;
-    let role = url::Url::parse(url.expose())
+    let role = crate::settings::ServiceUrl::parse(url)
         .ok()
-        .map(|u| u.username().to_string())
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| BackupError::Database("DATABASE_URL names no role".into()))?;
+        .and_then(|u| u.user())
+        .ok_or_else(|| BackupError::Database("database.url names no role".into()))?;
     let staging = format!(
         "{}_restore_{}",
         c.database,

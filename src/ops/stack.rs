@@ -11,7 +11,8 @@ use crate::host::facts::{self, Facts, InitSystem};
 use crate::host::services::{self, Direct, Services, Supervisor};
 use crate::init::vars::{BACKUP_DIR, LOG_DIR, PROVISION_STATE_DIR};
 use crate::settings::{
-    Instance, Secret, ServiceManager, SettingsError, Sources, VerifyFlags, VerifySettings,
+    Instance, Secret, ServiceManager, ServiceUrl, SettingsError, Sources, VerifyFlags,
+    VerifySettings,
 };
 
 /// One part of the stack.
@@ -205,23 +206,30 @@ impl Stack {
         self.redis_url.as_ref()
     }
 
+    fn database_parts(&self) -> Option<ServiceUrl> {
+        ServiceUrl::parse(self.database_url()?).ok()
+    }
+
     /// PostgreSQL's port, from the app's URL (5432 when it names none).
     pub fn postgres_port(&self) -> u16 {
-        self.database_url()
-            .and_then(|s| url::Url::parse(s.expose()).ok())
-            .and_then(|u| u.port())
-            .unwrap_or(5432)
+        self.database_parts().map_or(5432, |u| u.port_or(5432))
     }
 
     /// The app database's name, from its URL.
     pub fn database_name(&self) -> Option<String> {
-        let url = url::Url::parse(self.database_url()?.expose()).ok()?;
-        let name = url.path().trim_start_matches('/');
-        (!name.is_empty()).then(|| {
-            percent_encoding::percent_decode_str(name)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
+        self.database_parts()?.database()
+    }
+
+    /// The app's role, from its URL.
+    pub fn database_role(&self) -> Option<String> {
+        self.database_parts()?.user()
+    }
+
+    /// Redis's port, from the app's URL (6379 when it names none).
+    pub fn redis_port(&self) -> u16 {
+        self.redis_url()
+            .and_then(|s| ServiceUrl::parse(s).ok())
+            .map_or(6379, |u| u.port_or(6379))
     }
 
     /// PostgreSQL's data directory (for free disk space).

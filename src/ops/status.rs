@@ -146,7 +146,7 @@ pub async fn gather(stack: &Stack) -> Report {
     }
     parts.push(pg);
     // Redis
-    let redis_port = probes::url_port(stack.redis_url().map(|s| s.expose()), 6379);
+    let redis_port = stack.redis_port();
     let mut rd = managed_part(stack, svc.as_ref(), Component::Redis, "redis");
     rd.listening = listen_on(redis_port);
     rd.uptime_s = probes::uptime(redis_port);

@@ -135,11 +135,7 @@ pub fn uninstall(
     }
     // The data.
     let db = stack.database_name();
-    let role = stack
-        .database_url()
-        .and_then(|s| url::Url::parse(s.expose()).ok())
-        .map(|u| u.username().to_string())
-        .filter(|r| !r.is_empty());
+    let role = stack.database_role();
     if purge_data {
         let port = stack.postgres_port();
         let mut sql = String::new();

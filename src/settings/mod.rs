@@ -7,6 +7,7 @@ mod env_file;
 mod rate;
 mod secret;
 mod serve;
+mod service_url;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ pub use env_file::EnvFile;
 pub use rate::Rate;
 pub use secret::{mask_all, redact_url, url_has_password, Secret};
 pub use serve::{default_pool_size, Limits, ServeFlags, ServeSettings};
+pub use service_url::ServiceUrl;
 pub use verify::{Instance, LoadSettings, ServiceManager, VerifyFlags, VerifySettings};
 
 /// Default location of the config file (docs/architecture.md conventions).
