@@ -44,12 +44,7 @@ pub fn run(global: &GlobalArgs, args: LoadArgs) -> Result<ExitStatus, CommandErr
             status: ExitStatus::Usage,
             error: anyhow::anyhow!(e),
         })?;
-    if global.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        );
-    } else {
+    crate::commands::output(global, &report, || {
         let c = &report.corrected;
         let u = &report.uncorrected;
         println!(
@@ -70,6 +65,6 @@ pub fn run(global: &GlobalArgs, args: LoadArgs) -> Result<ExitStatus, CommandErr
             "uncorrected p50 {:.2} ms  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
             u.p50_ms, u.p90_ms, u.p99_ms, u.p999_ms, u.max_ms
         );
-    }
+    });
     Ok(ExitStatus::Success)
 }

@@ -10,7 +10,7 @@ pub mod play;
 pub mod serve;
 pub mod verify;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalArgs};
 
 /// How a command ended, as an exit code (docs/architecture.md: 0 ok, 1 found a problem, 2 usage or
 /// configuration error, 3+ per command).
@@ -59,6 +59,18 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
             status: ExitStatus::Failure,
             error: anyhow::Error::new(e).context("cannot start the async runtime"),
         })
+}
+
+/// Prints `value` as pretty JSON under `--json`, else its human form (`text`).
+pub(crate) fn output<T: serde::Serialize>(global: &GlobalArgs, value: &T, text: impl FnOnce()) {
+    if global.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).expect("a report serializes")
+        );
+    } else {
+        text();
+    }
 }
 
 /// An error with the exit status it should produce.

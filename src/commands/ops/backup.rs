@@ -43,9 +43,7 @@ pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, Comma
     let b = runtime()?
         .block_on(backup::backup(url, &dir, "manual"))
         .map_err(|e| fail(ExitStatus::Failure, e))?;
-    if global.json {
-        println!("{}", serde_json::to_string_pretty(&b).expect("serializes"));
-    } else {
+    crate::commands::output(global, &b, || {
         println!(
             "backed up {} to {} ({} bytes, {} tables, {} rows) in {:.1} s\nsha256 {}",
             b.manifest.database,
@@ -56,7 +54,7 @@ pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, Comma
             b.seconds,
             b.manifest.sha256
         );
-    }
+    });
     Ok(ExitStatus::Success)
 }
 
@@ -76,9 +74,7 @@ pub fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<ExitStatus, Com
     ));
     match r {
         Ok(r) => {
-            if global.json {
-                println!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
-            } else {
+            crate::commands::output(global, &r, || {
                 println!(
                     "restored {} from {} ({} tables, {} rows) in {:.1} s; the database it replaced is kept as {} (DROP DATABASE it when no longer needed)",
                     r.database,
@@ -88,7 +84,7 @@ pub fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<ExitStatus, Com
                     r.seconds,
                     r.kept_as
                 );
-            }
+            });
             Ok(ExitStatus::Success)
         }
         Err(e @ BackupError::Missing { .. }) => Err(fail(ExitStatus::Usage, e)),

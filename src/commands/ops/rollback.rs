@@ -10,9 +10,7 @@ pub fn rollback(global: &GlobalArgs) -> Result<ExitStatus, CommandError> {
     let managed = stack.managed().map_err(|e| fail(ExitStatus::Usage, e))?;
     match rollback::rollback(&stack.state_dir, &stack.config_path, svc.as_ref(), &managed) {
         Ok(r) => {
-            if global.json {
-                println!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
-            } else {
+            crate::commands::output(global, &r, || {
                 println!(
                     "rolled back {} ({}, {}):",
                     r.generation, r.command, r.started
@@ -29,7 +27,7 @@ pub fn rollback(global: &GlobalArgs) -> Result<ExitStatus, CommandError> {
                     println!("then: {}", r.handlers.join(", "));
                 }
                 println!("`provision verify` checks the result; `provision rollback` again goes one change further back");
-            }
+            });
             if r.refused.is_empty() {
                 Ok(ExitStatus::Success)
             } else {

@@ -7,14 +7,9 @@ use crate::ops::status::{self, Report, State};
 pub fn status(global: &GlobalArgs) -> Result<ExitStatus, CommandError> {
     let stack = load_stack(global)?;
     let report = runtime()?.block_on(status::gather(&stack));
-    if global.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("a report serializes")
-        );
-    } else {
+    crate::commands::output(global, &report, || {
         print!("{}", text(&report));
-    }
+    });
     Ok(match report.state {
         State::Ok => ExitStatus::Success,
         State::Down => ExitStatus::Failure,

@@ -32,9 +32,7 @@ pub fn uninstall(global: &GlobalArgs, args: UninstallArgs) -> Result<ExitStatus,
     }
     let managed = stack.managed().map_err(|e| fail(ExitStatus::Failure, e))?;
     let u = crate::ops::uninstall::uninstall(&stack, &managed, args.purge_data);
-    if global.json {
-        println!("{}", serde_json::to_string_pretty(&u).expect("serializes"));
-    } else {
+    crate::commands::output(global, &u, || {
         for r in &u.removed {
             println!("removed   {r}");
         }
@@ -47,7 +45,7 @@ pub fn uninstall(global: &GlobalArgs, args: UninstallArgs) -> Result<ExitStatus,
         for p in &u.problems {
             println!("FAILED    {p}");
         }
-    }
+    });
     Ok(if u.problems.is_empty() {
         ExitStatus::Success
     } else {
