@@ -68,7 +68,7 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
             Ok(ExitStatus::Success)
         }
         Err(e) => {
-            let code = e.exit_code();
+            let code = exit_code(&e);
             if global.json {
                 println!(
                     "{}",
@@ -80,6 +80,19 @@ pub fn run(global: &GlobalArgs, args: MigrateArgs) -> Result<ExitStatus, Command
                 error: anyhow::Error::new(e),
             })
         }
+    }
+}
+
+/// 1 failed (verification, database), 2 usage, 3 source unusable, 4 refused (the target
+/// holds other data), 5 `--strict` found values to quarantine.
+fn exit_code(e: &migrate::MigrateError) -> u8 {
+    use migrate::MigrateError as E;
+    match e {
+        E::Source(_) => 3,
+        E::Unsupported(_) => 2,
+        E::Refused(_) => 4,
+        E::Strict { .. } => 5,
+        E::Verify(_) | E::Target { .. } | E::Stage(_) | E::Read(_) => 1,
     }
 }
 

@@ -1,10 +1,10 @@
-//! `MigrateError`: how a migration failed, with its exit code and, for database errors,
-//! what to do about them.
+//! `MigrateError`: how a migration failed and, for database errors, what to do about
+//! them.
 
 use super::source::SourceError;
 use super::stage::StageError;
 
-/// How a migration failed; each kind has its exit code (see [`MigrateError::exit_code`]).
+/// How a migration failed (`commands::migrate` decides the exit code of each kind).
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error(transparent)]
@@ -56,18 +56,6 @@ impl MigrateError {
             ))
         } else {
             MigrateError::Read(format!("{table}: {msg}"))
-        }
-    }
-
-    /// 1 failed (verification, database), 2 usage, 3 source unusable, 4 refused
-    /// (the target holds other data), 5 `--strict` found values to quarantine.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            MigrateError::Source(_) => 3,
-            MigrateError::Unsupported(_) => 2,
-            MigrateError::Refused(_) => 4,
-            MigrateError::Strict { .. } => 5,
-            _ => 1,
         }
     }
 }
