@@ -26,6 +26,18 @@ pub(super) struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// init's playbook through the engine, printing as it goes.
+    fn engine(&self) -> Result<Recap, CommandError> {
+        run_engine(
+            self.global,
+            self.book,
+            self.facts,
+            self.opts,
+            self.svc,
+            self.args.diff,
+        )
+    }
+
     fn config_differs(&self) -> bool {
         std::fs::read_to_string(self.config).ok().as_deref() != Some(self.config_text)
     }
@@ -39,14 +51,7 @@ impl Run<'_> {
                 self.config.display()
             );
         }
-        let mut recap = run_engine(
-            self.global,
-            self.book,
-            self.facts,
-            self.opts,
-            self.svc,
-            self.args.diff,
-        )?;
+        let mut recap = self.engine()?;
         recap.changed += usize::from(config_differs) + relocated;
         println!("{}", recap.line());
         Ok(if recap.changed > 0 || recap.failed > 0 {
@@ -70,14 +75,7 @@ impl Run<'_> {
             println!("changed  config {} (mode 0600)", self.config.display());
         }
         let engine_started = crate::host::reload::now_ticks();
-        let mut recap = run_engine(
-            self.global,
-            self.book,
-            self.facts,
-            self.opts,
-            self.svc,
-            self.args.diff,
-        )?;
+        let mut recap = self.engine()?;
         generation.finish()?;
         recap.changed += usize::from(config_changed) + relocated;
         // A reloaded nginx answers with its old workers for a moment; verify must see the new.
