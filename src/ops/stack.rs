@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::host::distro::{self, DistroData};
 use crate::host::facts::{self, Facts, InitSystem};
 use crate::host::services::{self, Direct, Services, Supervisor};
-use crate::init::vars::{BACKUP_DIR, LOG_DIR, PROVISION_STATE_DIR};
+use crate::init::vars::{LOG_DIR, PROVISION_STATE_DIR};
 use crate::settings::{
     Instance, Secret, ServiceManager, ServiceUrl, SettingsError, Sources, VerifyFlags,
     VerifySettings,
@@ -239,7 +239,7 @@ impl Stack {
 
     /// Where backups go (root's, 0700).
     pub fn backup_dir(&self) -> PathBuf {
-        PathBuf::from(BACKUP_DIR)
+        super::backup::directory(None)
     }
 
     /// The instances' log files under direct supervision.

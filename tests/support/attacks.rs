@@ -8,17 +8,9 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use crate::container::Container;
-use crate::day2::{phase, text};
+use crate::day2::{phase, run, text, BIN};
 
-const BIN: &str = "/root/provision";
 const SERVICE: &str = "live-dashboard";
-
-fn run(c: &Container, args: &[&str]) -> (i32, String) {
-    let mut argv = vec![BIN];
-    argv.extend_from_slice(args);
-    let o = c.exec(&argv);
-    (o.status.code().unwrap_or(-1), text(&o))
-}
 
 /// `sh -c SCRIPT` inside, as root: its exit code and output.
 fn sh(c: &Container, script: &str) -> (i32, String) {

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use crate::container::Container;
 
-const BIN: &str = "/root/provision";
+pub const BIN: &str = "/root/provision";
 
 pub fn text(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
 }
 
-fn run(c: &Container, args: &[&str]) -> (i32, String) {
+/// `provision ARGS` inside: its exit code and output.
+pub fn run(c: &Container, args: &[&str]) -> (i32, String) {
     let mut argv = vec![BIN];
     argv.extend_from_slice(args);
     let o = c.exec(&argv);

@@ -6,10 +6,7 @@ use crate::ops::backup::{self, BackupError};
 
 pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, CommandError> {
     let stack = load_stack(global)?;
-    let dir = args
-        .dir
-        .as_deref()
-        .map_or_else(|| stack.backup_dir(), |d| backup::directory(Some(d)));
+    let dir = backup::directory(args.dir.as_deref());
     if args.list {
         let all = backup::list(&dir);
         if all.is_empty() {
