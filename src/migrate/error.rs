@@ -46,6 +46,19 @@ fn hint(e: &sqlx::Error) -> &'static str {
 }
 
 impl MigrateError {
+    /// The error of `what` failing on the target shown as `target` (its URL, redacted).
+    pub(super) fn at(
+        target: &str,
+        what: impl Into<String>,
+    ) -> impl FnOnce(sqlx::Error) -> MigrateError {
+        let (target, what) = (target.to_string(), what.into());
+        move |source| MigrateError::Target {
+            target,
+            what,
+            source,
+        }
+    }
+
     /// A SQLite error while reading `table`: corruption is the source's fault (exit 3).
     pub(super) fn reading(src: &std::path::Path, table: &str, e: rusqlite::Error) -> Self {
         let msg = e.to_string();

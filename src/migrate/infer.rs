@@ -9,13 +9,11 @@
 
 use std::collections::HashSet;
 
-use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use super::convert::{parse_timestamp, Kind};
+use super::convert::Kind;
 use super::dashboard::{Column, Table};
 use super::ident::{pg_name, quote, unique_name, STAGE};
-use super::json::check_json;
 use super::keys;
 use super::report::Skipped;
 use super::types::{decide, Seen};
@@ -55,76 +53,9 @@ pub fn infer(
     taken: &mut HashSet<String>,
 ) -> rusqlite::Result<Inferred> {
     let mut notes = Vec::new();
-    let note = |notes: &mut Vec<Skipped>, kind: &str, n: &str, why: String| {
-        notes.push(Skipped {
-            kind: kind.into(),
-            name: n.into(),
-            why,
-        })
-    };
-    let mut stmt = conn.prepare(
-        "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) ORDER BY cid",
-    )?;
-    let cols: Vec<SourceColumn> = stmt
-        .query_map([name], |r| {
-            Ok(SourceColumn {
-                name: r.get(0)?,
-                declared: r.get(1)?,
-                notnull: r.get::<_, i64>(2)? != 0,
-                default: r.get(3)?,
-                pk: r.get(4)?,
-                generated: r.get::<_, i64>(5)? >= 2,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let without_rowid: bool = conn
-        .query_row(
-            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
-            [name],
-            |r| r.get::<_, i64>(0),
-        )
-        .map(|w| w != 0)
-        .unwrap_or(false);
-
-    // One pass over the values.
-    let list: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
-    let mut seen: Vec<Seen> = cols.iter().map(|_| Seen::new()).collect();
-    if !cols.is_empty() {
-        let mut q = conn.prepare(&format!("SELECT {} FROM {}", list.join(", "), quote(name)))?;
-        let mut rows = q.query([])?;
-        while let Some(row) = rows.next()? {
-            for (i, s) in seen.iter_mut().enumerate() {
-                match row.get_ref(i)? {
-                    ValueRef::Null => {}
-                    ValueRef::Integer(v) => {
-                        s.ints += 1;
-                        s.all_01 &= v == 0 || v == 1;
-                        s.ints_exact_in_double &= v.unsigned_abs() <= 1 << 53;
-                    }
-                    ValueRef::Real(f) => {
-                        s.reals += 1;
-                        let micros = (f * 1e6).round();
-                        s.reals_integral_epoch_ok &= micros.is_finite() && micros / 1e6 == f;
-                    }
-                    ValueRef::Text(b) => {
-                        s.texts += 1;
-                        match std::str::from_utf8(b) {
-                            Ok(t) if !t.contains('\0') => {
-                                if s.texts_timestamps && parse_timestamp(t).is_err() {
-                                    s.texts_timestamps = false;
-                                }
-                                if s.texts_json && check_json(t).is_err() {
-                                    s.texts_json = false;
-                                }
-                            }
-                            _ => s.texts_utf8 = false,
-                        }
-                    }
-                    ValueRef::Blob(_) => s.blobs += 1,
-                }
-            }
-        }
-    }
+    let cols = source_columns(conn, name)?;
+    let without_rowid = without_rowid(conn, name);
+    let seen = scan(conn, name, &cols)?;
 
     let table_pg = unique_name(name, taken);
     if table_pg != name {
@@ -147,9 +78,9 @@ pub fn infer(
     let mut used_cols = HashSet::new();
     let mut identity = None;
     for (c, s) in cols.iter().zip(&seen) {
-        let (kind, widened) = decide(&c.declared, s);
-        let pg = pg_name(&c.name);
-        if !used_cols.insert(pg.clone()) {
+        let is_identity_candidate = rowid_alias && c.pk == 1;
+        let (def, column) = column(name, c, s, is_identity_candidate, &mut notes);
+        if !used_cols.insert(column.name) {
             note(
                 &mut notes,
                 "column",
@@ -157,57 +88,11 @@ pub fn infer(
                 "two columns map to one PostgreSQL name".into(),
             );
         }
-        if pg != c.name {
-            note(
-                &mut notes,
-                "column",
-                &format!("{name}.{}", c.name),
-                format!("renamed to {pg}"),
-            );
-        }
-        if let Some(why) = &widened {
-            note(
-                &mut notes,
-                "column",
-                &format!("{name}.{}", c.name),
-                format!("widened to {why}"),
-            );
-        }
-        if c.generated {
-            note(
-                &mut notes,
-                "column",
-                &format!("{name}.{}", c.name),
-                "a generated column: its values are migrated as a plain column".into(),
-            );
-        }
-        let is_identity = rowid_alias && c.pk == 1 && kind == Kind::Int8;
-        let mut def = format!("{} {}", quote(&pg), kind.sql());
-        if is_identity {
-            def.push_str(" GENERATED BY DEFAULT AS IDENTITY");
-            identity = Some(leak(pg.clone()));
-        }
-        if c.notnull || is_identity {
-            def.push_str(" NOT NULL");
-        }
-        if let Some(d) = &c.default {
-            match translate_default(d, kind) {
-                Some(sql) if !is_identity => def.push_str(&format!(" DEFAULT {sql}")),
-                Some(_) => {}
-                None => note(&mut notes, "default", &format!("{name}.{}", c.name),
-                    format!("DEFAULT {d} is not a literal this migration translates; the column has no default")),
-            }
+        if is_identity_candidate && column.kind == Kind::Int8 {
+            identity = Some(column.name);
         }
         defs.push(def);
-        columns.push(Column {
-            name: leak(pg.clone()),
-            source: (pg != c.name).then(|| leak(c.name.clone())),
-            kind,
-            nullable: !(c.notnull || is_identity),
-            one_of: None,
-            references: None,
-            widen: widened.is_some(),
-        });
+        columns.push(column);
     }
     let create = format!(
         "CREATE TABLE {STAGE}.{} ({})",
@@ -230,6 +115,123 @@ pub fn infer(
         notes,
         identity,
     })
+}
+
+fn note(notes: &mut Vec<Skipped>, kind: &str, n: &str, why: String) {
+    notes.push(Skipped {
+        kind: kind.into(),
+        name: n.into(),
+        why,
+    })
+}
+
+/// The table's columns as SQLite declares them (generated columns included).
+fn source_columns(conn: &Connection, name: &str) -> rusqlite::Result<Vec<SourceColumn>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) ORDER BY cid",
+    )?;
+    let cols = stmt
+        .query_map([name], |r| {
+            Ok(SourceColumn {
+                name: r.get(0)?,
+                declared: r.get(1)?,
+                notnull: r.get::<_, i64>(2)? != 0,
+                default: r.get(3)?,
+                pk: r.get(4)?,
+                generated: r.get::<_, i64>(5)? >= 2,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(cols)
+}
+
+/// Whether the table is declared WITHOUT ROWID.
+fn without_rowid(conn: &Connection, name: &str) -> bool {
+    conn.query_row(
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|w| w != 0)
+    .unwrap_or(false)
+}
+
+/// One pass over the table's values: what each column actually holds.
+fn scan(conn: &Connection, name: &str, cols: &[SourceColumn]) -> rusqlite::Result<Vec<Seen>> {
+    let mut seen: Vec<Seen> = cols.iter().map(|_| Seen::new()).collect();
+    if cols.is_empty() {
+        return Ok(seen);
+    }
+    let list: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
+    let mut q = conn.prepare(&format!("SELECT {} FROM {}", list.join(", "), quote(name)))?;
+    let mut rows = q.query([])?;
+    while let Some(row) = rows.next()? {
+        for (i, s) in seen.iter_mut().enumerate() {
+            s.see(row.get_ref(i)?);
+        }
+    }
+    Ok(seen)
+}
+
+/// One column's definition in the CREATE TABLE and its [`Column`]; renames, widenings,
+/// generated columns and defaults not translated go to `notes`. An INTEGER PRIMARY KEY
+/// (rowid alias) that stays bigint becomes an identity.
+fn column(
+    table: &str,
+    c: &SourceColumn,
+    seen: &Seen,
+    rowid_alias: bool,
+    notes: &mut Vec<Skipped>,
+) -> (String, Column) {
+    let (kind, widened) = decide(&c.declared, seen);
+    let pg = pg_name(&c.name);
+    let shown = format!("{table}.{}", c.name);
+    if pg != c.name {
+        note(notes, "column", &shown, format!("renamed to {pg}"));
+    }
+    if let Some(why) = &widened {
+        note(notes, "column", &shown, format!("widened to {why}"));
+    }
+    if c.generated {
+        note(
+            notes,
+            "column",
+            &shown,
+            "a generated column: its values are migrated as a plain column".into(),
+        );
+    }
+    let is_identity = rowid_alias && kind == Kind::Int8;
+    let mut def = format!("{} {}", quote(&pg), kind.sql());
+    if is_identity {
+        def.push_str(" GENERATED BY DEFAULT AS IDENTITY");
+    }
+    if c.notnull || is_identity {
+        def.push_str(" NOT NULL");
+    }
+    if let Some(d) = &c.default {
+        match translate_default(d, kind) {
+            Some(sql) if !is_identity => def.push_str(&format!(" DEFAULT {sql}")),
+            Some(_) => {}
+            None => note(
+                notes,
+                "default",
+                &shown,
+                format!(
+                    "DEFAULT {d} is not a literal this migration translates; the column has no default"
+                ),
+            ),
+        }
+    }
+    let column = Column {
+        name: leak(pg.clone()),
+        source: (pg != c.name).then(|| leak(c.name.clone())),
+        kind,
+        nullable: !(c.notnull || is_identity),
+        one_of: None,
+        references: None,
+        widen: widened.is_some(),
+    };
+    (def, column)
 }
 
 /// A SQLite column default as PostgreSQL SQL, when it is a literal we can translate.

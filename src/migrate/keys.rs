@@ -30,19 +30,50 @@ pub fn translate(
     taken: &mut HashSet<String>,
     notes: &mut Vec<Skipped>,
 ) -> rusqlite::Result<Keys> {
-    let col_pg = |n: &str| quote(&pg_name(n));
-
-    let mut indexes = Vec::new();
+    let mut statements = Vec::new();
     if !pk_cols.is_empty() {
         let pk_name = unique_name(&format!("{table_pg}_pkey"), taken);
         let list: Vec<String> = pk_cols.iter().map(|c| col_pg(c)).collect();
-        indexes.push(format!(
+        statements.push(format!(
             "ALTER TABLE {STAGE}.{} ADD CONSTRAINT {} PRIMARY KEY ({})",
             quote(table_pg),
             quote(&pk_name),
             list.join(", ")
         ));
     }
+    statements.extend(indexes(conn, name, table_pg, taken, notes)?);
+    let foreign_keys = foreign_keys(conn, name, table_pg, taken)?;
+    if !foreign_keys.is_empty() && declares_deferrable(conn, name) {
+        note(
+            notes,
+            "foreign key",
+            name,
+            "the table declares DEFERRABLE foreign keys; they were created NOT DEFERRABLE \
+             (checked at each statement): alter them by hand if the application relies on deferral"
+                .into(),
+        );
+    }
+    Ok((statements, foreign_keys))
+}
+
+/// A SQLite column name as a quoted PostgreSQL one.
+fn col_pg(n: &str) -> String {
+    quote(&pg_name(n))
+}
+
+/// One key column of an index: (column id, -1 or -2 for an expression; name; DESC;
+/// collation).
+type IndexPart = (i64, Option<String>, bool, Option<String>);
+
+/// The table's unique and plain indexes (not its primary key) as CREATE INDEX
+/// statements; partial and expression indexes are reported instead.
+fn indexes(
+    conn: &Connection,
+    name: &str,
+    table_pg: &str,
+    taken: &mut HashSet<String>,
+    notes: &mut Vec<Skipped>,
+) -> rusqlite::Result<Vec<String>> {
     let mut il = conn.prepare(
         "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1) ORDER BY seq",
     )?;
@@ -56,6 +87,7 @@ pub fn translate(
             ))
         })?
         .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
     for (iname, unique, origin, partial) in idx {
         if origin == "pk" {
             continue;
@@ -72,7 +104,7 @@ pub fn translate(
         let mut ix = conn.prepare(
             "SELECT cid, name, \"desc\", coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno",
         )?;
-        let parts: Vec<(i64, Option<String>, bool, Option<String>)> = ix
+        let parts: Vec<IndexPart> = ix
             .query_map([&iname], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
             })?
@@ -112,7 +144,7 @@ pub fn translate(
             iname.clone()
         };
         let pg_index = unique_name(&pg_name(&base), taken);
-        indexes.push(format!(
+        out.push(format!(
             "CREATE {}INDEX {} ON {STAGE}.{} ({})",
             if unique { "UNIQUE " } else { "" },
             quote(&pg_index),
@@ -120,11 +152,25 @@ pub fn translate(
             cols_sql.join(", ")
         ));
     }
+    Ok(out)
+}
 
+/// One row of `pragma_foreign_key_list`: (id, parent table, from, to, on update, on
+/// delete).
+type FkRow = (i64, String, String, Option<String>, String, String);
+
+/// The table's foreign keys as (ALTER TABLE statement, description); a key whose parent
+/// columns are not named references the parent's primary key.
+fn foreign_keys(
+    conn: &Connection,
+    name: &str,
+    table_pg: &str,
+    taken: &mut HashSet<String>,
+) -> rusqlite::Result<Vec<(String, String)>> {
     let mut fl = conn.prepare(
         "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
     )?;
-    let fk_rows: Vec<(i64, String, String, Option<String>, String, String)> = fl
+    let fk_rows: Vec<FkRow> = fl
         .query_map([name], |r| {
             Ok((
                 r.get(0)?,
@@ -158,13 +204,6 @@ pub fn translate(
             names.iter().map(|n| col_pg(n)).collect()
         };
         let fk_name = unique_name(&pg_name(&format!("{table_pg}_fk{id}")), taken);
-        let action = |a: &str| match a.to_ascii_uppercase().as_str() {
-            "CASCADE" => "CASCADE",
-            "SET NULL" => "SET NULL",
-            "SET DEFAULT" => "SET DEFAULT",
-            "RESTRICT" => "RESTRICT",
-            _ => "NO ACTION",
-        };
         let sql = format!(
             "ALTER TABLE {STAGE}.{} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {STAGE}.{} ({}) ON UPDATE {} ON DELETE {}",
             quote(table_pg),
@@ -175,19 +214,26 @@ pub fn translate(
             action(&group[0].4),
             action(&group[0].5)
         );
-        foreign_keys.push((
-            sql,
-            format!(
-                "{name}({}) → {parent}",
-                group
-                    .iter()
-                    .map(|r| r.2.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
+        let columns: Vec<&str> = group.iter().map(|r| r.2.as_str()).collect();
+        foreign_keys.push((sql, format!("{name}({}) → {parent}", columns.join(", "))));
     }
-    // pragma_foreign_key_list does not say whether a key is DEFERRABLE; the table's SQL does.
+    Ok(foreign_keys)
+}
+
+/// A foreign key's ON UPDATE / ON DELETE action as PostgreSQL spells it.
+fn action(a: &str) -> &'static str {
+    match a.to_ascii_uppercase().as_str() {
+        "CASCADE" => "CASCADE",
+        "SET NULL" => "SET NULL",
+        "SET DEFAULT" => "SET DEFAULT",
+        "RESTRICT" => "RESTRICT",
+        _ => "NO ACTION",
+    }
+}
+
+/// Whether the table's SQL declares a DEFERRABLE key (`pragma_foreign_key_list` does
+/// not say).
+fn declares_deferrable(conn: &Connection, name: &str) -> bool {
     let sql: String = conn
         .query_row(
             "SELECT coalesce(sql, '') FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -195,15 +241,5 @@ pub fn translate(
             |r| r.get(0),
         )
         .unwrap_or_default();
-    if !foreign_keys.is_empty() && sql.to_ascii_uppercase().contains("DEFERRABLE") {
-        note(
-            notes,
-            "foreign key",
-            name,
-            "the table declares DEFERRABLE foreign keys; they were created NOT DEFERRABLE \
-             (checked at each statement): alter them by hand if the application relies on deferral"
-                .into(),
-        );
-    }
-    Ok((indexes, foreign_keys))
+    sql.to_ascii_uppercase().contains("DEFERRABLE")
 }

@@ -337,11 +337,7 @@ pub async fn build_index(
     sqlx::raw_sql(&sql)
         .execute(&pool)
         .await
-        .map_err(|source| super::MigrateError::Target {
-            target,
-            what: format!("building {sql}"),
-            source,
-        })?;
+        .map_err(super::MigrateError::at(&target, format!("building {sql}")))?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), %sql, "index built");
     Ok(None)
 }

@@ -1,7 +1,10 @@
 //! Type inference for a SQLite column: what its values were seen to be ([`Seen`]) and
 //! the PostgreSQL type that holds every one of them exactly ([`decide`]).
 
-use super::convert::Kind;
+use rusqlite::types::ValueRef;
+
+use super::convert::{parse_timestamp, Kind};
+use super::json::check_json;
 
 #[derive(Default, Debug)]
 pub struct Seen {
@@ -28,6 +31,38 @@ impl Seen {
             texts_json: true,
             reals_integral_epoch_ok: true,
             ..Default::default()
+        }
+    }
+
+    /// Takes one value of the column into account.
+    pub fn see(&mut self, value: ValueRef<'_>) {
+        match value {
+            ValueRef::Null => {}
+            ValueRef::Integer(v) => {
+                self.ints += 1;
+                self.all_01 &= v == 0 || v == 1;
+                self.ints_exact_in_double &= v.unsigned_abs() <= 1 << 53;
+            }
+            ValueRef::Real(f) => {
+                self.reals += 1;
+                let micros = (f * 1e6).round();
+                self.reals_integral_epoch_ok &= micros.is_finite() && micros / 1e6 == f;
+            }
+            ValueRef::Text(b) => {
+                self.texts += 1;
+                match std::str::from_utf8(b) {
+                    Ok(t) if !t.contains('\0') => {
+                        if self.texts_timestamps && parse_timestamp(t).is_err() {
+                            self.texts_timestamps = false;
+                        }
+                        if self.texts_json && check_json(t).is_err() {
+                            self.texts_json = false;
+                        }
+                    }
+                    _ => self.texts_utf8 = false,
+                }
+            }
+            ValueRef::Blob(_) => self.blobs += 1,
         }
     }
 }

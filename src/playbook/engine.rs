@@ -164,8 +164,6 @@ pub fn run(
         }
     }
     let _lock = Lock::acquire(&opts.state_dir)?;
-    let mut pending = Pending::load(&opts.state_dir)?;
-    let mut log = Log::create(&opts.state_dir)?;
     let mut vars = book.vars.clone();
     vars.extend(opts.extra_vars.clone());
     let secrets: Vec<Secret> = book
@@ -177,209 +175,201 @@ pub fn run(
     // What `when` sees: facts, then vars.
     let mut values = fact_values(facts);
     values.extend(vars.clone());
-    let ctx = Ctx {
-        vars: &vars,
-        dir: book.dir.as_deref(),
-        packages,
+    let log = Log::create(&opts.state_dir)?;
+    let mut run = Run {
+        book,
+        opts,
         services,
-        secrets: &secrets,
-        diff: opts.diff,
+        ctx: Ctx {
+            vars: &vars,
+            dir: book.dir.as_deref(),
+            packages,
+            services,
+            secrets: &secrets,
+            diff: opts.diff,
+        },
+        pending: Pending::load(&opts.state_dir)?,
+        recap: Recap {
+            log: Some(log.path.clone()),
+            ..Default::default()
+        },
+        log,
+        would_notify: Vec::new(),
+        on_event,
     };
-    let mut recap = Recap {
-        log: Some(log.path.clone()),
-        ..Default::default()
-    };
-    log.line(&format!(
+    run.log.line(&format!(
         "playbook {:?}, check={}, pending handlers {:?}",
-        book.name, opts.check, pending.names
+        book.name, opts.check, run.pending.names
     ));
-    let mut emit = |e: Event, recap: &mut Recap, log: &mut Log| {
-        recap.count(e.status);
-        log.line(&format!(
+    let mut reached = opts.start_at.is_none();
+    for step in &book.steps {
+        reached |= opts.start_at.as_deref() == Some(step.name.as_str());
+        if run.step(step, reached, &values, on_start)? == Flow::Stop {
+            return Ok(run.recap);
+        }
+    }
+    // Handlers, once each, in the order the playbook lists them.
+    if run.handlers(None)? == Flow::Stop {
+        return Ok(run.recap);
+    }
+    run.log.line(&run.recap.line());
+    Ok(run.recap)
+}
+
+/// Whether the run goes on after a step.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Next,
+    /// A step or handler failed: the run ends here (its recap counts the failure).
+    Stop,
+}
+
+/// One run's state: what it runs on, the handlers owed, the log and the tally.
+struct Run<'a> {
+    book: &'a Playbook,
+    opts: &'a Options,
+    services: &'a dyn Services,
+    ctx: Ctx<'a>,
+    pending: Pending,
+    log: Log,
+    recap: Recap,
+    /// In check mode, the handlers changed steps would have notified so far.
+    would_notify: Vec<String>,
+    on_event: &'a mut dyn FnMut(&Event),
+}
+
+impl Run<'_> {
+    /// Counts an outcome, writes it to the log (secrets masked) and reports it.
+    fn emit(&mut self, e: Event) {
+        self.recap.count(e.status);
+        let masked = |prefix: &str, d: &Option<String>| {
+            d.as_deref()
+                .map(|d| format!("\n{prefix}{}", self.ctx.mask(d)))
+                .unwrap_or_default()
+        };
+        let line = format!(
             "{} {}{} ({:.2}s){}{}",
             e.status.as_str(),
             if e.handler { "handler " } else { "" },
             e.step,
             e.seconds,
-            e.detail
-                .as_deref()
-                .map(|d| format!("\n{}", ctx.mask(d)))
-                .unwrap_or_default(),
-            e.error
-                .as_deref()
-                .map(|d| format!("\nerror: {}", ctx.mask(d)))
-                .unwrap_or_default()
-        ));
-        on_event(&e);
-    };
-    let mut reached = opts.start_at.is_none();
-    let mut would_notify: Vec<String> = Vec::new();
-    for step in &book.steps {
+            masked("", &e.detail),
+            masked("error: ", &e.error)
+        );
+        self.log.line(&line);
+        (self.on_event)(&e);
+    }
+
+    /// One step: skipped (before `--start-at`, untagged, `when` false), a handler flush,
+    /// or planned against the host and — outside check mode — applied.
+    fn step(
+        &mut self,
+        step: &super::model::Step,
+        reached: bool,
+        values: &BTreeMap<String, String>,
+        on_start: &mut dyn FnMut(&str),
+    ) -> Result<Flow, EngineError> {
         let started = Instant::now();
-        reached |= opts.start_at.as_deref() == Some(step.name.as_str());
         let event = |status, seconds| Event::new(&step.name, false, status, seconds);
         let skipped = |why: String| event(Status::Skipped, 0.0).detail(why);
         if !reached {
-            emit(skipped("before --start-at".into()), &mut recap, &mut log);
-            continue;
+            self.emit(skipped("before --start-at".into()));
+            return Ok(Flow::Next);
         }
-        if !opts.tags.is_empty() && !step.tags.iter().any(|t| opts.tags.contains(t)) {
-            emit(
-                skipped("not tagged for this run".into()),
-                &mut recap,
-                &mut log,
-            );
-            continue;
+        let tags = &self.opts.tags;
+        if !tags.is_empty() && !step.tags.iter().any(|t| tags.contains(t)) {
+            self.emit(skipped("not tagged for this run".into()));
+            return Ok(Flow::Next);
         }
         if let Some(cond) = &step.when {
-            match when::eval(cond, &values) {
+            match when::eval(cond, values) {
                 Ok(true) => {}
                 Ok(false) => {
-                    emit(
-                        skipped(format!("when {cond:?} is false")),
-                        &mut recap,
-                        &mut log,
-                    );
-                    continue;
+                    self.emit(skipped(format!("when {cond:?} is false")));
+                    return Ok(Flow::Next);
                 }
                 Err(e) => {
-                    emit(event(Status::Failed, 0.0).error(e), &mut recap, &mut log);
-                    return Ok(recap);
+                    self.emit(event(Status::Failed, 0.0).error(e));
+                    return Ok(Flow::Stop);
                 }
             }
         }
         if let Kind::FlushHandlers(only) = step.kind() {
             // Pending handlers run here instead of at the end (a restart later steps need).
-            emit(event(Status::Ok, 0.0), &mut recap, &mut log);
-            let flushing = Flushing {
-                only: only.as_deref(),
-                would_notify: &would_notify,
-            };
-            if !run_handlers(
-                book,
-                opts,
-                services,
-                &ctx,
-                &mut pending,
-                &flushing,
-                &mut recap,
-                &mut log,
-                &mut emit,
-            )? {
-                return Ok(recap);
-            }
-            would_notify.retain(|n| only.as_ref().is_some_and(|o| !o.contains(n)));
-            continue;
+            self.emit(event(Status::Ok, 0.0));
+            let flow = self.handlers(only.as_deref())?;
+            self.would_notify
+                .retain(|n| only.as_ref().is_some_and(|o| !o.contains(n)));
+            return Ok(flow);
         }
         on_start(&step.name);
-        let outcome = steps::query(step.kind(), &ctx).and_then(|plan| {
-            if plan == Plan::Matched || opts.check {
-                return Ok(plan);
-            }
-            if let (Some(h), Some(path)) = (&opts.history, step.kind().writes()) {
-                h.record(path, &step.notify)
-                    .and_then(|_| h.handlers(&book.handlers))
-                    .map_err(|e| steps::StepError::Other(e.to_string()))?;
-            }
-            steps::apply(step.kind(), &ctx).map(|_| plan)
-        });
+        let outcome = self.plan_and_apply(step);
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
-            Ok(Plan::Matched) => emit(event(Status::Ok, seconds), &mut recap, &mut log),
+            Ok(Plan::Matched) => self.emit(event(Status::Ok, seconds)),
             Ok(Plan::Create(d) | Plan::Modify(d) | Plan::Run(d)) => {
-                if opts.check {
-                    would_notify.extend(step.notify.iter().cloned());
+                if self.opts.check {
+                    self.would_notify.extend(step.notify.iter().cloned());
                 } else {
-                    pending.add(&step.notify)?;
+                    self.pending.add(&step.notify)?;
                 }
-                emit(
-                    event(Status::Changed, seconds).detail(ctx.mask(&d)),
-                    &mut recap,
-                    &mut log,
-                );
+                let detail = self.ctx.mask(&d);
+                self.emit(event(Status::Changed, seconds).detail(detail));
             }
             Err(e) => {
-                emit(
-                    event(Status::Failed, seconds).error(ctx.mask(&e.to_string())),
-                    &mut recap,
-                    &mut log,
-                );
-                return Ok(recap);
+                let error = self.ctx.mask(&e.to_string());
+                self.emit(event(Status::Failed, seconds).error(error));
+                return Ok(Flow::Stop);
             }
         }
+        Ok(Flow::Next)
     }
-    // Handlers, once each, in the order the playbook lists them.
-    let flushing = Flushing {
-        only: None,
-        would_notify: &would_notify,
-    };
-    if !run_handlers(
-        book,
-        opts,
-        services,
-        &ctx,
-        &mut pending,
-        &flushing,
-        &mut recap,
-        &mut log,
-        &mut emit,
-    )? {
-        return Ok(recap);
-    }
-    log.line(&recap.line());
-    Ok(recap)
-}
 
-/// Which handlers a flush runs: `only` these (all when None), pending or — in check mode —
-/// notified so far.
-struct Flushing<'a> {
-    only: Option<&'a [String]>,
-    would_notify: &'a [String],
-}
-
-/// Runs the pending handlers (and, in check mode, the ones that would be notified) once
-/// each, in the playbook's order. False when one failed (the run stops there; it stays
-/// pending for the next run).
-#[allow(clippy::too_many_arguments)]
-fn run_handlers(
-    book: &Playbook,
-    opts: &Options,
-    services: &dyn Services,
-    ctx: &Ctx<'_>,
-    pending: &mut Pending,
-    flushing: &Flushing<'_>,
-    recap: &mut Recap,
-    log: &mut Log,
-    emit: &mut dyn FnMut(Event, &mut Recap, &mut Log),
-) -> Result<bool, EngineError> {
-    for h in &book.handlers {
-        if !pending.names.contains(&h.name) && !flushing.would_notify.contains(&h.name) {
-            continue;
+    /// Plans `step` against the host; outside check mode, keeps the previous version of
+    /// the file it writes (for rollback) and applies it.
+    fn plan_and_apply(&self, step: &super::model::Step) -> Result<Plan, steps::StepError> {
+        let plan = steps::query(step.kind(), &self.ctx)?;
+        if plan == Plan::Matched || self.opts.check {
+            return Ok(plan);
         }
-        if flushing.only.is_some_and(|o| !o.contains(&h.name)) {
-            continue;
+        if let (Some(h), Some(path)) = (&self.opts.history, step.kind().writes()) {
+            h.record(path, &step.notify)
+                .and_then(|_| h.handlers(&self.book.handlers))
+                .map_err(|e| steps::StepError::Other(e.to_string()))?;
         }
-        let started = Instant::now();
-        let event = |status| Event::new(&h.name, true, status, started.elapsed().as_secs_f64());
-        if opts.check {
-            emit(event(Status::Changed).detail("would run"), recap, log);
-            continue;
-        }
-        match steps::run_handler(h, services) {
-            Ok(()) => {
-                pending.done(&h.name)?;
-                recap.handlers.push(h.name.clone());
-                emit(event(Status::Changed), recap, log);
-            }
-            Err(e) => {
-                emit(
-                    event(Status::Failed).error(ctx.mask(&e.to_string())),
-                    recap,
-                    log,
-                );
-                return Ok(false);
-            }
-        }
+        steps::apply(step.kind(), &self.ctx).map(|_| plan)
     }
-    Ok(true)
+
+    /// Runs the pending handlers (and, in check mode, the ones that would be notified)
+    /// once each, in the playbook's order; `only` these when given. Stops at one that
+    /// failed (it stays pending for the next run).
+    fn handlers(&mut self, only: Option<&[String]>) -> Result<Flow, EngineError> {
+        for h in &self.book.handlers {
+            if !self.pending.names.contains(&h.name) && !self.would_notify.contains(&h.name) {
+                continue;
+            }
+            if only.is_some_and(|o| !o.contains(&h.name)) {
+                continue;
+            }
+            let started = Instant::now();
+            let event = |status| Event::new(&h.name, true, status, started.elapsed().as_secs_f64());
+            if self.opts.check {
+                self.emit(event(Status::Changed).detail("would run"));
+                continue;
+            }
+            match steps::run_handler(h, self.services) {
+                Ok(()) => {
+                    self.pending.done(&h.name)?;
+                    self.recap.handlers.push(h.name.clone());
+                    self.emit(event(Status::Changed));
+                }
+                Err(e) => {
+                    let error = self.ctx.mask(&e.to_string());
+                    self.emit(event(Status::Failed).error(error));
+                    return Ok(Flow::Stop);
+                }
+            }
+        }
+        Ok(Flow::Next)
+    }
 }
