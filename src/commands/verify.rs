@@ -9,6 +9,7 @@ use anyhow::Context;
 use super::{CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, ReportFormat, VerifyArgs};
 use crate::settings::{Sources, VerifyFlags, VerifySettings};
+use crate::verify::report::{Report, Verdict};
 use crate::verify::{self, Progress};
 
 pub fn run(global: &GlobalArgs, args: VerifyArgs) -> Result<ExitStatus, CommandError> {
@@ -51,12 +52,13 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> Result<ExitStatus, CommandE
         }
     };
     let runtime = super::runtime()?;
-    let report = runtime
+    let mut report = runtime
         .block_on(verify::run(&settings, &progress))
         .map_err(|e| CommandError {
             status: ExitStatus::Usage,
-            error: anyhow::anyhow!(e),
+            error: e.into(),
         })?;
+    let status = settle(&mut report);
     if let Some(path) = &args.report {
         std::fs::write(path, verify::html::render(&report))
             .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
@@ -66,9 +68,19 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> Result<ExitStatus, CommandE
         ReportFormat::Json => println!("{}", report.to_json()),
         ReportFormat::Junit => print!("{}", report.to_junit()),
     }
-    Ok(match report.exit_code {
-        0 => ExitStatus::Success,
-        1 => ExitStatus::Failure,
-        n => ExitStatus::Code(n),
-    })
+    Ok(status)
+}
+
+/// The exit status of a verdict (README: 0 passed, 1 a check failed, 3 a load target
+/// missed, 4 not ready within --wait; 2, usage or configuration, is an error before any
+/// verdict), written into the report so its renderings show it.
+pub(crate) fn settle(report: &mut Report) -> ExitStatus {
+    let status = match report.verdict {
+        Verdict::Passed => ExitStatus::Success,
+        Verdict::CheckFailed => ExitStatus::Failure,
+        Verdict::TargetMissed => ExitStatus::Code(3),
+        Verdict::NotReady => ExitStatus::Code(4),
+    };
+    report.exit_code = status.code();
+    status
 }

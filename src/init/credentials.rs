@@ -2,6 +2,7 @@
 //! password changed later is left alone) and verify's token (a row labelled
 //! `provision verify`, kept equal to the config's token). Idempotent.
 
+use anyhow::Context;
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
 
@@ -11,18 +12,21 @@ use crate::settings::{redact_url, Secret};
 pub const TOKEN_LABEL: &str = "provision verify";
 
 /// Makes sure both exist; returns what changed ("admin user", "verify token").
-pub async fn ensure(database_url: &Secret, c: &Credentials) -> Result<Vec<&'static str>, String> {
+pub async fn ensure(database_url: &Secret, c: &Credentials) -> anyhow::Result<Vec<&'static str>> {
     let shown = redact_url(database_url.expose());
     let mut conn = sqlx::PgConnection::connect(database_url.expose())
         .await
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let mut tx = conn.begin().await.map_err(|e| e.to_string())?;
+        .with_context(|| format!("connecting to {shown}"))?;
+    let mut tx = conn
+        .begin()
+        .await
+        .with_context(|| format!("{shown}: starting a transaction"))?;
     let mut changed = Vec::new();
     let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(&c.admin_user)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(|e| format!("{shown}: reading users: {e}"))?;
+        .with_context(|| format!("{shown}: reading users"))?;
     let admin = match existing {
         Some(id) => id,
         None => {
@@ -35,7 +39,7 @@ pub async fn ensure(database_url: &Secret, c: &Credentials) -> Result<Vec<&'stat
             .bind(hash)
             .fetch_one(&mut *tx)
             .await
-            .map_err(|e| format!("{shown}: creating the admin user: {e}"))?
+            .with_context(|| format!("{shown}: creating the admin user"))?
         }
     };
     let want = hex::encode(Sha256::digest(c.verify_token.expose().as_bytes()));
@@ -45,7 +49,7 @@ pub async fn ensure(database_url: &Secret, c: &Credentials) -> Result<Vec<&'stat
     .bind(TOKEN_LABEL)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| format!("{shown}: reading api_tokens: {e}"))?;
+    .with_context(|| format!("{shown}: reading api_tokens"))?;
     if have.as_deref() != Some(want.as_str()) {
         changed.push("verify token");
         sqlx::query(
@@ -54,15 +58,17 @@ pub async fn ensure(database_url: &Secret, c: &Credentials) -> Result<Vec<&'stat
         .bind(TOKEN_LABEL)
         .execute(&mut *tx)
         .await
-        .map_err(|e| format!("{shown}: {e}"))?;
+        .with_context(|| format!("{shown}: revoking the old verify token"))?;
         sqlx::query("INSERT INTO api_tokens (user_id, token_hash, label) VALUES ($1, $2, $3)")
             .bind(admin)
             .bind(want)
             .bind(TOKEN_LABEL)
             .execute(&mut *tx)
             .await
-            .map_err(|e| format!("{shown}: storing the verify token: {e}"))?;
+            .with_context(|| format!("{shown}: storing the verify token"))?;
     }
-    tx.commit().await.map_err(|e| e.to_string())?;
+    tx.commit()
+        .await
+        .with_context(|| format!("{shown}: committing the credentials"))?;
     Ok(changed)
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::error::VerifyError;
 use super::report::Report;
 use super::{load, metrics, mix, runs, targets};
 use crate::settings::VerifySettings;
@@ -15,11 +16,11 @@ pub async fn run_load(
     client: &reqwest::Client,
     tls_config: &Arc<rustls::ClientConfig>,
     report: &mut Report,
-) -> Result<(), String> {
+) -> Result<(), VerifyError> {
     let token = s.token.as_ref().map(|t| t.expose());
     let mut write_run = None;
     let targets = match &l.mix {
-        Some(entries) => mix::configured_mix(entries, token)?,
+        Some(entries) => mix::configured_mix(entries, token).map_err(VerifyError::Mix)?,
         None => {
             let ids = recent_runs(client, &s.url).await;
             if let Some(token) = token {
@@ -53,7 +54,7 @@ pub async fn run_load(
             before.await
         }
     });
-    let result = result?;
+    let result = result.map_err(VerifyError::Load)?;
     let counters = match before {
         Ok(b) => metrics::scrape(client, &addrs).await.map(|a| a.since(&b)),
         Err(e) => Err(e),

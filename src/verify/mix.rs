@@ -59,17 +59,17 @@ pub fn configured_mix(entries: &[MixEntry], token: Option<&str>) -> Result<Vec<T
                 .method
                 .to_ascii_uppercase()
                 .parse()
-                .map_err(|_| format!("verify.load.mix: {:?} is not an HTTP method", e.method))?;
+                .map_err(|_| format!("{:?} is not an HTTP method", e.method))?;
             if e.path.starts_with("/auth/login") {
-                return Err("verify.load.mix: /auth/login is rate limited for every address (10/min); leave it out of the load".into());
+                return Err("/auth/login is rate limited for every address (10/min); leave it out of the load".into());
             }
             if !e.path.starts_with('/') {
-                return Err(format!("verify.load.mix: path {:?} must start with /", e.path));
+                return Err(format!("path {:?} must start with /", e.path));
             }
             let mut headers = Vec::new();
             if method != hyper::Method::GET {
                 let token = token.ok_or_else(|| {
-                    format!("verify.load.mix: {} {} writes and needs the verify token (verify.token or PROVISION_VERIFY_TOKEN)", e.method, e.path)
+                    format!("{} {} writes and needs the verify token (verify.token or PROVISION_VERIFY_TOKEN)", e.method, e.path)
                 })?;
                 headers.push(("authorization".to_string(), format!("Bearer {token}")));
             }

@@ -5,6 +5,7 @@
 //! command renders it.
 
 pub mod check;
+mod error;
 pub mod host_checks;
 pub mod html;
 pub mod http;
@@ -27,6 +28,7 @@ use crate::settings::VerifySettings;
 use check::{CheckResult, Outcome, Scope};
 use report::{Report, Verdict};
 
+pub use error::VerifyError;
 pub use suite::public_address;
 
 /// Progress, for the command to show.
@@ -95,7 +97,7 @@ async fn wait_ready(
 pub async fn run(
     s: &VerifySettings,
     progress: &(dyn Fn(Progress<'_>) + Sync),
-) -> Result<Report, String> {
+) -> Result<Report, VerifyError> {
     let tls_config = tls::client_config(s.ca_cert.as_deref())?;
     let client = client(s.check_timeout, &tls_config, s.resolve.as_ref(), true);
     let mut report = Report {

@@ -11,8 +11,8 @@ use super::targets::TargetResult;
 /// The JSON schema's name and version; bumped when a field changes meaning or goes away.
 pub const SCHEMA: &str = "provision.verify/v1";
 
-/// Exit codes (README): 0 all passed, 1 a check failed, 2 usage or config error, 3 a
-/// load target missed, 4 not ready within --wait.
+/// How the verification ended; the command maps it to an exit code (README: 0 passed, 1 a
+/// check failed, 3 a load target missed, 4 not ready within --wait).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -20,17 +20,6 @@ pub enum Verdict {
     CheckFailed,
     TargetMissed,
     NotReady,
-}
-
-impl Verdict {
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Verdict::Passed => 0,
-            Verdict::CheckFailed => 1,
-            Verdict::TargetMissed => 3,
-            Verdict::NotReady => 4,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +31,7 @@ pub struct Report {
     pub started_at: String,
     pub passed: bool,
     pub verdict: Verdict,
+    /// The exit code the command gives this verdict (set by the command before rendering).
     pub exit_code: u8,
     pub checks: Vec<CheckResult>,
     pub load: Option<LoadReport>,
@@ -66,7 +56,6 @@ impl Report {
             Verdict::Passed
         };
         self.passed = self.verdict == Verdict::Passed;
-        self.exit_code = self.verdict.exit_code();
     }
 
     pub fn to_json(&self) -> String {

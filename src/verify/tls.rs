@@ -11,6 +11,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
 use super::check::{Passed, Verdict};
+use super::error::VerifyError;
 
 /// A certificate expiring sooner than this fails the check: time to renew.
 pub const MIN_DAYS_LEFT: i64 = 7;
@@ -19,7 +20,7 @@ pub const MIN_DAYS_LEFT: i64 = 7;
 /// (a PEM file): each is trusted as a CA, and also pinned, so a self-signed site
 /// certificate verifies as itself even when it is marked as a CA (openssl's default for
 /// `req -x509`, which WebPKI refuses as a server certificate).
-pub fn client_config(extra: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn client_config(extra: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, VerifyError> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for cert in native.certs {
@@ -27,12 +28,18 @@ pub fn client_config(extra: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, 
     }
     let mut pinned = Vec::new();
     if let Some(path) = extra {
+        let unreadable = |source| VerifyError::CaCert {
+            path: path.to_path_buf(),
+            source,
+        };
         let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
+            .map_err(unreadable)?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: not a PEM certificate file: {e}", path.display()))?;
+            .map_err(unreadable)?;
         if certs.is_empty() {
-            return Err(format!("{}: no certificate in it", path.display()));
+            return Err(VerifyError::NoCertificate {
+                path: path.to_path_buf(),
+            });
         }
         for cert in certs {
             let _ = roots.add(cert.clone());
@@ -45,10 +52,10 @@ pub fn client_config(extra: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, 
         Arc::clone(&provider),
     )
     .build()
-    .map_err(|e| format!("no usable trust anchors: {e}"))?;
+    .map_err(VerifyError::TrustAnchors)?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(VerifyError::Tls)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(PinnedOrWebPki { webpki, pinned }))
         .with_no_client_auth();

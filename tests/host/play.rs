@@ -4,8 +4,8 @@
 //! changed leaves its restart to the next run; --check touches nothing; secrets stay out
 //! of diffs and logs.
 
+use crate::helpers::provision_command;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -130,10 +130,7 @@ fn play(dir: &Path, conf: &Path, extra: &[&str], json: bool) -> Play {
         conf.to_str().unwrap(),
     ]);
     args.extend_from_slice(extra);
-    let out = Command::new(env!("CARGO_BIN_EXE_provision"))
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = provision_command().args(&args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let mut events = Vec::new();
     let mut recap = Value::Null;

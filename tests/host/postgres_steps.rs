@@ -2,7 +2,7 @@
 //! scripts/test: created once, unchanged the second time, and a password changed outside
 //! provision is restored — only that step changes.
 
-use std::process::Command;
+use crate::helpers::provision_command;
 
 fn env(name: &str) -> String {
     std::env::var(name)
@@ -38,7 +38,7 @@ steps:
     .unwrap();
     let state = dir.path().join("state");
     let run = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_provision"))
+        let out = provision_command()
             .args([
                 "--json",
                 "play",

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -41,20 +40,6 @@ impl Dir {
     }
 }
 
-/// `provision ARGS` with only PATH and `env` in the environment.
-pub fn provision(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_provision"));
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("PROVISION_CONFIG", "/dev/null")
-        .env("PROVISION_ENV_FILE", "/dev/null");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
 pub fn fixture(path: &Path, runs: u64, loose: bool) {
     let runs = runs.to_string();
     let mut args = vec!["fixture", "--out", path.to_str().unwrap(), "--runs", &runs];
@@ -62,42 +47,20 @@ pub fn fixture(path: &Path, runs: u64, loose: bool) {
         args.push("--loose");
     }
     let out = provision(&args, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}\n{}", self.stdout, self.stderr))
-    }
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
 /// `provision migrate --json --from FILE` with DATABASE_URL = `url`, plus `extra` args.
-pub fn migrate(file: &Path, url: &str, extra: &[&str]) -> Run {
+pub fn migrate(file: &Path, url: &str, extra: &[&str]) -> Ran {
     migrate_env(file, url, extra, &[])
 }
 
-pub fn migrate_env(file: &Path, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+pub fn migrate_env(file: &Path, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Ran {
     let mut args = vec!["--json", "migrate", "--from", file.to_str().unwrap()];
     args.extend_from_slice(extra);
     let mut all_env = vec![("DATABASE_URL", url)];
     all_env.extend_from_slice(env);
-    let out = provision(&args, &all_env);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
+    provision(&args, &all_env)
 }
 
 pub async fn count(pool: &PgPool, table: &str) -> i64 {

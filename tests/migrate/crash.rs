@@ -15,12 +15,8 @@ async fn kill_9_during_copy_leaves_the_target_as_it_was() {
     fixture(&db, 15_000, false);
     let (url, _) = new_database().await;
     let pool = PgPool::connect(&url).await.unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_provision"))
+    let mut child = isolated_command()
         .args(["migrate", "--from", db.to_str().unwrap()])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("PROVISION_CONFIG", "/dev/null")
-        .env("PROVISION_ENV_FILE", "/dev/null")
         .env("DATABASE_URL", &url)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -7,25 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-fn provision(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let empty = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_provision"));
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("PROVISION_CONFIG", empty.path())
-        .env("PROVISION_ENV_FILE", empty.path());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
 fn file_with(text: &str) -> tempfile::NamedTempFile {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(text.as_bytes()).unwrap();
@@ -34,34 +15,46 @@ fn file_with(text: &str) -> tempfile::NamedTempFile {
 
 #[test]
 fn help_has_examples() {
-    let (code, out, _) = provision(&["--help"], &[]);
+    let Ran {
+        code, stdout: out, ..
+    } = provision(&["--help"], &[]);
     assert_eq!(code, 0);
     assert!(out.contains("serve"), "{out}");
-    let (code, out, _) = provision(&["serve", "--help"], &[]);
+    let Ran {
+        code, stdout: out, ..
+    } = provision(&["serve", "--help"], &[]);
     assert_eq!(code, 0);
     assert!(
         out.contains("Examples:") && out.contains("--listen"),
         "{out}"
     );
-    let (code, _, err) = provision(&["serve", "--bogus"], &[]);
+    let Ran {
+        code, stderr: err, ..
+    } = provision(&["serve", "--bogus"], &[]);
     assert_eq!(code, 2, "{err}");
 }
 
 #[test]
 fn configuration_errors_exit_2_and_name_the_source() {
-    let (code, _, err) = provision(&["serve"], &[]);
+    let Ran {
+        code, stderr: err, ..
+    } = provision(&["serve"], &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains("DATABASE_URL") && err.contains("not set"),
         "{err}"
     );
 
-    let (code, _, err) = provision(&["serve", "--env-file", "/nonexistent/.env"], &[]);
+    let Ran {
+        code, stderr: err, ..
+    } = provision(&["serve", "--env-file", "/nonexistent/.env"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/.env"), "{err}");
 
     let env = file_with("DATABASE_URL=postgres://u:pw@h/db\nthis line is wrong\n");
-    let (code, _, err) = provision(&["serve", "--env-file", env.path().to_str().unwrap()], &[]);
+    let Ran {
+        code, stderr: err, ..
+    } = provision(&["serve", "--env-file", env.path().to_str().unwrap()], &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains(&format!("{}:2", env.path().display())),
@@ -69,14 +62,18 @@ fn configuration_errors_exit_2_and_name_the_source() {
     );
 
     let cfg = file_with("server:\n  listen: 127.0.0.1:1\n  workerz: 3\n");
-    let (code, _, err) = provision(&["serve", "--config", cfg.path().to_str().unwrap()], &[]);
+    let Ran {
+        code, stderr: err, ..
+    } = provision(&["serve", "--config", cfg.path().to_str().unwrap()], &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains(&format!("{}:3", cfg.path().display())) && err.contains("workerz"),
         "{err}"
     );
 
-    let (code, _, err) = provision(
+    let Ran {
+        code, stderr: err, ..
+    } = provision(
         &["serve"],
         &[
             ("DATABASE_URL", "postgres://x@h/db"),
@@ -91,7 +88,9 @@ fn configuration_errors_exit_2_and_name_the_source() {
 
     // Values that would overflow a deadline are refused, naming the variable (they panicked).
     for var in ["PROVISION_DB_WAIT_S", "PROVISION_REQUEST_TIMEOUT_MS"] {
-        let (code, _, err) = provision(
+        let Ran {
+            code, stderr: err, ..
+        } = provision(
             &["serve"],
             &[
                 ("DATABASE_URL", "postgres://x@h/db"),
@@ -104,16 +103,99 @@ fn configuration_errors_exit_2_and_name_the_source() {
             "{err}"
         );
     }
-    let (code, _, err) = provision(&["verify", "--wait", "18446744073709551615s"], &[]);
+    let Ran {
+        code, stderr: err, ..
+    } = provision(&["verify", "--wait", "18446744073709551615s"], &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--wait") && !err.contains("panicked"), "{err}");
 
-    let (code, _, err) = provision(&["serve"], &[("DATABASE_URL", "mysql://u:hunter2@h/db")]);
+    let Ran {
+        code, stderr: err, ..
+    } = provision(&["serve"], &[("DATABASE_URL", "mysql://u:hunter2@h/db")]);
     assert_eq!(code, 2);
     assert!(
         err.contains("mysql://u:****@h/db") && !err.contains("hunter2"),
         "{err}"
     );
+}
+
+/// Arguments, environment, the exit code and the whole of stderr wanted.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, i32, String);
+
+/// The whole printed error, not a `contains`: each cause once, the file and line or the
+/// variable named, the secret masked, nothing else on stderr.
+#[test]
+fn whole_printed_errors() {
+    let env = file_with("DATABASE_URL=postgres://u:pw@h/db\nthis line is wrong\n");
+    let cfg = file_with("server:\n  listen: 127.0.0.1:1\n  workerz: 3\n");
+    let (env_path, cfg_path) = (env.path().to_str().unwrap(), cfg.path().to_str().unwrap());
+    let cases: Vec<Case> =
+        vec![
+        (
+            vec!["serve", "--env-file", env_path],
+            vec![],
+            2,
+            format!("error: {env_path}:2: expected KEY=VALUE"),
+        ),
+        (
+            vec!["serve", "--config", cfg_path],
+            vec![],
+            2,
+            format!(
+                "error: {cfg_path}:3: server: unknown field `workerz`, expected one of `listen`, \
+                 `request_timeout_ms`, `workers`, `instances`, `base_port` at line 3 column 3"
+            ),
+        ),
+        (
+            vec!["serve"],
+            vec![("DATABASE_URL", "mysql://u:hunter2@h/db")],
+            2,
+            "error: invalid value for DATABASE_URL: mysql://u:****@h/db is not a postgres:// or \
+             postgresql:// URL"
+                .into(),
+        ),
+        (
+            vec!["serve"],
+            vec![
+                ("DATABASE_URL", "postgres://x@h/db"),
+                ("PROVISION_DB_POOL_SIZE", "many"),
+            ],
+            2,
+            "error: invalid value for environment variable PROVISION_DB_POOL_SIZE: invalid digit \
+             found in string (got \"many\")"
+                .into(),
+        ),
+        (
+            vec!["verify", "--url", "http://127.0.0.1:9", "--ca-cert", "/nonexistent/ca.pem"],
+            vec![],
+            2,
+            "error: the CA certificate /nonexistent/ca.pem: I/O error: No such file or directory \
+             (os error 2)"
+                .into(),
+        ),
+        (
+            vec!["verify", "--url", "http://127.0.0.1:9", "--ca-cert", env_path],
+            vec![],
+            2,
+            format!(
+                "error: the CA certificate {env_path}: no certificate in it (expected PEM, \
+                 -----BEGIN CERTIFICATE-----)"
+            ),
+        ),
+    ];
+    for (args, env, want_code, want) in cases {
+        let Ran {
+            code,
+            stdout,
+            stderr,
+        } = provision(&args, &env);
+        assert_eq!(
+            (code, stderr.trim_end()),
+            (want_code, want.as_str()),
+            "{args:?}"
+        );
+        assert_eq!(stdout, "", "{args:?}");
+    }
 }
 
 #[test]
@@ -125,7 +207,9 @@ fn unreachable_database_names_host_and_port_but_not_the_password() {
         .port();
     let url = format!("postgres://app:hunter2@127.0.0.1:{port}/db");
     let started = Instant::now();
-    let (code, _, err) = provision(
+    let Ran {
+        code, stderr: err, ..
+    } = provision(
         &["serve", "--listen", "127.0.0.1:0"],
         &[("DATABASE_URL", &url), ("PROVISION_DB_WAIT_S", "1")],
     );
@@ -148,7 +232,7 @@ async fn serve_binary_answers_and_exits_0_on_sigterm() {
         required_env("PROVISION_TEST_REDIS"),
         unique("c")
     ));
-    let child = Command::new(env!("CARGO_BIN_EXE_provision"))
+    let child = provision_command()
         .args([
             "serve",
             "--listen",

@@ -38,3 +38,52 @@ pub fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) -> 
     }
     start.elapsed()
 }
+
+/// How one run of the `provision` binary ended and what it printed.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn of(out: std::process::Output) -> Ran {
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
+
+    /// stdout as one JSON document (`--json`); fails the test with both streams if not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// The `provision` binary under test, as a command to add arguments to.
+pub fn provision_command() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_provision"))
+}
+
+/// The binary in a clean environment: only PATH, no config file and no `.env` (both
+/// /dev/null unless the arguments name them), so nothing from the machine leaks in.
+pub fn isolated_command() -> std::process::Command {
+    let mut cmd = provision_command();
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("PROVISION_CONFIG", "/dev/null")
+        .env("PROVISION_ENV_FILE", "/dev/null");
+    cmd
+}
+
+/// `provision ARGS` run to its end in a clean environment plus `env`.
+pub fn provision(args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let mut cmd = isolated_command();
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Ran::of(cmd.output().unwrap())
+}

@@ -303,7 +303,7 @@ impl Stack {
     /// Runs `provision verify ARGS` with the stack's config and .env; returns (exit code,
     /// stdout, stderr).
     pub fn verify_raw(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_provision"))
+        let out = provision_command()
             .args([
                 "--config",
                 &self.config.display().to_string(),
@@ -316,11 +316,8 @@ impl Stack {
             .env_remove("REDIS_URL")
             .output()
             .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
+        let r = Ran::of(out);
+        (r.code, r.stdout, r.stderr)
     }
 
     /// `verify --format json ARGS`: (exit code, the JSON report, stderr).

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context;
+
 use crate::host::facts::{Facts, InitSystem};
 use crate::init::answers::{Answers, Tls};
 use crate::init::credentials;
@@ -36,7 +38,7 @@ pub async fn finish(
     config: &Path,
     env_file: &Path,
     with_load: bool,
-) -> Result<Finished, String> {
+) -> anyhow::Result<Finished> {
     let mut changed = Vec::new();
     let source = match data {
         Data::None => None,
@@ -49,7 +51,7 @@ pub async fn finish(
                     ..Default::default()
                 };
                 crate::fixture::write(p, &spec)
-                    .map_err(|e| format!("generating the demo data at {}: {e:#}", p.display()))?;
+                    .with_context(|| format!("generating the demo data at {}", p.display()))?;
                 changed.push(format!("demo data generated at {}", p.display()));
             }
             Some(p.clone())
@@ -68,7 +70,7 @@ pub async fn finish(
         };
         let report = migrate::run(&opts)
             .await
-            .map_err(|e| format!("migrating {}: {e}", from.display()))?;
+            .with_context(|| format!("migrating {}", from.display()))?;
         if report.outcome == Outcome::Migrated {
             changed.push(format!("migrated {}", from.display()));
         }
@@ -77,7 +79,7 @@ pub async fn finish(
     for what in credentials::ensure(database_url, creds).await? {
         changed.push(what.to_string());
     }
-    let sources = Sources::load(Some(config), Some(env_file)).map_err(|e| e.to_string())?;
+    let sources = Sources::load(Some(config), Some(env_file))?;
     let settings = VerifySettings::resolve(
         VerifyFlags {
             wait: Some(Duration::from_secs(60)),
@@ -88,8 +90,7 @@ pub async fn finish(
             ..Default::default()
         },
         &sources,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let report = verify::run(&settings, &|_| {}).await?;
     Ok(Finished {
         changed,

@@ -164,7 +164,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
     let database_url = saved::database_url(&answers, &vars);
     let env_file = Path::new(CONFIG_DIR).join(".env");
     let with_load = args.load || recap.changed > 0;
-    let done = crate::commands::runtime()?
+    let mut done = crate::commands::runtime()?
         .block_on(finish::finish(
             &database_url,
             &data,
@@ -173,10 +173,11 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
             &env_file,
             with_load,
         ))
-        .map_err(|e| CommandError {
+        .map_err(|error| CommandError {
             status: ExitStatus::Failure,
-            error: anyhow::anyhow!(e),
+            error,
         })?;
+    super::verify::settle(&mut done.report);
     for c in &done.changed {
         println!("changed  {c}");
     }
