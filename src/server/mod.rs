@@ -10,6 +10,7 @@ pub mod events;
 pub mod extract;
 pub mod metrics;
 pub mod model;
+pub mod pages;
 mod routes;
 mod single_flight;
 pub mod state;

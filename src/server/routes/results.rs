@@ -11,7 +11,8 @@ use super::json;
 use crate::server::auth::token::TokenUser;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{self, JsonBody, Query};
-use crate::server::model::{run_exists, CheckResult, Page, RESULT_COLUMNS, RESULT_STATUSES};
+use crate::server::model::{run_exists, CheckResult, Page, RESULT_STATUSES};
+use crate::server::pages::ResultsPage;
 use crate::server::state::AppState;
 
 pub const CHECK_NAME_MAX: usize = 500;
@@ -24,21 +25,15 @@ pub async fn list(
     q: Query,
 ) -> ApiResult<Response> {
     let run_id = extract::run_id(&id)?;
-    let status = q.one_of("status", &RESULT_STATUSES)?;
-    let limit = q.int("limit", 1, MAX_RESULTS as i64)?.unwrap_or(100);
-    let after = q.int("after", 0, i64::MAX)?;
-
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {RESULT_COLUMNS} FROM validation_results WHERE run_id = "
-    ));
-    qb.push_bind(run_id);
-    if let Some(status) = status {
-        qb.push(" AND status = ").push_bind(status);
-    }
-    if let Some(after) = after {
-        qb.push(" AND id > ").push_bind(after);
-    }
-    qb.push(" ORDER BY id LIMIT ").push_bind(limit + 1);
+    let page = ResultsPage {
+        run_id,
+        status: q.one_of("status", &RESULT_STATUSES)?,
+        after: q.int("after", 0, i64::MAX)?,
+        limit: q.int("limit", 1, MAX_RESULTS as i64)?.unwrap_or(100),
+    };
+    let limit = page.limit;
+    let mut qb = QueryBuilder::new("");
+    page.push_select(&mut qb);
 
     let mut conn = state.conn().await?;
     let mut items: Vec<CheckResult> = qb.build_query_as().fetch_all(&mut *conn).await?;

@@ -11,35 +11,24 @@ use super::json;
 use crate::server::auth::token::TokenUser;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{self, JsonBody, Query};
-use crate::server::model::{
-    fetch_run, run_exists, Page, Run, FINAL_RUN_STATUSES, RUN_COLUMNS, RUN_FROM, RUN_STATUSES,
-};
+use crate::server::model::{fetch_run, run_exists, Page, Run, FINAL_RUN_STATUSES, RUN_STATUSES};
+use crate::server::pages::RunsPage;
 use crate::server::state::AppState;
 
 pub const SUITE_NAME_MAX: usize = 200;
 pub const ENVIRONMENT_MAX: usize = 100;
 
 pub async fn list(State(state): State<AppState>, q: Query) -> ApiResult<Response> {
-    let suite = q.int("suite", 1, i64::MAX)?;
-    let status = q.one_of("status", &RUN_STATUSES)?;
-    let env = q.text("env", ENVIRONMENT_MAX)?;
-    let limit = q.int("limit", 1, 200)?.unwrap_or(50);
-    let before = q.int("before", 1, i64::MAX)?;
-
-    let mut qb = QueryBuilder::new(format!("SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE true"));
-    if let Some(suite) = suite {
-        qb.push(" AND r.suite_id = ").push_bind(suite);
-    }
-    if let Some(status) = status {
-        qb.push(" AND r.status = ").push_bind(status);
-    }
-    if let Some(env) = env {
-        qb.push(" AND r.environment = ").push_bind(env);
-    }
-    if let Some(before) = before {
-        qb.push(" AND r.id < ").push_bind(before);
-    }
-    qb.push(" ORDER BY r.id DESC LIMIT ").push_bind(limit + 1);
+    let page = RunsPage {
+        suite: q.int("suite", 1, i64::MAX)?,
+        status: q.one_of("status", &RUN_STATUSES)?,
+        env: q.text("env", ENVIRONMENT_MAX)?,
+        before: q.int("before", 1, i64::MAX)?,
+        limit: q.int("limit", 1, 200)?.unwrap_or(50),
+    };
+    let limit = page.limit;
+    let mut qb = QueryBuilder::new("");
+    page.push_select(&mut qb);
 
     let mut conn = state.conn().await?;
     let mut items: Vec<Run> = qb.build_query_as().fetch_all(&mut *conn).await?;
