@@ -14,11 +14,14 @@ mod container;
 mod day2;
 #[path = "../support/root.rs"]
 mod root;
+#[path = "../support/stages.rs"]
+mod stages;
 
 use std::time::Instant;
 
 use container::Container;
 use day2::{phase, text};
+use stages::Stages;
 
 #[test]
 fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
@@ -37,6 +40,23 @@ fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
     let bin = c.merged.join("root/provision");
     std::fs::copy(env!("CARGO_BIN_EXE_provision"), &bin).unwrap();
 
+    let mut stages = Stages::default();
+    if !stages.run("the first init", || first_init(&c)) {
+        return stages.finish();
+    }
+    stages.run("a reboot, then verify", || reboot_then_verify(&mut c));
+    stages.run("a second init", || second_init(&c));
+    stages.run("fewer instances", || fewer_instances(&c));
+    stages.run("the unit's exposure", || exposure(&c));
+    stages.run("the service user's boundaries", || {
+        attacks::service_user_boundaries(&c)
+    });
+    stages.run("day 2", || day2::all(&c, &day2::Manager { systemd: true }));
+    stages.finish();
+}
+
+/// `init --yes --demo` passes verify; every instance's unit is enabled and hardened.
+fn first_init(c: &Container) {
     let t = Instant::now();
     let first = c.exec(&["/root/provision", "init", "--yes", "--demo"]);
     let out = text(&first);
@@ -76,7 +96,10 @@ fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
             "{shown}"
         );
     }
+}
 
+/// Everything enabled comes back by itself after a reboot.
+fn reboot_then_verify(c: &mut Container) {
     let t = Instant::now();
     c.reboot();
     phase("rebooted", t);
@@ -97,7 +120,10 @@ fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
     let out = text(&after);
     println!("{out}");
     assert_eq!(after.status.code(), Some(0), "{out}");
+}
 
+/// A second init changes nothing.
+fn second_init(c: &Container) {
     let t = Instant::now();
     let second = c.exec(&["/usr/local/bin/provision", "init", "--yes", "--demo"]);
     phase("second init", t);
@@ -110,8 +136,10 @@ fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
         .unwrap_or("");
     println!("second init: {recap}");
     assert!(recap.contains("changed=0"), "{out}");
+}
 
-    // Fewer instances: the extra unit is stopped and disabled (it would come back at boot).
+/// Fewer instances: the extra unit is stopped and disabled (it would come back at boot).
+fn fewer_instances(c: &Container) {
     let t = Instant::now();
     let up = c.exec(&[
         "/usr/local/bin/provision",
@@ -149,7 +177,10 @@ fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
     let active = c.exec(&["systemctl", "is-active", "live-dashboard@8003.service"]);
     assert_eq!(String::from_utf8_lossy(&active.stdout).trim(), "inactive");
     phase("instances 2 -> 3 -> 2", t);
+}
 
+/// `systemd-analyze security` of the unit, and every hardening directive applied.
+fn exposure(c: &Container) {
     let security = c.exec(&[
         "systemd-analyze",
         "security",
@@ -189,7 +220,4 @@ fn a_fresh_systemd_host_boots_inits_verifies_reboots_and_reruns() {
             "the unit's journal says {word:?}:\n{log}"
         );
     }
-
-    attacks::service_user_boundaries(&c);
-    day2::all(&c, &day2::Manager { systemd: true });
 }

@@ -16,6 +16,8 @@ mod container;
 mod day2;
 #[path = "../support/root.rs"]
 mod root;
+#[path = "../support/stages.rs"]
+mod stages;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -23,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use container::Container;
+use stages::Stages;
 
 use provision::init::answers::Answers;
 use provision::init::saved::{self, Credentials};
@@ -125,6 +128,24 @@ fn assert_no_secret(what: &str, text: &str, secrets: &[String]) {
     }
 }
 
+/// The container and the secrets every stage checks for.
+struct Scenario {
+    c: Container,
+    secrets: Vec<String>,
+    /// Everything but the admin password, which the first run shows once, by design.
+    quiet_secrets: Vec<String>,
+}
+
+impl Scenario {
+    fn host(&self, p: &str) -> std::path::PathBuf {
+        self.c.merged.join(p.trim_start_matches('/'))
+    }
+
+    fn init(&self, args: &[&str]) -> Run {
+        init(&self.c, args, &self.secrets)
+    }
+}
+
 #[test]
 fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two() {
     provision::host::packages::ensure(
@@ -138,42 +159,68 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         c.merged.join("root/provision"),
     )
     .unwrap();
-    // Before init: the day-2 commands say so.
-    let never = c.exec(&["/root/provision", "status"]);
-    assert_eq!(never.status.code(), Some(2), "{}", day2::text(&never));
-    assert!(day2::text(&never).contains("never initialised"));
+    let mut stages = Stages::default();
+    stages.run("status before init", || before_init(&c));
     let secrets = write_config(&c);
-    // Everything but the admin password, which the first run shows once, by design.
-    let quiet_secrets: Vec<String> = secrets
+    let quiet_secrets = secrets
         .iter()
         .filter(|s| !s.starts_with("TestAdmin"))
         .cloned()
         .collect();
-    let host = |p: &str| c.merged.join(p.trim_start_matches('/'));
+    let s = Scenario {
+        c,
+        secrets,
+        quiet_secrets,
+    };
+    stages.run("--check --diff", || check_diff(&s));
+    if !stages.run("the first run", || first_run(&s)) {
+        return stages.finish();
+    }
+    stages.run("a second run", || second_run(&s));
+    stages.run("one setting", || one_setting(&s));
+    stages.run("a failure mid-way", || failure_mid_way(&s));
+    stages.run("drift", || drift(&s));
+    stages.run("tls", || tls(&s));
+    stages.run("attacks", || attacks::all(&s.c));
+    stages.run("day 2", || {
+        day2::all(&s.c, &day2::Manager { systemd: false })
+    });
+    stages.finish();
+}
 
-    // --check --diff: everything it would do, secrets masked, nothing touched.
-    let plan = init(&c, &["--yes", "--demo", "--check", "--diff"], &secrets);
+/// Before init: the day-2 commands say so.
+fn before_init(c: &Container) {
+    let never = c.exec(&["/root/provision", "status"]);
+    assert_eq!(never.status.code(), Some(2), "{}", day2::text(&never));
+    assert!(day2::text(&never).contains("never initialised"));
+}
+
+/// --check --diff: everything it would do, secrets masked, nothing touched.
+fn check_diff(s: &Scenario) {
+    let plan = s.init(&["--yes", "--demo", "--check", "--diff"]);
     assert_eq!(plan.code, 1, "something would change:\n{}", plan.out);
     assert!(
         plan.out.contains("would run") && plan.out.contains("write /etc/live-dashboard/.env"),
         "{}",
         plan.out
     );
-    assert_no_secret("--check --diff output", &plan.out, &secrets);
+    assert_no_secret("--check --diff output", &plan.out, &s.secrets);
     for dir in ["/var/lib/live-dashboard", "/var/lib/provision"] {
-        assert!(!host(dir).exists(), "--check created {dir}");
+        assert!(!s.host(dir).exists(), "--check created {dir}");
     }
     assert!(
-        !host("/etc/live-dashboard/.env").exists(),
+        !s.host("/etc/live-dashboard/.env").exists(),
         "--check wrote the .env"
     );
+}
 
-    // The real run, from nothing (packages from the pre-downloaded cache): verify passes
-    // through nginx.
+/// The real run, from nothing (packages from the pre-downloaded cache): verify passes
+/// through nginx; no secret in argv, the output or the run logs.
+fn first_run(s: &Scenario) {
     let started = std::time::Instant::now();
-    let first = init(&c, &["--yes", "--demo"], &secrets);
+    let first = s.init(&["--yes", "--demo"]);
     println!("{}\nfirst run: {:?}", first.out, started.elapsed());
-    assert_eq!(first.code, 0, "{}\nconsole:\n{}", first.out, c.console());
+    assert_eq!(first.code, 0, "{}\nconsole:\n{}", first.out, s.c.console());
     assert!(first.out.contains("PASSED (exit 0)"), "{}", first.out);
     assert!(first.out.contains("changed  packages"), "{}", first.out);
     assert!(
@@ -193,38 +240,42 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         "secrets in argv: {:?}",
         first.leaked_argv
     );
-    assert_no_secret("the first run's output", &first.out, &quiet_secrets);
+    assert_no_secret("the first run's output", &first.out, &s.quiet_secrets);
     // root:live-dashboard 0640: the service reads it and cannot change it.
-    let env = std::fs::metadata(host("/etc/live-dashboard/.env")).unwrap();
+    let env = std::fs::metadata(s.host("/etc/live-dashboard/.env")).unwrap();
     assert_eq!(env.permissions().mode() & 0o777, 0o640);
-    let group = std::fs::read_to_string(host("/etc/group")).unwrap();
+    let group = std::fs::read_to_string(s.host("/etc/group")).unwrap();
     let gid = group
         .lines()
         .find(|l| l.starts_with("live-dashboard:"))
         .and_then(|l| l.split(':').nth(2))
         .expect("the service group exists");
     assert_eq!((env.uid(), env.gid().to_string()), (0, gid.to_string()));
-    for log in std::fs::read_dir(host("/var/lib/provision/logs"))
+    for log in std::fs::read_dir(s.host("/var/lib/provision/logs"))
         .unwrap()
         .flatten()
     {
         assert_no_secret(
             "a run log",
             &std::fs::read_to_string(log.path()).unwrap(),
-            &secrets,
+            &s.secrets,
         );
     }
+}
 
-    // A second run changes nothing.
+/// A second run changes nothing.
+fn second_run(s: &Scenario) {
     let started = std::time::Instant::now();
-    let second = init(&c, &["--yes", "--demo"], &secrets);
+    let second = s.init(&["--yes", "--demo"]);
     let took = started.elapsed();
     assert_eq!(second.code, 0, "{}", second.out);
     assert!(second.recap().contains("changed=0"), "{}", second.out);
     println!("second run: {} in {took:?}", second.recap());
+}
 
-    // One setting: only what depends on it changes.
-    let more = init(&c, &["--yes", "--instances", "3"], &secrets);
+/// One setting: only what depends on it changes.
+fn one_setting(s: &Scenario) {
+    let more = s.init(&["--yes", "--instances", "3"]);
     assert_eq!(more.code, 0, "{}", more.out);
     let changed: BTreeSet<String> = more.changed().into_iter().collect();
     let allowed: BTreeSet<String> = [
@@ -259,12 +310,14 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
             .any(|c| c.starts_with("handler: restart instance")),
         "the running instances were restarted: {changed:?}"
     );
+}
 
-    // A failure mid-way: nginx -t refuses (a broken file elsewhere), the run stops after the
-    // instances' restarts were notified; the next run completes and performs them.
-    let broken_conf = host("/etc/nginx/conf.d/provision-test-broken.conf");
+/// A failure mid-way: nginx -t refuses (a broken file elsewhere), the run stops after the
+/// instances' restarts were notified; the next run completes and performs them.
+fn failure_mid_way(s: &Scenario) {
+    let broken_conf = s.host("/etc/nginx/conf.d/provision-test-broken.conf");
     std::fs::write(&broken_conf, "this is not nginx syntax;\n").unwrap();
-    let broken = init(&c, &["--yes", "--instances", "2"], &secrets);
+    let broken = s.init(&["--yes", "--instances", "2"]);
     assert_eq!(broken.code, 1, "{}", broken.out);
     assert!(
         broken.out.contains("nginx -t refused the new") && broken.out.contains("put back"),
@@ -272,7 +325,7 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         broken.out
     );
     // status tells of the unfinished run.
-    let half = c.exec(&["/root/provision", "status"]);
+    let half = s.c.exec(&["/root/provision", "status"]);
     assert_eq!(half.status.code(), Some(3), "{}", day2::text(&half));
     assert!(
         day2::text(&half).contains("stopped part-way"),
@@ -280,7 +333,7 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         day2::text(&half)
     );
     std::fs::remove_file(&broken_conf).unwrap();
-    let resumed = init(&c, &["--yes", "--instances", "2"], &secrets);
+    let resumed = s.init(&["--yes", "--instances", "2"]);
     assert_eq!(resumed.code, 0, "{}", resumed.out);
     assert!(
         resumed
@@ -289,9 +342,11 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         "the pending update did not run: {}",
         resumed.out
     );
+}
 
-    // Drift: the role's password changed behind init's back; the next run heals it.
-    let drift = c.exec(&[
+/// Drift: the role's password changed behind init's back; the next run heals it.
+fn drift(s: &Scenario) {
+    let drift = s.c.exec(&[
         "runuser",
         "-u",
         "postgres",
@@ -305,7 +360,7 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         "{}",
         String::from_utf8_lossy(&drift.stderr)
     );
-    let healed = init(&c, &["--yes"], &secrets);
+    let healed = s.init(&["--yes"]);
     assert_eq!(healed.code, 0, "{}", healed.out);
     assert!(
         healed.changed().contains(&"database role".to_string()),
@@ -317,12 +372,14 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         "{}",
         healed.out
     );
-    let last = init(&c, &["--yes"], &secrets);
+    let last = s.init(&["--yes"]);
     assert!(last.recap().contains("changed=0"), "{}", last.out);
+}
 
-    // TLS: a self-signed certificate made by init, nginx on 443 with a redirect from 80,
-    // and verify over https (trusting the site's own certificate).
-    let tls = init(&c, &["--yes", "--tls", "self-signed"], &secrets);
+/// TLS: a self-signed certificate made by init, nginx on 443 with a redirect from 80,
+/// and verify over https (trusting the site's own certificate).
+fn tls(s: &Scenario) {
+    let tls = s.init(&["--yes", "--tls", "self-signed"]);
     assert_eq!(tls.code, 0, "{}", tls.out);
     assert!(
         tls.changed()
@@ -338,9 +395,6 @@ fn init_from_nothing_then_idempotent_then_changes_failures_drift_tls_and_day_two
         assert!(tls.out.contains(check), "{check}: {}", tls.out);
     }
     assert!(tls.out.contains("Strict-Transport-Security"), "{}", tls.out);
-    let again = init(&c, &["--yes"], &secrets);
+    let again = s.init(&["--yes"]);
     assert!(again.recap().contains("changed=0"), "{}", again.out);
-
-    attacks::all(&c);
-    day2::all(&c, &day2::Manager { systemd: false });
 }
