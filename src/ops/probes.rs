@@ -109,12 +109,10 @@ pub(super) fn disks(stack: &Stack) -> Vec<Disk> {
 
 /// Handlers a failed init left owed, or an init running right now.
 pub(super) fn unfinished_init(stack: &Stack) -> Option<String> {
-    let lock = stack.state_dir.join("run.lock");
-    if let Ok(text) = std::fs::read_to_string(&lock) {
-        let pid = text.split_whitespace().next().unwrap_or("");
-        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            return Some(format!("a provision run is in progress (pid {pid})"));
-        }
+    if let Some((pid, started)) = crate::playbook::state::Lock::holder(&stack.state_dir) {
+        return Some(format!(
+            "a provision run is in progress (pid {pid}, started {started})"
+        ));
     }
     let pending = crate::playbook::state::Pending::load(&stack.state_dir).ok()?;
     (!pending.names.is_empty()).then(|| {

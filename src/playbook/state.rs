@@ -1,13 +1,15 @@
-//! What a run keeps on disk in its state directory: the run lock (one run at a time; a
-//! dead run's lock is taken over), the handlers still owed (written the moment a step
+//! What a run keeps on disk in its state directory: the run lock (one run at a time; an
+//! flock the kernel drops with its process), the handlers still owed (written the moment a step
 //! notifies them, so a failed run's restarts are done by the next run), and the log file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use fs4::fs_std::FileExt;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("another provision run is in progress (pid {pid}, started {started}); wait for it, or remove {} if that process is gone", .path.display())]
+    #[error("another provision run is in progress (pid {pid}, started {started}; it holds {}); wait for it: the lock goes with that process", .path.display())]
     Locked {
         pid: u32,
         started: String,
@@ -24,9 +26,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     }
 }
 
-/// The run lock; released when dropped.
+/// The run lock: an exclusive `flock` on `run.lock` in the state directory, held for the
+/// run and released by the kernel when the process ends, however it ends (so a killed run
+/// never leaves a lock to take over, and a reused pid cannot hold one). The file stays; it
+/// names the holder (pid and start time) while the lock is held and is emptied on release.
 pub struct Lock {
-    path: PathBuf,
+    file: std::fs::File,
 }
 
 impl Lock {
@@ -35,46 +40,46 @@ impl Lock {
     pub fn acquire(dir: &Path) -> Result<Lock, StateError> {
         crate::host::fs::private_dir(dir).map_err(io(dir))?;
         let path = dir.join("run.lock");
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    writeln!(
-                        f,
-                        "{} {}",
-                        std::process::id(),
-                        chrono::Utc::now().to_rfc3339()
-                    )
-                    .map_err(io(&path))?;
-                    return Ok(Lock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    let mut parts = text.split_whitespace();
-                    let pid: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-                    let started = parts.next().unwrap_or("?").to_string();
-                    if pid != 0 && Path::new(&format!("/proc/{pid}")).exists() {
-                        return Err(StateError::Locked { pid, started, path });
-                    }
-                    // A dead run's lock: take it over.
-                    std::fs::remove_file(&path).map_err(io(&path))?;
-                }
-                Err(e) => return Err(io(&path)(e)),
-            }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        if !FileExt::try_lock_exclusive(&file).map_err(io(&path))? {
+            let (pid, started) = Lock::holder(dir).unwrap_or((0, "?".into()));
+            return Err(StateError::Locked { pid, started, path });
         }
-        Err(StateError::Io {
-            path,
-            message: "could not take the lock".into(),
-        })
+        file.set_len(0).map_err(io(&path))?;
+        writeln!(
+            file,
+            "{} {}",
+            std::process::id(),
+            chrono::Utc::now().to_rfc3339()
+        )
+        .map_err(io(&path))?;
+        Ok(Lock { file })
+    }
+
+    /// Who holds the lock in `dir` as its file names them (pid, start time), when a live
+    /// process does; for status reports, never for the decision to run.
+    pub fn holder(dir: &Path) -> Option<(u32, String)> {
+        let text = std::fs::read_to_string(dir.join("run.lock")).ok()?;
+        let mut parts = text.split_whitespace();
+        let pid: u32 = parts.next()?.parse().ok()?;
+        let started = parts.next().unwrap_or("?").to_string();
+        Path::new(&format!("/proc/{pid}"))
+            .exists()
+            .then_some((pid, started))
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        // Emptied while still held, so no reader sees a finished run's pid; the lock goes
+        // with the descriptor.
+        let _ = self.file.set_len(0);
     }
 }
 
@@ -161,21 +166,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lock_refuses_a_live_run_and_takes_over_a_dead_one() {
+    fn lock_refuses_a_live_run_and_names_it() {
         let dir = tempfile::tempdir().unwrap();
         let lock = Lock::acquire(dir.path()).unwrap();
         let e = Lock::acquire(dir.path()).err().unwrap().to_string();
         assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        assert_eq!(Lock::holder(dir.path()).unwrap().0, std::process::id());
         drop(lock);
+        assert_eq!(Lock::holder(dir.path()), None, "emptied on release");
+        Lock::acquire(dir.path()).expect("released on drop");
+    }
+
+    #[test]
+    fn a_file_naming_a_live_pid_is_not_a_lock() {
+        // A stale file whose pid was reused by a live process: only the flock counts.
+        let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("run.lock"),
-            "4000000 2026-01-01T00:00:00Z\n",
+            format!("{} 2026-01-01T00:00:00Z\n", std::process::id()),
         )
         .unwrap();
-        assert!(
-            Lock::acquire(dir.path()).is_ok(),
-            "a dead pid's lock is taken over"
-        );
+        Lock::acquire(dir.path()).expect("no process holds the flock");
+    }
+
+    #[test]
+    fn a_killed_holder_releases_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::host::fs::private_dir(dir.path()).unwrap();
+        // util-linux flock(1) takes the same flock(2) lock on a descriptor the shell then
+        // hands to `sleep` by exec: the spawned pid ends up the only holder.
+        let mut holder = std::process::Command::new("sh")
+            .args(["-c", "exec 9>>\"$0\" && flock -x 9 && exec sleep 60"])
+            .arg(dir.path().join("run.lock"))
+            .spawn()
+            .expect("sh and flock(1) from util-linux");
+        let start = std::time::Instant::now();
+        while Lock::acquire(dir.path()).is_ok() {
+            assert!(
+                start.elapsed().as_secs() < 10,
+                "flock(1) never took the lock"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        Lock::acquire(dir.path()).expect("the kernel released the killed holder's lock");
     }
 
     #[test]
