@@ -21,7 +21,10 @@ fn root(os_release: &str, bins: &[&str], pid1: Option<&str>) -> tempfile::TempDi
     std::fs::create_dir_all(p.join("proc")).unwrap();
     std::fs::write(
         p.join("proc/cpuinfo"),
-        "processor\t: 0\nprocessor\t: 1\nprocessor\t: 2\n",
+        // As the kernel writes it: one block per CPU, a blank line after each.
+        "processor\t: 0\nmodel name\t: Test CPU\n\n\
+         processor\t: 1\nmodel name\t: Test CPU\n\n\
+         processor\t: 2\nmodel name\t: Test CPU\n\n",
     )
     .unwrap();
     std::fs::write(p.join("proc/meminfo"), "MemTotal:        8000000 kB\n").unwrap();

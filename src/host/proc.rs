@@ -1,17 +1,26 @@
-//! What `/proc` says: CPUs, memory, PID 1, and listening TCP sockets (from
-//! `/proc/net/tcp` and `tcp6`, so no `ss` or `netstat` is needed on a minimal host).
+//! What `/proc` says: CPUs, memory, PID 1, listening TCP sockets (from `/proc/net/tcp` and
+//! `tcp6`, so no `ss` or `netstat` is needed on a minimal host), process ages and disk
+//! space. procfs-core parses the files, read under a root path so fixture trees stand in
+//! for other hosts; fs4 (rustix) asks statvfs.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::Path;
 
-/// CPUs from `/proc/cpuinfo` ("processor" lines), if readable.
+use procfs_core::net::{TcpNetEntries, TcpNetEntry, TcpState};
+use procfs_core::process::Stat;
+use procfs_core::{CpuInfo, ExplicitSystemInfo, FromRead, FromReadSI};
+
+/// CPUs from `/proc/cpuinfo` (its "processor" entries), if readable.
 pub fn cpus(root: &Path) -> Option<usize> {
-    let text = std::fs::read_to_string(root.join("proc/cpuinfo")).ok()?;
-    let n = text.lines().filter(|l| l.starts_with("processor")).count();
+    let n = CpuInfo::from_file(root.join("proc/cpuinfo"))
+        .ok()?
+        .num_cores();
     (n > 0).then_some(n)
 }
 
-/// `MemTotal` from `/proc/meminfo`, in bytes.
+/// `MemTotal` from `/proc/meminfo`, in bytes. Read by hand: procfs-core's `Meminfo` wants
+/// every field of a full kernel's file and refuses partial ones (lxcfs views, old kernels),
+/// and this needs one line.
 pub fn memory_bytes(root: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(root.join("proc/meminfo")).ok()?;
     text.lines().find_map(|l| {
@@ -34,35 +43,39 @@ pub struct Listener {
     pub port: u16,
 }
 
-/// Listening TCP sockets from `/proc/net/tcp` and `/proc/net/tcp6` (state 0A).
+/// Listening TCP sockets from `/proc/net/tcp` and `/proc/net/tcp6`.
 pub fn listeners(root: &Path) -> Vec<Listener> {
     let mut out = Vec::new();
-    for (file, v6) in [("proc/net/tcp", false), ("proc/net/tcp6", true)] {
-        let Ok(text) = std::fs::read_to_string(root.join(file)) else {
+    for e in tcp_table(root) {
+        if e.state != TcpState::Listen {
             continue;
+        }
+        let l = Listener {
+            address: e.local_address.ip(),
+            port: e.local_address.port(),
         };
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 4 || f[3] != "0A" {
-                continue;
-            }
-            let Some((addr, port)) = f[1].split_once(':') else {
-                continue;
-            };
-            let Ok(port) = u16::from_str_radix(port, 16) else {
-                continue;
-            };
-            let address = if v6 { parse_v6(addr) } else { parse_v4(addr) };
-            if let Some(address) = address {
-                let l = Listener { address, port };
-                if !out.contains(&l) {
-                    out.push(l);
-                }
-            }
+        if !out.contains(&l) {
+            out.push(l);
         }
     }
     out.sort_by_key(|l| (l.port, l.address));
     out
+}
+
+/// Every entry of `/proc/net/tcp` and `tcp6` under `root` (procfs-core parses them; the
+/// addresses are in this host's byte order). An unreadable or unparsable file adds none.
+fn tcp_table(root: &Path) -> Vec<TcpNetEntry> {
+    let host = ExplicitSystemInfo {
+        boot_time_secs: 0,
+        ticks_per_second: TICKS_PER_SECOND as u64,
+        page_size: 4096,
+        is_little_endian: cfg!(target_endian = "little"),
+    };
+    ["proc/net/tcp", "proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| TcpNetEntries::from_file(root.join(f), &host).ok())
+        .flat_map(|t| t.0)
+        .collect()
 }
 
 /// Linux's USER_HZ: the unit of process start times in /proc (100 on every architecture
@@ -78,10 +91,9 @@ pub fn now_ticks() -> Option<u64> {
 
 /// When `pid` started, in ticks since boot.
 pub fn start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command (which may hold spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    Stat::from_file(format!("/proc/{pid}/stat"))
+        .ok()
+        .map(|s| s.starttime)
 }
 
 /// How long `pid` has been running.
@@ -95,24 +107,11 @@ pub fn age(pid: u32) -> Option<std::time::Duration> {
 /// The processes holding a socket that listens on `port` (the oldest first: a master
 /// before its workers). Other users' processes are visible to root only.
 pub fn listener_pids(port: u16) -> Vec<u32> {
-    let mut inodes = Vec::new();
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let local_port = f
-                .get(1)
-                .and_then(|a| a.rsplit_once(':'))
-                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
-            if f.get(3) == Some(&"0A") && local_port == Some(port) {
-                if let Some(inode) = f.get(9) {
-                    inodes.push(format!("socket:[{inode}]"));
-                }
-            }
-        }
-    }
+    let inodes: Vec<String> = tcp_table(Path::new("/"))
+        .into_iter()
+        .filter(|e| e.state == TcpState::Listen && e.local_address.port() == port)
+        .map(|e| format!("socket:[{}]", e.inode))
+        .collect();
     let mut pids = Vec::new();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return pids;
@@ -139,35 +138,9 @@ pub fn listener_pids(port: u16) -> Vec<u32> {
 /// (free for unprivileged users, total) bytes of the filesystem holding `path`, or of its
 /// nearest existing parent.
 pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
     let existing = path.ancestors().find(|p| p.exists())?;
-    let c = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    let unit = st.f_frsize as u64;
-    Some((st.f_bavail as u64 * unit, st.f_blocks as u64 * unit))
-}
-
-/// `/proc/net/tcp` writes the address as the host-order u32 in hex (little endian here).
-fn parse_v4(hex: &str) -> Option<IpAddr> {
-    let n = u32::from_str_radix(hex, 16).ok()?;
-    Some(IpAddr::V4(Ipv4Addr::from(n.to_le_bytes())))
-}
-
-/// Four host-order u32 words.
-fn parse_v6(hex: &str) -> Option<IpAddr> {
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut bytes = [0u8; 16];
-    for w in 0..4 {
-        let n = u32::from_str_radix(&hex[w * 8..w * 8 + 8], 16).ok()?;
-        bytes[w * 4..w * 4 + 4].copy_from_slice(&n.to_le_bytes());
-    }
-    Some(IpAddr::V6(Ipv6Addr::from(bytes)))
+    let st = fs4::statvfs(existing).ok()?;
+    Some((st.available_space(), st.total_space()))
 }
 
 #[cfg(test)]
@@ -180,16 +153,16 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("proc/net")).unwrap();
         std::fs::write(
             dir.path().join("proc/net/tcp"),
-            "  sl  local_address rem_address   st\n\
-             0: 0100007F:1538 00000000:0000 0A 00000000:00000000\n\
-             1: 00000000:0050 00000000:0000 0A 00000000:00000000\n\
-             2: 0100007F:1F40 0100007F:9C40 01 00000000:00000000\n",
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+             0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   105        0 21422 1 0000000000000000 100 0 0 10 0\n\
+             1: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 24311 1 0000000000000000 100 0 0 10 0\n\
+             2: 0100007F:1F40 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 0 1 0000000000000000 100 0 0 10 0\n",
         )
         .unwrap();
         std::fs::write(
             dir.path().join("proc/net/tcp6"),
-            "  sl  local_address rem_address st\n\
-             0: 00000000000000000000000001000000:18EB 00000000000000000000000000000000:0000 0A\n",
+            "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+             0: 00000000000000000000000001000000:18EB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   104        0 20113 1 0000000000000000 100 0 0 10 0\n",
         )
         .unwrap();
         let l = listeners(dir.path());

@@ -222,12 +222,30 @@ mod tests {
     use super::*;
 
     /// A fixture root with `proc/net/tcp` and `tcp6`.
+    /// /proc/net/tcp{,6} with these sockets (`sl local remote st`), the rest of each line
+    /// as the kernel writes it.
     fn proc_root(tcp: &str, tcp6: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("proc/net")).unwrap();
-        let head = "  sl  local_address rem_address   st\n";
-        std::fs::write(dir.path().join("proc/net/tcp"), format!("{head}{tcp}")).unwrap();
-        std::fs::write(dir.path().join("proc/net/tcp6"), format!("{head}{tcp6}")).unwrap();
+        let head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+        let full = |sockets: &str| {
+            sockets
+                .lines()
+                .map(|l| {
+                    format!("{l} 00000000:00000000 00:00000000 00000000   105        0 21422 1 0000000000000000 100 0 0 10 0\n")
+                })
+                .collect::<String>()
+        };
+        std::fs::write(
+            dir.path().join("proc/net/tcp"),
+            format!("{head}{}", full(tcp)),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("proc/net/tcp6"),
+            format!("{head}{}", full(tcp6)),
+        )
+        .unwrap();
         dir
     }
 
