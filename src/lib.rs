@@ -17,4 +17,5 @@ pub mod render;
 pub mod schema;
 pub mod server;
 pub mod settings;
+pub mod table;
 pub mod verify;

@@ -185,29 +185,39 @@ pub fn render(r: &Report) -> String {
     };
     out.push_str(&head);
     out.push('\n');
-    out.push_str(&format!(
-        "{:<20} {:>10} {:>10} {:>8} {:>8} {:>8} {:>6} {:>7} {:>8}\n",
-        "table", "source", "loaded", "q.rows", "q.cells", "json→str", "hash", "secs", "MB/s"
-    ));
+    let mut table = crate::table::plain(
+        &[
+            "table",
+            "source",
+            "loaded",
+            "q.rows",
+            "q.cells",
+            "json→str",
+            "hash",
+            "secs",
+            "MB/s",
+        ],
+        &[1, 2, 3, 4, 5, 6, 7, 8],
+    );
     for t in &r.tables {
         let hash = match t.hash_ok {
             Some(true) => "✓",
             Some(false) => "✗",
             None => "-",
         };
-        out.push_str(&format!(
-            "{:<20} {:>10} {:>10} {:>8} {:>8} {:>8} {:>6} {:>7.2} {:>8.1}\n",
-            t.table,
-            t.source_rows,
-            t.loaded_rows,
-            t.quarantined_rows,
-            t.quarantined_cells,
-            t.json_kept_as_string,
-            hash,
-            t.seconds,
-            t.mb_per_s
-        ));
+        table.add_row(vec![
+            t.table.clone(),
+            t.source_rows.to_string(),
+            t.loaded_rows.to_string(),
+            t.quarantined_rows.to_string(),
+            t.quarantined_cells.to_string(),
+            t.json_kept_as_string.to_string(),
+            hash.to_string(),
+            format!("{:.2}", t.seconds),
+            format!("{:.1}", t.mb_per_s),
+        ]);
     }
+    out.push_str(&crate::table::lines(&table));
     if !r.quarantine.is_empty() {
         out.push_str(&format!(
             "\n{} value(s) quarantined (originals kept in provision_quarantine):\n",

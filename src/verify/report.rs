@@ -99,10 +99,20 @@ impl Report {
                 .map(|(c, n)| format!("{} {n}", class_name(*c)))
                 .collect();
             out.push_str(&format!("answers: {}\n", classes.join(", ")));
-            out.push_str(&format!(
-                "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
-                "latency (ms)", "p50", "p90", "p95", "p99", "p99.9", "max", "samples"
-            ));
+            let mut table = crate::table::plain(
+                &[
+                    "latency (ms)",
+                    "p50",
+                    "p90",
+                    "p95",
+                    "p99",
+                    "p99.9",
+                    "max",
+                    "samples",
+                    "",
+                ],
+                &[1, 2, 3, 4, 5, 6, 7],
+            );
             let by_class: Vec<(String, &super::load::Percentiles)> = l
                 .latency_by_class
                 .iter()
@@ -115,22 +125,24 @@ impl Report {
             .into_iter()
             .chain(by_class);
             for (name, p) in rows {
-                out.push_str(&format!(
-                    "{name:<24} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8}{}\n",
-                    p.p50_ms,
-                    p.p90_ms,
-                    p.p95_ms,
-                    p.p99_ms,
-                    p.p999_ms,
-                    p.max_ms,
-                    p.samples,
+                let ms = |v: f64| format!("{v:.2}");
+                table.add_row(vec![
+                    name,
+                    ms(p.p50_ms),
+                    ms(p.p90_ms),
+                    ms(p.p95_ms),
+                    ms(p.p99_ms),
+                    ms(p.p999_ms),
+                    ms(p.max_ms),
+                    p.samples.to_string(),
                     if p.small_sample && p.samples > 0 {
-                        " (small sample)"
+                        "(small sample)".to_string()
                     } else {
-                        ""
-                    }
-                ));
+                        String::new()
+                    },
+                ]);
             }
+            out.push_str(&crate::table::lines(&table));
         }
         if !self.targets.is_empty() {
             out.push_str("\ntargets:\n");

@@ -74,6 +74,12 @@ async fn a_good_stack_passes_every_check_and_target() {
     assert!(targets.iter().all(|t| t["passed"] == true), "{targets:#?}");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("Latency by percentile"));
+    assert_eq!(page.matches("<polyline").count(), 3, "{page}");
+    assert!(
+        !page.contains("points=\"\""),
+        "a chart without points: {page}"
+    );
+    assert!(page.contains("PASSED (exit 0)"), "{page}");
     assert!(
         !page.contains("http://cdn") && !page.contains("<script src"),
         "self-contained"

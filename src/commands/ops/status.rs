@@ -37,30 +37,39 @@ pub fn text(r: &Report) -> String {
         r.state.as_str().to_uppercase(),
         r.manager
     );
-    out.push_str(&format!(
-        "{:<15} {:<9} {:<8} {:<10} {:<8} {:<28} {}\n",
-        "part", "state", "enabled", "version", "uptime", "listening", "health"
-    ));
+    let mut table = crate::table::plain(
+        &[
+            "part",
+            "state",
+            "enabled",
+            "version",
+            "uptime",
+            "listening",
+            "health",
+        ],
+        &[],
+    );
     for p in &r.parts {
-        out.push_str(&format!(
-            "{:<15} {:<9} {:<8} {:<10} {:<8} {:<28} {}\n",
-            p.name,
-            p.state.as_str(),
+        table.add_row(vec![
+            p.name.clone(),
+            p.state.as_str().to_string(),
             match p.enabled {
                 Some(true) => "yes",
                 Some(false) => "no",
                 None => "-",
-            },
-            p.version.as_deref().unwrap_or("?"),
+            }
+            .to_string(),
+            p.version.clone().unwrap_or_else(|| "?".into()),
             p.uptime_s.map(duration).unwrap_or_else(|| "-".into()),
             if p.listening.is_empty() {
                 "-".to_string()
             } else {
                 p.listening.join(" ")
             },
-            p.health.as_deref().unwrap_or("-"),
-        ));
+            p.health.clone().unwrap_or_else(|| "-".into()),
+        ]);
     }
+    out.push_str(&crate::table::lines(&table));
     out.push('\n');
     if let Some(pool) = &r.pool {
         let used = pool.open.saturating_sub(pool.idle);
