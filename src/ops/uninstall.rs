@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::stack::{Component, Stack};
 use crate::host::exec::Cmd;
 use crate::host::psql::{ident, literal};
-use crate::host::services::{is_active, Action};
+use crate::host::services::{is_active, Action, Services};
 use crate::init::vars::{
     BACKUP_DIR, BINARY, CONFIG_DIR, LOG_DIR, PROVISION_STATE_DIR, SERVICE_HOME, SERVICE_USER,
 };
@@ -53,160 +53,191 @@ pub fn uninstall(
 ) -> Uninstalled {
     let mut u = Uninstalled::default();
     let svc = stack.services();
-    let run = |what: String, cmd: Cmd, u: &mut Uninstalled| match cmd.run() {
-        Ok(_) => u.removed.push(what),
-        Err(e) => u.problems.push(format!("{what}: {e}")),
-    };
-    // The instances, stopped first so nothing writes while the rest goes.
-    for i in stack.instances() {
-        let name = stack.instance_service(i);
-        if is_active(svc.as_ref(), &name).unwrap_or(false) {
-            run(
-                format!("instance {name} (stopped)"),
-                svc.action(Action::Stop, &name),
-                &mut u,
-            );
-        }
-        if stack.is_systemd() {
-            let _ = svc.action(Action::Disable, &name).run();
-        }
-    }
-    // Files: the oldest recorded version of each (the host before provision), else removed.
-    let mut oldest: BTreeMap<PathBuf, (PathBuf, history::Entry)> = BTreeMap::new();
-    for (dir, m) in history::list(&stack.state_dir) {
-        for e in m.files {
-            oldest.entry(e.path.clone()).or_insert((dir.clone(), e));
-        }
-    }
-    // provision's own files go whatever was there before (a hand-written config, an
-    // older binary); the history puts back only what init had replaced of others'.
-    let own = init_files(stack);
-    oldest.retain(|p, _| !own.contains(p));
-    // Whatever a manifest says, only files init manages are touched.
-    oldest.retain(|p, _| {
-        let ours = managed.has_path(p);
-        if !ours {
-            u.problems.push(format!(
-                "{}: named by a history manifest but not a file init manages; left alone",
-                p.display()
-            ));
-        }
-        ours
-    });
-    for f in own {
-        if f.exists() {
-            match std::fs::remove_file(&f) {
-                Ok(()) => u.removed.push(f.display().to_string()),
-                Err(e) => u.problems.push(format!("{}: {e}", f.display())),
-            }
-        }
-    }
-    for (path, (dir, e)) in &oldest {
-        let existed = path.exists();
-        match history::put_back(dir, e) {
-            Ok(()) if e.previous.is_some() || e.link.is_some() => u
-                .restored
-                .push(format!("{} (as before provision)", path.display())),
-            Ok(()) if existed => u.removed.push(path.display().to_string()),
-            Ok(()) => {}
-            Err(x) => u.problems.push(x.to_string()),
-        }
-    }
-    let tls = Path::new(CONFIG_DIR).join("tls");
-    if tls.is_dir() && std::fs::remove_dir_all(&tls).is_ok() {
-        u.removed.push(tls.display().to_string());
-    }
-    // The services re-read what changed.
-    if let Some(reload) = svc.reload_definitions() {
-        let _ = reload.run();
-    }
-    for (c, action) in [
-        (Component::Postgres, Action::Restart),
-        (Component::Redis, Action::Restart),
-        (Component::Nginx, Action::Reload),
-    ] {
-        let name = stack.service_of(c);
-        if is_active(svc.as_ref(), &name).unwrap_or(false) {
-            if let Err(e) = svc.action(action, &name).run() {
-                u.problems
-                    .push(format!("{name} did not take its restored settings: {e}"));
-            }
-        }
-    }
-    // The data.
-    let db = stack.database_name();
-    let role = stack.database_role();
+    u.stop_instances(stack, svc.as_ref());
+    u.files(stack, managed);
+    u.reload_services(stack, svc.as_ref());
     if purge_data {
+        u.purge_data(stack);
+    } else {
+        u.keep_data(stack);
+    }
+    u.service_user();
+    u.kept
+        .push("the packages (PostgreSQL, Redis, nginx): they may serve others here".into());
+    u
+}
+
+impl Uninstalled {
+    /// Runs `cmd`; what it took away, or the problem.
+    fn run(&mut self, what: String, cmd: Cmd) {
+        match cmd.run() {
+            Ok(_) => self.removed.push(what),
+            Err(e) => self.problems.push(format!("{what}: {e}")),
+        }
+    }
+
+    /// The instances, stopped first so nothing writes while the rest goes.
+    fn stop_instances(&mut self, stack: &Stack, svc: &dyn Services) {
+        for i in stack.instances() {
+            let name = stack.instance_service(i);
+            if is_active(svc, &name).unwrap_or(false) {
+                self.run(
+                    format!("instance {name} (stopped)"),
+                    svc.action(Action::Stop, &name),
+                );
+            }
+            if stack.is_systemd() {
+                let _ = svc.action(Action::Disable, &name).run();
+            }
+        }
+    }
+
+    /// Files: provision's own are removed; those init replaced get the oldest recorded
+    /// version back (the host before provision); only files init manages are touched.
+    fn files(&mut self, stack: &Stack, managed: &crate::init::managed::Managed) {
+        let mut oldest: BTreeMap<PathBuf, (PathBuf, history::Entry)> = BTreeMap::new();
+        for (dir, m) in history::list(&stack.state_dir) {
+            for e in m.files {
+                oldest.entry(e.path.clone()).or_insert((dir.clone(), e));
+            }
+        }
+        // provision's own files go whatever was there before (a hand-written config, an
+        // older binary); the history puts back only what init had replaced of others'.
+        let own = init_files(stack);
+        oldest.retain(|p, _| !own.contains(p));
+        // Whatever a manifest says, only files init manages are touched.
+        oldest.retain(|p, _| {
+            let ours = managed.has_path(p);
+            if !ours {
+                self.problems.push(format!(
+                    "{}: named by a history manifest but not a file init manages; left alone",
+                    p.display()
+                ));
+            }
+            ours
+        });
+        for f in own {
+            if f.exists() {
+                match std::fs::remove_file(&f) {
+                    Ok(()) => self.removed.push(f.display().to_string()),
+                    Err(e) => self.problems.push(format!("{}: {e}", f.display())),
+                }
+            }
+        }
+        for (path, (dir, e)) in &oldest {
+            let existed = path.exists();
+            match history::put_back(dir, e) {
+                Ok(()) if e.previous.is_some() || e.link.is_some() => self
+                    .restored
+                    .push(format!("{} (as before provision)", path.display())),
+                Ok(()) if existed => self.removed.push(path.display().to_string()),
+                Ok(()) => {}
+                Err(x) => self.problems.push(x.to_string()),
+            }
+        }
+        let tls = Path::new(CONFIG_DIR).join("tls");
+        if tls.is_dir() && std::fs::remove_dir_all(&tls).is_ok() {
+            self.removed.push(tls.display().to_string());
+        }
+    }
+
+    /// The services re-read what changed.
+    fn reload_services(&mut self, stack: &Stack, svc: &dyn Services) {
+        if let Some(reload) = svc.reload_definitions() {
+            let _ = reload.run();
+        }
+        for (c, action) in [
+            (Component::Postgres, Action::Restart),
+            (Component::Redis, Action::Restart),
+            (Component::Nginx, Action::Reload),
+        ] {
+            let name = stack.service_of(c);
+            if is_active(svc, &name).unwrap_or(false) {
+                if let Err(e) = svc.action(action, &name).run() {
+                    self.problems
+                        .push(format!("{name} did not take its restored settings: {e}"));
+                }
+            }
+        }
+    }
+
+    /// The database and its role (and the copies restores kept), backups, state and logs.
+    fn purge_data(&mut self, stack: &Stack) {
+        let db = stack.database_name();
+        let role = stack.database_role();
         let port = stack.postgres_port();
         let mut sql = String::new();
         if let Some(db) = &db {
             // The database, and the ones restores kept (psql runs each DROP it selects).
             sql.push_str(&format!(
-                "SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database \
-                 WHERE datname = {db} OR starts_with(datname, {kept}) OR starts_with(datname, {staged}) \\gexec\n",
-                db = literal(db),
-                kept = literal(&format!("{db}_before_restore_")),
-                staged = literal(&format!("{db}_restore_")),
-            ));
+            "SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database \
+             WHERE datname = {db} OR starts_with(datname, {kept}) OR starts_with(datname, {staged}) \\gexec\n",
+            db = literal(db),
+            kept = literal(&format!("{db}_before_restore_")),
+            staged = literal(&format!("{db}_restore_")),
+        ));
         }
         if let Some(r) = &role {
             sql.push_str(&format!("DROP ROLE IF EXISTS {};\n", ident(r)));
         }
         if !sql.is_empty() {
             let cmd = crate::host::psql::admin(&stack.distro.postgresql.socket_dir, port, sql);
-            run(
+            self.run(
                 format!(
                     "database {} and role {}",
                     db.as_deref().unwrap_or("?"),
                     role.as_deref().unwrap_or("?")
                 ),
                 cmd,
-                &mut u,
             );
         }
         for d in [SERVICE_HOME, PROVISION_STATE_DIR, BACKUP_DIR, LOG_DIR].map(PathBuf::from) {
             if d.exists() {
                 match std::fs::remove_dir_all(&d) {
-                    Ok(()) => u.removed.push(d.display().to_string()),
-                    Err(e) => u.problems.push(format!("{}: {e}", d.display())),
+                    Ok(()) => self.removed.push(d.display().to_string()),
+                    Err(e) => self.problems.push(format!("{}: {e}", d.display())),
                 }
             }
         }
-    } else {
+    }
+
+    /// What stays without --purge-data, said.
+    fn keep_data(&mut self, stack: &Stack) {
+        let db = stack.database_name();
+        let role = stack.database_role();
         if let Some(db) = &db {
-            u.kept.push(format!(
+            self.kept.push(format!(
                 "the database {db} and role {} (uninstall --purge-data drops them)",
                 role.as_deref().unwrap_or("?")
             ));
         }
-        u.kept.push(format!(
-            "{BACKUP_DIR} (backups), {PROVISION_STATE_DIR} (provision's history, demo data) and {LOG_DIR}"
-        ));
+        self.kept.push(format!(
+        "{BACKUP_DIR} (backups), {PROVISION_STATE_DIR} (provision's history, demo data) and {LOG_DIR}"
+    ));
     }
-    // The service user, once nothing of it runs.
-    if Cmd::new("getent", &["passwd", SERVICE_USER])
-        .run_checked(true)
-        .is_ok_and(|o| o.code == Some(0))
-    {
-        run(
-            format!("user {SERVICE_USER}"),
-            Cmd::new("userdel", &[SERVICE_USER]),
-            &mut u,
-        );
-    }
-    if Cmd::new("getent", &["group", SERVICE_USER])
-        .run_checked(true)
-        .is_ok_and(|o| o.code == Some(0))
-    {
-        let _ = Cmd::new("groupdel", &[SERVICE_USER]).run();
-    }
-    // Both go only when empty (the home always is: the server writes no files).
-    for dir in [CONFIG_DIR, SERVICE_HOME] {
-        if std::fs::remove_dir(dir).is_ok() {
-            u.removed.push(dir.to_string());
+
+    /// The service user and group, once nothing of them runs; the empty directories.
+    fn service_user(&mut self) {
+        if Cmd::new("getent", &["passwd", SERVICE_USER])
+            .run_checked(true)
+            .is_ok_and(|o| o.code == Some(0))
+        {
+            self.run(
+                format!("user {SERVICE_USER}"),
+                Cmd::new("userdel", &[SERVICE_USER]),
+            );
+        }
+        if Cmd::new("getent", &["group", SERVICE_USER])
+            .run_checked(true)
+            .is_ok_and(|o| o.code == Some(0))
+        {
+            let _ = Cmd::new("groupdel", &[SERVICE_USER]).run();
+        }
+        // Both go only when empty (the home always is: the server writes no files).
+        for dir in [CONFIG_DIR, SERVICE_HOME] {
+            if std::fs::remove_dir(dir).is_ok() {
+                self.removed.push(dir.to_string());
+            }
         }
     }
-    u.kept
-        .push("the packages (PostgreSQL, Redis, nginx): they may serve others here".into());
-    u
 }

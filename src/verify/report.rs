@@ -89,60 +89,7 @@ impl Report {
             ));
         }
         if let Some(l) = &self.load {
-            out.push_str(&format!(
-                "\nload: {:.0} req/s for {} s (+{} s warm-up), {} connections: sent {} of {} scheduled, late {}, dropped {}, resent on a closed keep-alive connection {}\n",
-                l.achieved_rate, l.duration_s, l.warmup_s, l.concurrency, l.sent, l.scheduled, l.late, l.dropped, l.resent
-            ));
-            let classes: Vec<String> = l
-                .by_class
-                .iter()
-                .map(|(c, n)| format!("{} {n}", class_name(*c)))
-                .collect();
-            out.push_str(&format!("answers: {}\n", classes.join(", ")));
-            let mut table = crate::table::plain(
-                &[
-                    "latency (ms)",
-                    "p50",
-                    "p90",
-                    "p95",
-                    "p99",
-                    "p99.9",
-                    "max",
-                    "samples",
-                    "",
-                ],
-                &[1, 2, 3, 4, 5, 6, 7],
-            );
-            let by_class: Vec<(String, &super::load::Percentiles)> = l
-                .latency_by_class
-                .iter()
-                .map(|(c, p)| (format!("{} corrected", class_name(*c)), p))
-                .collect();
-            let rows = [
-                ("corrected".to_string(), &l.corrected),
-                ("uncorrected".to_string(), &l.uncorrected),
-            ]
-            .into_iter()
-            .chain(by_class);
-            for (name, p) in rows {
-                let ms = |v: f64| format!("{v:.2}");
-                table.add_row(vec![
-                    name,
-                    ms(p.p50_ms),
-                    ms(p.p90_ms),
-                    ms(p.p95_ms),
-                    ms(p.p99_ms),
-                    ms(p.p999_ms),
-                    ms(p.max_ms),
-                    p.samples.to_string(),
-                    if p.small_sample && p.samples > 0 {
-                        "(small sample)".to_string()
-                    } else {
-                        String::new()
-                    },
-                ]);
-            }
-            out.push_str(&crate::table::lines(&table));
+            out.push_str(&load_text(l));
         }
         if !self.targets.is_empty() {
             out.push_str("\ntargets:\n");
@@ -237,6 +184,75 @@ pub fn class_name(c: Class) -> &'static str {
         Class::Other => "other",
         Class::TransportError => "transport errors",
     }
+}
+
+/// The load section of the text report: what was sent, the answers, the latency table.
+fn load_text(l: &LoadReport) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\nload: {:.0} req/s for {} s (+{} s warm-up), {} connections: sent {} of {} \
+         scheduled, late {}, dropped {}, resent on a closed keep-alive connection {}\n",
+        l.achieved_rate,
+        l.duration_s,
+        l.warmup_s,
+        l.concurrency,
+        l.sent,
+        l.scheduled,
+        l.late,
+        l.dropped,
+        l.resent
+    ));
+    let classes: Vec<String> = l
+        .by_class
+        .iter()
+        .map(|(c, n)| format!("{} {n}", class_name(*c)))
+        .collect();
+    out.push_str(&format!("answers: {}\n", classes.join(", ")));
+    let mut table = crate::table::plain(
+        &[
+            "latency (ms)",
+            "p50",
+            "p90",
+            "p95",
+            "p99",
+            "p99.9",
+            "max",
+            "samples",
+            "",
+        ],
+        &[1, 2, 3, 4, 5, 6, 7],
+    );
+    let by_class: Vec<(String, &super::load::Percentiles)> = l
+        .latency_by_class
+        .iter()
+        .map(|(c, p)| (format!("{} corrected", class_name(*c)), p))
+        .collect();
+    let rows = [
+        ("corrected".to_string(), &l.corrected),
+        ("uncorrected".to_string(), &l.uncorrected),
+    ]
+    .into_iter()
+    .chain(by_class);
+    for (name, p) in rows {
+        let ms = |v: f64| format!("{v:.2}");
+        table.add_row(vec![
+            name,
+            ms(p.p50_ms),
+            ms(p.p90_ms),
+            ms(p.p95_ms),
+            ms(p.p99_ms),
+            ms(p.p999_ms),
+            ms(p.max_ms),
+            p.samples.to_string(),
+            if p.small_sample && p.samples > 0 {
+                "(small sample)".to_string()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    out.push_str(&crate::table::lines(&table));
+    out
 }
 
 pub fn xml(s: &str) -> String {
