@@ -96,135 +96,29 @@ pub struct VerifySettings {
 impl VerifySettings {
     pub fn resolve(flags: VerifyFlags, src: &Sources) -> Result<Self, SettingsError> {
         let c = &src.config;
-        let instances = src.pick(None, "PROVISION_INSTANCES", c.server.instances, 2u16)?;
-        let base_port = src.pick(None, "PROVISION_BASE_PORT", c.server.base_port, 8000u16)?;
-        if instances == 0 || u32::from(base_port) + u32::from(instances) > 65535 {
-            return Err(SettingsError::Invalid {
-                source_name: format!(
-                    "server.instances / server.base_port in {}",
-                    src.config_name()
-                ),
-                message: format!(
-                    "{instances} instances from port {base_port} do not fit in 1..65535"
-                ),
-            });
-        }
-        let tls = c.nginx.tls_cert.is_some() && c.nginx.tls_key.is_some();
-        let https_port = c.nginx.https_port.unwrap_or(443);
-        let http_port = c.nginx.http_port.unwrap_or(80);
-        // Under TLS the certificate names the site, not 127.0.0.1: on the host, verify
-        // speaks to the site's name and connects to loopback.
-        let tls_name = match c.nginx.server_name.as_deref() {
-            Some(n) if n != "_" && !n.is_empty() => {
-                n.split_whitespace().next().unwrap_or(n).to_string()
-            }
-            _ => "localhost".to_string(),
-        };
-        let derived_url = if tls {
-            match https_port {
-                443 => format!("https://{tls_name}"),
-                p => format!("https://{tls_name}:{p}"),
-            }
-        } else {
-            match http_port {
-                80 => "http://127.0.0.1".to_string(),
-                p => format!("http://127.0.0.1:{p}"),
-            }
-        };
+        let instances = instances(src)?;
+        let site = Site::of(c);
         let remote = flags.url.is_some();
-        let on_host_tls = tls && !remote && c.verify.url.is_none();
+        let on_host_tls = site.tls && !remote && c.verify.url.is_none();
         let url = flags
             .url
             .clone()
             .or_else(|| c.verify.url.clone())
-            .unwrap_or(derived_url);
-        let parsed = url::Url::parse(&url).map_err(|e| SettingsError::Invalid {
-            source_name: "--url / verify.url".into(),
-            message: format!("{url:?} is not a URL: {e}"),
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(SettingsError::Invalid {
-                source_name: "--url / verify.url".into(),
-                message: format!("{url:?}: give http://HOST[:PORT] or https://HOST[:PORT]"),
-            });
-        }
-        if parsed.password().is_some() || !parsed.username().is_empty() {
-            return Err(SettingsError::Invalid {
-                source_name: "--url / verify.url".into(),
-                message: "credentials do not belong in the URL; the verify token comes from the \
-                          config (verify.token) or PROVISION_VERIFY_TOKEN"
-                    .into(),
-            });
-        }
-        let service = match c.service.manager.as_deref() {
-            None | Some("auto") => ServiceManager::Detect,
-            Some("systemd") => ServiceManager::Systemd,
-            Some("openrc") => ServiceManager::OpenRc,
-            Some("supervisor") => ServiceManager::Supervisor(
-                c.service
-                    .supervisor_config
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("/etc/supervisor/supervisord.conf")),
-            ),
-            Some(other) => {
-                return Err(SettingsError::Invalid {
-                    source_name: format!("service.manager in {}", src.config_name()),
-                    message: format!("{other:?}: use systemd, openrc, supervisor or auto"),
-                })
-            }
-        };
-        let l = &c.verify.load;
-        let rate = match flags.rate {
-            Some(r) => r,
-            None => match std::env::var("PROVISION_VERIFY_RATE")
-                .ok()
-                .or(l.rate.clone())
-            {
-                Some(r) => r.parse().map_err(|e: String| SettingsError::Invalid {
-                    source_name: "verify.load.rate / PROVISION_VERIFY_RATE".into(),
-                    message: e,
-                })?,
-                None => Rate::PerSecond(100.0),
-            },
-        };
-        let secs = |flag: Option<Duration>, env: &str, file: Option<u64>, default: u64| {
-            Ok::<_, SettingsError>(match flag {
-                Some(d) => d,
-                None => Duration::from_secs(src.pick(None, env, file, default)?),
-            })
-        };
-        let load = LoadSettings {
-            rate,
-            duration: secs(
-                flags.duration,
-                "PROVISION_VERIFY_DURATION_S",
-                l.duration_s,
-                10,
-            )?,
-            warmup: secs(flags.warmup, "PROVISION_VERIFY_WARMUP_S", l.warmup_s, 2)?,
-            concurrency: src.pick(
-                flags.concurrency,
-                "PROVISION_VERIFY_CONCURRENCY",
-                l.concurrency,
-                32,
-            )?,
-            mix: l.mix.clone(),
-        };
-        if load.concurrency == 0 || load.duration.is_zero() {
-            return Err(SettingsError::Invalid {
-                source_name: "the load (--concurrency, --duration)".into(),
-                message: "both must be above 0".into(),
-            });
-        }
+            .unwrap_or_else(|| site.url());
+        check_url(&url)?;
+        let service = service_manager(src)?;
+        let load = load_settings(&flags, src)?;
+        let Site {
+            tls_name,
+            https_port,
+            http_port,
+            ..
+        } = site;
         Ok(VerifySettings {
             remote,
             remote_only: flags.remote_only,
             url: url.trim_end_matches('/').to_string(),
-            instances: (1..=instances)
-                .map(|i| Instance {
-                    port: base_port + i,
-                })
-                .collect(),
+            instances,
             database_url: src.pick_opt(None, "DATABASE_URL", c.database.url.clone())?,
             redis_url: src.pick_opt(None, "REDIS_URL", c.redis.url.clone())?,
             env_file: src.env_file.path.clone(),
@@ -241,11 +135,168 @@ impl VerifySettings {
                 .or_else(|| (!remote).then(|| c.nginx.tls_cert.clone()).flatten()),
             resolve: on_host_tls.then(|| {
                 (
-                    tls_name.clone(),
+                    tls_name,
                     std::net::SocketAddr::from(([127, 0, 0, 1], https_port)),
                 )
             }),
             https_redirect_from: on_host_tls.then(|| format!("http://127.0.0.1:{http_port}")),
         })
     }
+}
+
+/// The instances on this host: ports base_port + 1 ..= base_port + instances.
+fn instances(src: &Sources) -> Result<Vec<Instance>, SettingsError> {
+    let c = &src.config;
+    let instances = src.pick(None, "PROVISION_INSTANCES", c.server.instances, 2u16)?;
+    let base_port = src.pick(None, "PROVISION_BASE_PORT", c.server.base_port, 8000u16)?;
+    if instances == 0 || u32::from(base_port) + u32::from(instances) > 65535 {
+        return Err(SettingsError::Invalid {
+            source_name: format!(
+                "server.instances / server.base_port in {}",
+                src.config_name()
+            ),
+            message: format!("{instances} instances from port {base_port} do not fit in 1..65535"),
+        });
+    }
+    Ok((1..=instances)
+        .map(|i| Instance {
+            port: base_port + i,
+        })
+        .collect())
+}
+
+/// The site as nginx serves it on this host, from the config.
+struct Site {
+    tls: bool,
+    /// Under TLS the certificate names the site, not 127.0.0.1: on the host, verify speaks
+    /// to the site's name and connects to loopback.
+    tls_name: String,
+    https_port: u16,
+    http_port: u16,
+}
+
+impl Site {
+    fn of(c: &super::ConfigFile) -> Site {
+        let tls_name = match c.nginx.server_name.as_deref() {
+            Some(n) if n != "_" && !n.is_empty() => {
+                n.split_whitespace().next().unwrap_or(n).to_string()
+            }
+            _ => "localhost".to_string(),
+        };
+        Site {
+            tls: c.nginx.tls_cert.is_some() && c.nginx.tls_key.is_some(),
+            tls_name,
+            https_port: c.nginx.https_port.unwrap_or(443),
+            http_port: c.nginx.http_port.unwrap_or(80),
+        }
+    }
+
+    /// The URL verify uses when none is given.
+    fn url(&self) -> String {
+        if self.tls {
+            match self.https_port {
+                443 => format!("https://{}", self.tls_name),
+                p => format!("https://{}:{p}", self.tls_name),
+            }
+        } else {
+            match self.http_port {
+                80 => "http://127.0.0.1".to_string(),
+                p => format!("http://127.0.0.1:{p}"),
+            }
+        }
+    }
+}
+
+/// `--url` / `verify.url`: http or https, a host, no credentials.
+fn check_url(url: &str) -> Result<(), SettingsError> {
+    let parsed = url::Url::parse(url).map_err(|e| SettingsError::Invalid {
+        source_name: "--url / verify.url".into(),
+        message: format!("{url:?} is not a URL: {e}"),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(SettingsError::Invalid {
+            source_name: "--url / verify.url".into(),
+            message: format!("{url:?}: give http://HOST[:PORT] or https://HOST[:PORT]"),
+        });
+    }
+    if parsed.password().is_some() || !parsed.username().is_empty() {
+        return Err(SettingsError::Invalid {
+            source_name: "--url / verify.url".into(),
+            message: "credentials do not belong in the URL; the verify token comes from the \
+                      config (verify.token) or PROVISION_VERIFY_TOKEN"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// `service.manager` in the config.
+fn service_manager(src: &Sources) -> Result<ServiceManager, SettingsError> {
+    let c = &src.config;
+    Ok(match c.service.manager.as_deref() {
+        None | Some("auto") => ServiceManager::Detect,
+        Some("systemd") => ServiceManager::Systemd,
+        Some("openrc") => ServiceManager::OpenRc,
+        Some("supervisor") => ServiceManager::Supervisor(
+            c.service
+                .supervisor_config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/etc/supervisor/supervisord.conf")),
+        ),
+        Some(other) => {
+            return Err(SettingsError::Invalid {
+                source_name: format!("service.manager in {}", src.config_name()),
+                message: format!("{other:?}: use systemd, openrc, supervisor or auto"),
+            })
+        }
+    })
+}
+
+/// The load: flags, then the environment, then `verify.load` in the config.
+fn load_settings(flags: &VerifyFlags, src: &Sources) -> Result<LoadSettings, SettingsError> {
+    let c = &src.config;
+    let l = &c.verify.load;
+    let rate = match flags.rate {
+        Some(r) => r,
+        None => match std::env::var("PROVISION_VERIFY_RATE")
+            .ok()
+            .or(l.rate.clone())
+        {
+            Some(r) => r.parse().map_err(|e: String| SettingsError::Invalid {
+                source_name: "verify.load.rate / PROVISION_VERIFY_RATE".into(),
+                message: e,
+            })?,
+            None => Rate::PerSecond(100.0),
+        },
+    };
+    let secs = |flag: Option<Duration>, env: &str, file: Option<u64>, default: u64| {
+        Ok::<_, SettingsError>(match flag {
+            Some(d) => d,
+            None => Duration::from_secs(src.pick(None, env, file, default)?),
+        })
+    };
+    let load = LoadSettings {
+        rate,
+        duration: secs(
+            flags.duration,
+            "PROVISION_VERIFY_DURATION_S",
+            l.duration_s,
+            10,
+        )?,
+        warmup: secs(flags.warmup, "PROVISION_VERIFY_WARMUP_S", l.warmup_s, 2)?,
+        concurrency: src.pick(
+            flags.concurrency,
+            "PROVISION_VERIFY_CONCURRENCY",
+            l.concurrency,
+            32,
+        )?,
+        mix: l.mix.clone(),
+    };
+    if load.concurrency == 0 || load.duration.is_zero() {
+        return Err(SettingsError::Invalid {
+            source_name: "the load (--concurrency, --duration)".into(),
+            message: "both must be above 0".into(),
+        });
+    }
+    Ok(load)
 }
