@@ -90,107 +90,33 @@ pub fn read(
     buf.extend_from_slice(&0i32.to_be_bytes());
     buf.extend_from_slice(&0i32.to_be_bytes());
     let ncols = job.columns.len();
-    let mut outs: Vec<Out> = Vec::with_capacity(ncols);
-    let mut cell_problems: Vec<(usize, String)> = Vec::new();
+    let mut cells = Cells {
+        outs: Vec::with_capacity(ncols),
+        problems: Vec::new(),
+        row_problem: None,
+        json_notes: 0,
+    };
     let mut hasher = RowHasher::default();
     let mut reported = 0u64;
 
     while let Some(row) = rows.next()? {
         stats.source_rows += 1;
-        outs.clear();
-        cell_problems.clear();
-        let mut json_notes = 0u64;
-        let mut row_problem: Option<String> = None;
-        for (i, col) in job.columns.iter().enumerate() {
-            let v = row.get_ref(i + 1)?;
-            let converted = if col.widen {
-                convert_widened(col.kind, v)
-            } else {
-                convert(col.kind, v)
-            };
-            let mut out = match converted {
-                Ok((out, note)) => {
-                    if note == Some(Note::JsonKeptAsString) {
-                        json_notes += 1;
-                    }
-                    out
-                }
-                Err(p) => {
-                    if col.nullable {
-                        cell_problems.push((i, p.0));
-                        Out::Null
-                    } else {
-                        row_problem.get_or_insert(format!("{}: {}", col.name, p.0));
-                        Out::Null
-                    }
-                }
-            };
-            if let (Some(set), Out::Text(s)) = (col.one_of, &out) {
-                if !set.contains(&s.as_str()) {
-                    row_problem.get_or_insert(format!(
-                        "{}: {s:?} is not one of {} (CHECK)",
-                        col.name,
-                        set.join(", ")
-                    ));
-                }
-            }
-            if let (Some(parent), Out::Int(id)) = (col.references, &out) {
-                let known = parents(parent).is_some_and(|ids| ids.contains(id));
-                if !known {
-                    let why = format!(
-                        "{}: {parent} {id} does not exist or was quarantined",
-                        col.name
-                    );
-                    if col.nullable {
-                        cell_problems.push((i, why));
-                        out = Out::Null;
-                    } else {
-                        row_problem.get_or_insert(why);
-                    }
-                }
-            }
-            if matches!(out, Out::Null) && !col.nullable && row_problem.is_none() {
-                row_problem = Some(format!("{}: NULL where NOT NULL", col.name));
-            }
-            outs.push(out);
-        }
+        cells.convert(job, parents, row)?;
         let key = match row.get::<_, Option<i64>>(0)? {
             Some(rowid) => format!("id={rowid}"),
             None => format!("row {}", stats.source_rows),
         };
-        if let Some(reason) = row_problem {
-            let mut orig = serde_json::Map::new();
-            for (i, col) in job.columns.iter().enumerate() {
-                orig.insert(col.name.to_string(), original(row.get_ref(i + 1)?));
-            }
-            stats.quarantined_rows += 1;
-            stats.quarantine.push(Quarantined {
-                table: job.table.name.to_string(),
-                key,
-                column: None,
-                original: serde_json::Value::Object(orig),
-                reason,
-            });
+        if stats.quarantine_row(job, row, key, &mut cells)? {
             continue;
         }
-        for (i, reason) in cell_problems.drain(..) {
-            stats.quarantined_cells += 1;
-            stats.quarantine.push(Quarantined {
-                table: job.table.name.to_string(),
-                key: key.clone(),
-                column: Some(job.columns[i].name.to_string()),
-                original: original(row.get_ref(i + 1)?),
-                reason,
-            });
-        }
-        stats.json_kept_as_string += json_notes;
+        stats.json_kept_as_string += cells.json_notes;
         if job.collect_ids {
-            if let Some(Out::Int(id)) = outs.first() {
+            if let Some(Out::Int(id)) = cells.outs.first() {
                 stats.ids.insert(*id);
             }
         }
         buf.extend_from_slice(&(ncols as i16).to_be_bytes());
-        for (col, out) in job.columns.iter().zip(&outs) {
+        for (col, out) in job.columns.iter().zip(&cells.outs) {
             encode(col.kind, out, &mut buf, &mut hasher);
         }
         stats.hash.add(hasher.finish_row());
@@ -210,6 +136,125 @@ pub fn read(
     stats.bytes += buf.len() as u64;
     sink(buf);
     Ok(stats)
+}
+
+impl ReadStats {
+    /// Records `row`'s problems in the quarantine with their originals: the whole row when
+    /// it cannot be written (returns true: skip it), else each quarantined cell.
+    fn quarantine_row(
+        &mut self,
+        job: &Job<'_>,
+        row: &rusqlite::Row<'_>,
+        key: String,
+        cells: &mut Cells,
+    ) -> rusqlite::Result<bool> {
+        if let Some(reason) = cells.row_problem.take() {
+            let mut orig = serde_json::Map::new();
+            for (i, col) in job.columns.iter().enumerate() {
+                orig.insert(col.name.to_string(), original(row.get_ref(i + 1)?));
+            }
+            self.quarantined_rows += 1;
+            self.quarantine.push(Quarantined {
+                table: job.table.name.to_string(),
+                key,
+                column: None,
+                original: serde_json::Value::Object(orig),
+                reason,
+            });
+            return Ok(true);
+        }
+        for (i, reason) in cells.problems.drain(..) {
+            self.quarantined_cells += 1;
+            self.quarantine.push(Quarantined {
+                table: job.table.name.to_string(),
+                key: key.clone(),
+                column: Some(job.columns[i].name.to_string()),
+                original: original(row.get_ref(i + 1)?),
+                reason,
+            });
+        }
+        Ok(false)
+    }
+}
+
+/// One source row's cells as they will be written, and what is wrong with them: cells to
+/// quarantine (nullable columns, written as NULL) or a reason to quarantine the whole row.
+/// Reused across rows, so a table is read without an allocation per row.
+struct Cells {
+    outs: Vec<Out>,
+    problems: Vec<(usize, String)>,
+    row_problem: Option<String>,
+    json_notes: u64,
+}
+
+impl Cells {
+    /// Converts `row`'s cells for `job`, checking each against its CHECK vocabulary, its
+    /// parent table's surviving ids and NOT NULL. The first row-level reason wins.
+    fn convert(
+        &mut self,
+        job: &Job<'_>,
+        parents: Parents<'_>,
+        row: &rusqlite::Row<'_>,
+    ) -> rusqlite::Result<()> {
+        self.outs.clear();
+        self.problems.clear();
+        self.row_problem = None;
+        self.json_notes = 0;
+        for (i, col) in job.columns.iter().enumerate() {
+            let v = row.get_ref(i + 1)?;
+            let converted = if col.widen {
+                convert_widened(col.kind, v)
+            } else {
+                convert(col.kind, v)
+            };
+            let mut out = match converted {
+                Ok((out, note)) => {
+                    if note == Some(Note::JsonKeptAsString) {
+                        self.json_notes += 1;
+                    }
+                    out
+                }
+                Err(p) => {
+                    if col.nullable {
+                        self.problems.push((i, p.0));
+                    } else {
+                        self.row_problem
+                            .get_or_insert(format!("{}: {}", col.name, p.0));
+                    }
+                    Out::Null
+                }
+            };
+            if let (Some(set), Out::Text(s)) = (col.one_of, &out) {
+                if !set.contains(&s.as_str()) {
+                    self.row_problem.get_or_insert(format!(
+                        "{}: {s:?} is not one of {} (CHECK)",
+                        col.name,
+                        set.join(", ")
+                    ));
+                }
+            }
+            if let (Some(parent), Out::Int(id)) = (col.references, &out) {
+                let known = parents(parent).is_some_and(|ids| ids.contains(id));
+                if !known {
+                    let why = format!(
+                        "{}: {parent} {id} does not exist or was quarantined",
+                        col.name
+                    );
+                    if col.nullable {
+                        self.problems.push((i, why));
+                        out = Out::Null;
+                    } else {
+                        self.row_problem.get_or_insert(why);
+                    }
+                }
+            }
+            if matches!(out, Out::Null) && !col.nullable && self.row_problem.is_none() {
+                self.row_problem = Some(format!("{}: NULL where NOT NULL", col.name));
+            }
+            self.outs.push(out);
+        }
+        Ok(())
+    }
 }
 
 /// Appends one field in binary COPY form and hashes the same value.
