@@ -58,12 +58,39 @@ pub fn rollback(
     managed: &Managed,
 ) -> Result<RolledBack, RollbackError> {
     let _lock = crate::playbook::state::Lock::acquire(state_dir).map_err(failed)?;
+    let (dir, target) = last_run(state_dir, config)?;
+    let (entries, handler_defs, refused) = sift(&target, managed);
+    let undo = Generation::begin(state_dir, &format!("rollback of {}", target.id));
+    undo.mark_rollback_of(&target.id);
+    let files = put_back(&dir, entries, &undo)?;
+    if files.iter().any(|f| f.path.starts_with("/etc/nginx")) {
+        nginx_accepts(state_dir, &undo)?;
+    }
+    undo.handlers(&handler_defs).map_err(failed)?;
+    undo.finish().map_err(failed)?;
+    history::mark_rolled_back(&dir, &undo.id()).map_err(failed)?;
+    let handlers = run_handlers(&handler_defs, services)?;
+    Ok(RolledBack {
+        generation: target.id,
+        command: target.command,
+        started: target.started,
+        files,
+        handlers,
+        refused,
+    })
+}
+
+/// The newest run that is neither rolled back nor a rollback; refused when it was the
+/// deployment's first (it created the config or the .env).
+fn last_run(
+    state_dir: &Path,
+    config: &Path,
+) -> Result<(PathBuf, history::Manifest), RollbackError> {
     let (dir, target) = history::list(state_dir)
         .into_iter()
         .rev()
         .find(|(_, m)| m.rolled_back.is_none() && m.rollback_of.is_none())
         .ok_or_else(|| RollbackError::Nothing(history::history_dir(state_dir)))?;
-    // The run that created the config or the .env was the deployment's first.
     let created = |e: &history::Entry| e.previous.is_none() && e.link.is_none();
     if target
         .files
@@ -75,6 +102,19 @@ pub fn rollback(
             target.id, target.started
         )));
     }
+    Ok((dir, target))
+}
+
+/// What of the manifest may be acted on: files init manages and handlers init defines;
+/// the rest is refused (and said).
+fn sift<'a>(
+    target: &'a history::Manifest,
+    managed: &Managed,
+) -> (
+    Vec<&'a history::Entry>,
+    Vec<crate::playbook::model::Handler>,
+    Vec<String>,
+) {
     let mut refused = Vec::new();
     let (entries, outside): (Vec<&history::Entry>, Vec<&history::Entry>) =
         target.files.iter().partition(|e| managed.has_path(&e.path));
@@ -92,8 +132,16 @@ pub fn rollback(
             }
         }
     }
-    let undo = Generation::begin(state_dir, &format!("rollback of {}", target.id));
-    undo.mark_rollback_of(&target.id);
+    (entries, handler_defs, refused)
+}
+
+/// Each file as it was before the run (recording today's version in `undo` first), in
+/// the order the run wrote them.
+fn put_back(
+    dir: &Path,
+    entries: Vec<&history::Entry>,
+    undo: &Generation,
+) -> Result<Vec<FileBack>, RollbackError> {
     // The service user owns no file init writes (a version from before it stopped owning
     // the .env comes back as root's).
     let service_uid =
@@ -105,7 +153,7 @@ pub fn rollback(
         if e.uid.is_some() && e.uid == service_uid {
             e.uid = Some(0);
         }
-        history::put_back(&dir, &e).map_err(failed)?;
+        history::put_back(dir, &e).map_err(failed)?;
         files.push(FileBack {
             path: e.path.clone(),
             action: if e.previous.is_some() || e.link.is_some() {
@@ -116,33 +164,41 @@ pub fn rollback(
         });
     }
     files.reverse();
-    if files.iter().any(|f| f.path.starts_with("/etc/nginx")) {
-        let out = Cmd::new("nginx", &["-t"])
-            .run_checked(true)
-            .map_err(failed)?;
-        if out.code != Some(0) {
-            // Put the files of before the rollback back; nothing was reloaded.
-            let newest = history::list(state_dir)
-                .into_iter()
-                .find(|(_, m)| m.id == undo.id());
-            if let Some((undo_dir, m)) = newest {
-                for e in &m.files {
-                    let _ = history::put_back(&undo_dir, e);
-                }
-                let _ = std::fs::remove_dir_all(undo_dir);
-            }
-            return Err(RollbackError::Failed(format!(
-                "nginx -t refuses the previous files (exit {:?}): {}; nothing was changed",
-                out.code,
-                crate::host::exec::tail(&out.stderr, 5).trim()
-            )));
-        }
+    Ok(files)
+}
+
+/// `nginx -t` on the files put back; when it refuses them, the files of before the
+/// rollback go back (from `undo`) and nothing was reloaded.
+fn nginx_accepts(state_dir: &Path, undo: &Generation) -> Result<(), RollbackError> {
+    let out = Cmd::new("nginx", &["-t"])
+        .run_checked(true)
+        .map_err(failed)?;
+    if out.code == Some(0) {
+        return Ok(());
     }
-    undo.handlers(&handler_defs).map_err(failed)?;
-    undo.finish().map_err(failed)?;
-    history::mark_rolled_back(&dir, &undo.id()).map_err(failed)?;
+    let newest = history::list(state_dir)
+        .into_iter()
+        .find(|(_, m)| m.id == undo.id());
+    if let Some((undo_dir, m)) = newest {
+        for e in &m.files {
+            let _ = history::put_back(&undo_dir, e);
+        }
+        let _ = std::fs::remove_dir_all(undo_dir);
+    }
+    Err(RollbackError::Failed(format!(
+        "nginx -t refuses the previous files (exit {:?}): {}; nothing was changed",
+        out.code,
+        crate::host::exec::tail(&out.stderr, 5).trim()
+    )))
+}
+
+/// The handlers the rolled-back run notified; nginx's reload waits for its new workers.
+fn run_handlers(
+    handler_defs: &[crate::playbook::model::Handler],
+    services: &dyn Services,
+) -> Result<Vec<String>, RollbackError> {
     let mut handlers = Vec::new();
-    for h in &handler_defs {
+    for h in handler_defs {
         let since = crate::host::proc::now_ticks();
         crate::playbook::steps::run_handler(h, services).map_err(|e| {
             RollbackError::Failed(format!(
@@ -161,12 +217,5 @@ pub fn rollback(
         }
         handlers.push(h.name.clone());
     }
-    Ok(RolledBack {
-        generation: target.id,
-        command: target.command,
-        started: target.started,
-        files,
-        handlers,
-        refused,
-    })
+    Ok(handlers)
 }
