@@ -37,6 +37,35 @@ pub fn text(r: &Report) -> String {
         r.state.as_str().to_uppercase(),
         r.manager
     );
+    out.push_str(&parts_table(r));
+    out.push('\n');
+    out.push_str(&figures(r));
+    if let Some(i) = &r.init {
+        out.push_str(&format!("\ninit: {i}\n"));
+    }
+    let problems: Vec<String> = r
+        .parts
+        .iter()
+        .flat_map(|p| p.problems.iter().map(move |x| format!("  {}: {x}", p.name)))
+        .collect();
+    if !problems.is_empty() {
+        out.push_str("\nproblems:\n");
+        out.push_str(&problems.join("\n"));
+        out.push('\n');
+    }
+    if !r.recent_errors.is_empty() {
+        out.push_str(
+            "\nerrors and warnings in the last hour (provision logs COMPONENT for more):\n",
+        );
+        for e in &r.recent_errors {
+            out.push_str(&format!("  {:<8} {}\n", e.component.name(), e.line));
+        }
+    }
+    out
+}
+
+/// One row per part: state, start at boot, version, uptime, where it listens, health.
+fn parts_table(r: &Report) -> String {
     let mut table = crate::table::plain(
         &[
             "part",
@@ -69,8 +98,12 @@ pub fn text(r: &Report) -> String {
             p.health.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    out.push_str(&crate::table::lines(&table));
-    out.push('\n');
+    crate::table::lines(&table)
+}
+
+/// The figures under the table: the pool, the cache, WebSockets, disks, refused requests.
+fn figures(r: &Report) -> String {
+    let mut out = String::new();
     if let Some(pool) = &r.pool {
         let used = pool.open.saturating_sub(pool.idle);
         out.push_str(&format!(
@@ -109,27 +142,6 @@ pub fn text(r: &Report) -> String {
             "requests refused by nginx's rate limits and access rules in the last hour: {}\n",
             r.refused_last_hour
         ));
-    }
-    if let Some(i) = &r.init {
-        out.push_str(&format!("\ninit: {i}\n"));
-    }
-    let problems: Vec<String> = r
-        .parts
-        .iter()
-        .flat_map(|p| p.problems.iter().map(move |x| format!("  {}: {x}", p.name)))
-        .collect();
-    if !problems.is_empty() {
-        out.push_str("\nproblems:\n");
-        out.push_str(&problems.join("\n"));
-        out.push('\n');
-    }
-    if !r.recent_errors.is_empty() {
-        out.push_str(
-            "\nerrors and warnings in the last hour (provision logs COMPONENT for more):\n",
-        );
-        for e in &r.recent_errors {
-            out.push_str(&format!("  {:<8} {}\n", e.component.name(), e.line));
-        }
     }
     out
 }
