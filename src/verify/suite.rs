@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::check::{self, CheckResult, Passed, Scope};
+use super::check::{self, CheckResult, Passed, Scope, Verdict};
 use super::{client, host_checks, http_checks, metrics, tls};
 use crate::settings::VerifySettings;
 
@@ -49,22 +49,7 @@ pub async fn remote_checks(
     let t = s.check_timeout;
     let url = s.url.as_str();
     let https = url.starts_with("https:");
-    // /metrics must be refused to a client that is not on loopback: from elsewhere that is
-    // us; on the host, we come from its public address.
-    let public = if s.remote {
-        Ok((s.url.clone(), client.clone()))
-    } else {
-        s.public_address
-            .or_else(public_address)
-            .map(|ip| match &s.resolve {
-                Some((name, addr)) => {
-                    let to = (name.clone(), SocketAddr::new(ip, addr.port()));
-                    (s.url.clone(), self::client(t, tls_config, Some(&to), true))
-                }
-                None => (with_host(url, ip), client.clone()),
-            })
-            .ok_or("this host has no non-loopback address to test from")
-    };
+    let public = public_vantage(s, client, tls_config);
     let token = s.token.as_ref().map(|t| t.expose());
     let connector = if https {
         Some(tokio_tungstenite::Connector::Rustls(Arc::clone(tls_config)))
@@ -72,14 +57,7 @@ pub async fn remote_checks(
         None
     };
     let ws_connect = s.resolve.as_ref().map(|r| r.1);
-    let tls_target = url::Url::parse(url).ok().and_then(|u| {
-        let name = u.host_str()?.to_string();
-        let connect = match &s.resolve {
-            Some((_, addr)) => addr.to_string(),
-            None => format!("{}:{}", name, u.port_or_known_default()?),
-        };
-        Some((name, connect))
-    });
+    let tls_target = tls_target(s);
     let (health, ready, headers, gzip, metrics, limit, ws, tls, redirect) = tokio::join!(
         check::run(
             "health via nginx",
@@ -128,26 +106,75 @@ pub async fn remote_checks(
                 )),
             }
         }),
-        check::run("http redirects to https", Scope::Remote, t, async {
-            let from = match (&s.https_redirect_from, https) {
-                (Some(from), _) => from.clone(),
-                (None, true) => match &tls_target {
-                    Some((name, _)) => format!("http://{name}"),
-                    None => return Err("no host in the URL".to_string()),
-                },
-                (None, false) => {
-                    return Ok(Passed::NothingToCheck(
-                        "plain http: no TLS configured".into(),
-                    ))
-                }
-            };
-            let plain = self::client(t, tls_config, None, false);
-            http_checks::redirects_to_https(&plain, &from).await
-        }),
+        check::run(
+            "http redirects to https",
+            Scope::Remote,
+            t,
+            redirect_check(s, tls_config, tls_target.as_ref(), https)
+        ),
     );
     vec![
         health, ready, headers, gzip, metrics, limit, ws, tls, redirect,
     ]
+}
+
+/// Where /metrics is asked from to see it refused: a client that is not on loopback. From
+/// elsewhere that is us; on the host, we come from its public address.
+fn public_vantage(
+    s: &VerifySettings,
+    client: &reqwest::Client,
+    tls_config: &Arc<rustls::ClientConfig>,
+) -> Result<(String, reqwest::Client), &'static str> {
+    if s.remote {
+        return Ok((s.url.clone(), client.clone()));
+    }
+    s.public_address
+        .or_else(public_address)
+        .map(|ip| match &s.resolve {
+            Some((name, addr)) => {
+                let to = (name.clone(), SocketAddr::new(ip, addr.port()));
+                (
+                    s.url.clone(),
+                    self::client(s.check_timeout, tls_config, Some(&to), true),
+                )
+            }
+            None => (with_host(&s.url, ip), client.clone()),
+        })
+        .ok_or("this host has no non-loopback address to test from")
+}
+
+/// The site's TLS name and the address to connect to for it (loopback on the host).
+fn tls_target(s: &VerifySettings) -> Option<(String, String)> {
+    let u = url::Url::parse(&s.url).ok()?;
+    let name = u.host_str()?.to_string();
+    let connect = match &s.resolve {
+        Some((_, addr)) => addr.to_string(),
+        None => format!("{}:{}", name, u.port_or_known_default()?),
+    };
+    Some((name, connect))
+}
+
+/// Plain http to the site answers with a redirect to https (nothing to check without TLS).
+async fn redirect_check(
+    s: &VerifySettings,
+    tls_config: &Arc<rustls::ClientConfig>,
+    tls_target: Option<&(String, String)>,
+    https: bool,
+) -> Verdict {
+    let from = match (&s.https_redirect_from, https) {
+        (Some(from), _) => from.clone(),
+        (None, true) => match tls_target {
+            Some((name, _)) => format!("http://{name}"),
+            None => return Err("no host in the URL".to_string()),
+        },
+        (None, false) => {
+            return Ok(Passed::NothingToCheck(
+                "plain http: no TLS configured".into(),
+            ))
+        }
+    };
+    let plain = self::client(s.check_timeout, tls_config, None, false);
+    http_checks::redirects_to_https(&plain, &from).await
 }
 
 pub async fn host_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<CheckResult> {
