@@ -260,6 +260,18 @@ async fn runs_list_filters_and_keyset_pages() {
     app.stop().await;
 }
 
+/// EXPLAIN of exactly the SQL a route sends (its page's `push_select`), with the same
+/// bound values.
+async fn explain(
+    pool: &sqlx::PgPool,
+    push: impl FnOnce(&mut sqlx::QueryBuilder<'_, sqlx::Postgres>),
+) -> String {
+    let mut qb = sqlx::QueryBuilder::new("EXPLAIN ");
+    push(&mut qb);
+    let rows: Vec<String> = qb.build_query_scalar().fetch_all(pool).await.unwrap();
+    rows.join("\n")
+}
+
 /// A sequential scan of the paged tables (the suites joined in are a page or two, which a
 /// planner may rightly read whole).
 fn paged_table_scanned(plan: &str) -> bool {
@@ -294,26 +306,6 @@ async fn keyset_pages_are_index_range_scans() {
     .await
     .unwrap();
     sqlx::query("ANALYZE").execute(&app.pool).await.unwrap();
-    // EXPLAIN of exactly the SQL the routes send, with the same bound values.
-    let pool = app.pool.clone();
-    let explain_runs = |page: RunsPage| {
-        let pool = pool.clone();
-        async move {
-            let mut qb = sqlx::QueryBuilder::new("EXPLAIN ");
-            page.push_select(&mut qb);
-            let rows: Vec<String> = qb.build_query_scalar().fetch_all(&pool).await.unwrap();
-            rows.join("\n")
-        }
-    };
-    let explain_results = |page: ResultsPage| {
-        let pool = pool.clone();
-        async move {
-            let mut qb = sqlx::QueryBuilder::new("EXPLAIN ");
-            page.push_select(&mut qb);
-            let rows: Vec<String> = qb.build_query_scalar().fetch_all(&pool).await.unwrap();
-            rows.join("\n")
-        }
-    };
     let runs = |f: fn(&mut RunsPage)| {
         let mut page = RunsPage {
             before: Some(15000),
@@ -331,8 +323,8 @@ async fn keyset_pages_are_index_range_scans() {
     };
     // The unfiltered pages, what the dashboard reads most: a range scan in index order.
     let strict = [
-        explain_runs(runs(|_| {})).await,
-        explain_results(results(None)).await,
+        explain(&app.pool, |qb| runs(|_| {}).push_select(qb)).await,
+        explain(&app.pool, |qb| results(None).push_select(qb)).await,
     ];
     for plan in &strict {
         println!("{plan}\n");
@@ -349,10 +341,16 @@ async fn keyset_pages_are_index_range_scans() {
     }
     // Filtered pages: an index either way (the planner picks which), never a table scan.
     let filtered = [
-        explain_runs(runs(|p| p.suite = Some(3))).await,
-        explain_runs(runs(|p| p.status = Some("failed".into()))).await,
-        explain_runs(runs(|p| p.env = Some("prod".into()))).await,
-        explain_results(results(Some("fail"))).await,
+        explain(&app.pool, |qb| runs(|p| p.suite = Some(3)).push_select(qb)).await,
+        explain(&app.pool, |qb| {
+            runs(|p| p.status = Some("failed".into())).push_select(qb)
+        })
+        .await,
+        explain(&app.pool, |qb| {
+            runs(|p| p.env = Some("prod".into())).push_select(qb)
+        })
+        .await,
+        explain(&app.pool, |qb| results(Some("fail")).push_select(qb)).await,
     ];
     for plan in &filtered {
         println!("{plan}\n");
