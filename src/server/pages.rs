@@ -18,18 +18,18 @@ pub struct RunsPage {
 }
 
 impl RunsPage {
-    /// Appends the page's SELECT to `qb` (a route starts from an empty builder, the plan
+    /// Appends the page's SELECT to `qb`, its values bound by move (a route starts from an empty builder, the plan
     /// test from `EXPLAIN `).
-    pub fn push_select(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+    pub fn push_select(self, qb: &mut QueryBuilder<'_, Postgres>) {
         qb.push(format!("SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE true"));
         if let Some(suite) = self.suite {
             qb.push(" AND r.suite_id = ").push_bind(suite);
         }
-        if let Some(status) = &self.status {
-            qb.push(" AND r.status = ").push_bind(status.clone());
+        if let Some(status) = self.status {
+            qb.push(" AND r.status = ").push_bind(status);
         }
-        if let Some(env) = &self.env {
-            qb.push(" AND r.environment = ").push_bind(env.clone());
+        if let Some(env) = self.env {
+            qb.push(" AND r.environment = ").push_bind(env);
         }
         if let Some(before) = self.before {
             qb.push(" AND r.id < ").push_bind(before);
@@ -50,13 +50,13 @@ pub struct ResultsPage {
 
 impl ResultsPage {
     /// Appends the page's SELECT to `qb`.
-    pub fn push_select(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+    pub fn push_select(self, qb: &mut QueryBuilder<'_, Postgres>) {
         qb.push(format!(
             "SELECT {RESULT_COLUMNS} FROM validation_results WHERE run_id = "
         ));
         qb.push_bind(self.run_id);
-        if let Some(status) = &self.status {
-            qb.push(" AND status = ").push_bind(status.clone());
+        if let Some(status) = self.status {
+            qb.push(" AND status = ").push_bind(status);
         }
         if let Some(after) = self.after {
             qb.push(" AND id > ").push_bind(after);
