@@ -110,37 +110,16 @@ pub fn detect(root: &Path) -> Result<Facts, FactsError> {
                 .then(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         })
         .unwrap_or(1);
-    let memory_bytes = proc::memory_bytes(root).unwrap_or(0);
-    let listening = proc::listeners(root);
-
+    let hardware = Hardware {
+        cpus,
+        memory_bytes: proc::memory_bytes(root).unwrap_or(0),
+        listening: proc::listeners(root),
+    };
     // macOS: no os-release, a SystemVersion.plist and (for us) Homebrew.
     let plist = root.join("System/Library/CoreServices/SystemVersion.plist");
     if let Ok(text) = std::fs::read_to_string(&plist) {
-        let version = plist_value(&text, "ProductVersion").unwrap_or_default();
-        let homebrew_prefix = ["opt/homebrew", "usr/local"]
-            .iter()
-            .find(|p| exists(root, &format!("{p}/bin/brew")))
-            .map(|p| PathBuf::from("/").join(p));
-        if homebrew_prefix.is_none() {
-            return Err(FactsError::Unsupported {
-                root: shown,
-                found: format!("macOS {version} without Homebrew (install it from brew.sh first)"),
-            });
-        }
-        return Ok(Facts {
-            distribution: "macos".into(),
-            pretty_name: format!("macOS {version}"),
-            version,
-            family: Family::MacOs,
-            package_manager: PackageManager::Brew,
-            init: InitSystem::Launchd,
-            cpus,
-            memory_bytes,
-            listening,
-            homebrew_prefix,
-        });
+        return macos(root, &text, hardware);
     }
-
     let text = std::fs::read_to_string(root.join("etc/os-release"))
         .or_else(|_| std::fs::read_to_string(root.join("usr/lib/os-release")))
         .map_err(|_| FactsError::Unsupported {
@@ -162,21 +141,8 @@ pub fn detect(root: &Path) -> Result<Facts, FactsError> {
     .filter(|pm| pm.probes().iter().any(|p| exists(root, p)))
     .collect();
     let family = family_of(&id, &like);
-    // The family's own manager when present (dnf before yum), else what the probe found.
-    let preferred: &[PackageManager] = match family {
-        Some(Family::Debian) => &[PackageManager::Apt],
-        Some(Family::RedHat) => &[PackageManager::Dnf, PackageManager::Yum],
-        Some(Family::Alpine) => &[PackageManager::Apk],
-        Some(Family::Arch) => &[PackageManager::Pacman],
-        Some(Family::Suse) => &[PackageManager::Zypper],
-        _ => &[],
-    };
-    let package_manager = preferred
-        .iter()
-        .copied()
-        .find(|pm| installed.contains(pm))
-        .or_else(|| installed.first().copied());
-    let (Some(family), Some(package_manager)) = (family, package_manager) else {
+    let (Some(family), Some(package_manager)) = (family, package_manager(family, &installed))
+    else {
         return Err(FactsError::Unsupported {
             root: shown,
             found: format!(
@@ -191,7 +157,74 @@ pub fn detect(root: &Path) -> Result<Facts, FactsError> {
             ),
         });
     };
-    let init = match proc::pid1(root).as_deref() {
+    Ok(Facts {
+        distribution: id.clone(),
+        version: os.get("VERSION_ID").unwrap_or("").to_string(),
+        pretty_name: os.get("PRETTY_NAME").unwrap_or(&id).to_string(),
+        family,
+        package_manager,
+        init: init_system(root),
+        cpus: hardware.cpus,
+        memory_bytes: hardware.memory_bytes,
+        listening: hardware.listening,
+        homebrew_prefix: None,
+    })
+}
+
+/// What `/proc` says about the machine, whatever the system on it.
+struct Hardware {
+    cpus: usize,
+    memory_bytes: u64,
+    listening: Vec<proc::Listener>,
+}
+
+/// macOS, from its SystemVersion.plist; refused without Homebrew.
+fn macos(root: &Path, plist: &str, hardware: Hardware) -> Result<Facts, FactsError> {
+    let version = plist_value(plist, "ProductVersion").unwrap_or_default();
+    let homebrew_prefix = ["opt/homebrew", "usr/local"]
+        .iter()
+        .find(|p| exists(root, &format!("{p}/bin/brew")))
+        .map(|p| PathBuf::from("/").join(p));
+    if homebrew_prefix.is_none() {
+        return Err(FactsError::Unsupported {
+            root: root.display().to_string(),
+            found: format!("macOS {version} without Homebrew (install it from brew.sh first)"),
+        });
+    }
+    Ok(Facts {
+        distribution: "macos".into(),
+        pretty_name: format!("macOS {version}"),
+        version,
+        family: Family::MacOs,
+        package_manager: PackageManager::Brew,
+        init: InitSystem::Launchd,
+        cpus: hardware.cpus,
+        memory_bytes: hardware.memory_bytes,
+        listening: hardware.listening,
+        homebrew_prefix,
+    })
+}
+
+/// The family's own manager when present (dnf before yum), else what the probe found.
+fn package_manager(family: Option<Family>, installed: &[PackageManager]) -> Option<PackageManager> {
+    let preferred: &[PackageManager] = match family {
+        Some(Family::Debian) => &[PackageManager::Apt],
+        Some(Family::RedHat) => &[PackageManager::Dnf, PackageManager::Yum],
+        Some(Family::Alpine) => &[PackageManager::Apk],
+        Some(Family::Arch) => &[PackageManager::Pacman],
+        Some(Family::Suse) => &[PackageManager::Zypper],
+        _ => &[],
+    };
+    preferred
+        .iter()
+        .copied()
+        .find(|pm| installed.contains(pm))
+        .or_else(|| installed.first().copied())
+}
+
+/// PID 1's name decides; without a readable /proc, the runtime directories do.
+fn init_system(root: &Path) -> InitSystem {
+    match proc::pid1(root).as_deref() {
         Some("systemd") => InitSystem::Systemd,
         Some("init" | "openrc-init")
             if exists(root, "sbin/openrc") || exists(root, "run/openrc") =>
@@ -202,19 +235,7 @@ pub fn detect(root: &Path) -> Result<Facts, FactsError> {
         None if exists(root, "run/systemd/system") => InitSystem::Systemd,
         None if exists(root, "run/openrc") => InitSystem::OpenRc,
         None => InitSystem::None,
-    };
-    Ok(Facts {
-        distribution: id.clone(),
-        version: os.get("VERSION_ID").unwrap_or("").to_string(),
-        pretty_name: os.get("PRETTY_NAME").unwrap_or(&id).to_string(),
-        family,
-        package_manager,
-        init,
-        cpus,
-        memory_bytes,
-        listening,
-        homebrew_prefix: None,
-    })
+    }
 }
 
 /// `<key>NAME</key><string>VALUE</string>` from an XML plist.

@@ -115,26 +115,8 @@ pub fn convert(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>), Probl
     if let ValueRef::Null = v {
         return Ok((Out::Null, None));
     }
-    let plain = |o| Ok((o, None));
     match kind {
-        Kind::Numeric => match v {
-            ValueRef::Integer(i) => {
-                let (neg, digits, exp) = super::numeric::normalize_decimal(
-                    i < 0,
-                    i.unsigned_abs().to_string().as_bytes(),
-                    b"",
-                    0,
-                );
-                plain(Out::Dec(
-                    format!("{}{}", if neg { "-" } else { "" }, digits),
-                    exp,
-                ))
-            }
-            ValueRef::Real(f) => exact_decimal(f).map(|o| (o, None)),
-            ValueRef::Text(b) => Err(Problem(format!("text {} is not a number", shown(b)))),
-            ValueRef::Blob(_) => Err(Problem("a BLOB where a number was expected".into())),
-            ValueRef::Null => unreachable!(),
-        },
+        Kind::Numeric => to_numeric(v),
         Kind::Bytea => match v {
             ValueRef::Blob(b) | ValueRef::Text(b) => plain(Out::Bytes(b.to_vec())),
             ValueRef::Integer(_) | ValueRef::Real(_) => {
@@ -179,44 +161,81 @@ pub fn convert(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>), Probl
             ValueRef::Blob(_) => Err(Problem("a BLOB where a boolean was expected".into())),
             ValueRef::Null => unreachable!(),
         },
-        Kind::Timestamptz => match v {
-            ValueRef::Text(b) => {
-                let s = text(b)?;
-                parse_timestamp(&s).map(|t| (Out::Ts(t), None))
-            }
-            ValueRef::Integer(secs) => {
-                epoch_micros(secs as i128 * 1_000_000).map(|t| (Out::Ts(t), None))
-            }
-            ValueRef::Real(f) => {
-                let micros = (f * 1e6).round();
-                if !micros.is_finite() || micros / 1e6 != f {
-                    return Err(Problem(format!(
-                        "epoch {f} is not exact to the microsecond"
-                    )));
-                }
-                epoch_micros(micros as i128).map(|t| (Out::Ts(t), None))
-            }
-            ValueRef::Blob(_) => Err(Problem("a BLOB where a timestamp was expected".into())),
-            ValueRef::Null => unreachable!(),
-        },
-        Kind::Jsonb => match v {
-            ValueRef::Text(b) => {
-                let s = text(b)?;
-                match check_json(&s) {
-                    Ok(()) => plain(Out::Json(s)),
-                    Err(_) => Ok((
-                        Out::Json(serde_json::to_string(&s).expect("a string serializes")),
-                        Some(Note::JsonKeptAsString),
-                    )),
-                }
-            }
-            ValueRef::Integer(i) => plain(Out::Json(i.to_string())),
-            ValueRef::Real(f) if f.is_finite() => plain(Out::Json(format!("{f:?}"))),
-            ValueRef::Real(f) => Err(Problem(format!("{f} has no JSON form"))),
-            ValueRef::Blob(_) => Err(Problem("a BLOB where JSON was expected".into())),
-            ValueRef::Null => unreachable!(),
-        },
+        Kind::Timestamptz => to_timestamp(v),
+        Kind::Jsonb => to_json(v),
     }
+}
+
+/// A number as an exact decimal (a REAL by its exact binary value).
+fn to_numeric(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+    match v {
+        ValueRef::Integer(i) => {
+            let (neg, digits, exp) = super::numeric::normalize_decimal(
+                i < 0,
+                i.unsigned_abs().to_string().as_bytes(),
+                b"",
+                0,
+            );
+            plain(Out::Dec(
+                format!("{}{}", if neg { "-" } else { "" }, digits),
+                exp,
+            ))
+        }
+        ValueRef::Real(f) => exact_decimal(f).map(|o| (o, None)),
+        ValueRef::Text(b) => Err(Problem(format!("text {} is not a number", shown(b)))),
+        ValueRef::Blob(_) => Err(Problem("a BLOB where a number was expected".into())),
+        ValueRef::Null => unreachable!(),
+    }
+}
+
+/// Text in any accepted timestamp form, or epoch seconds (integer or exact REAL).
+fn to_timestamp(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+    match v {
+        ValueRef::Text(b) => {
+            let s = text(b)?;
+            parse_timestamp(&s).map(|t| (Out::Ts(t), None))
+        }
+        ValueRef::Integer(secs) => {
+            epoch_micros(secs as i128 * 1_000_000).map(|t| (Out::Ts(t), None))
+        }
+        ValueRef::Real(f) => {
+            let micros = (f * 1e6).round();
+            if !micros.is_finite() || micros / 1e6 != f {
+                return Err(Problem(format!(
+                    "epoch {f} is not exact to the microsecond"
+                )));
+            }
+            epoch_micros(micros as i128).map(|t| (Out::Ts(t), None))
+        }
+        ValueRef::Blob(_) => Err(Problem("a BLOB where a timestamp was expected".into())),
+        ValueRef::Null => unreachable!(),
+    }
+}
+
+/// Text that is JSON as it is, other text kept as a JSON string (and noted), numbers as JSON numbers.
+fn to_json(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+    match v {
+        ValueRef::Text(b) => {
+            let s = text(b)?;
+            match check_json(&s) {
+                Ok(()) => plain(Out::Json(s)),
+                Err(_) => Ok((
+                    Out::Json(serde_json::to_string(&s).expect("a string serializes")),
+                    Some(Note::JsonKeptAsString),
+                )),
+            }
+        }
+        ValueRef::Integer(i) => plain(Out::Json(i.to_string())),
+        ValueRef::Real(f) if f.is_finite() => plain(Out::Json(format!("{f:?}"))),
+        ValueRef::Real(f) => Err(Problem(format!("{f} has no JSON form"))),
+        ValueRef::Blob(_) => Err(Problem("a BLOB where JSON was expected".into())),
+        ValueRef::Null => unreachable!(),
+    }
+}
+
+/// A converted value with nothing to note.
+fn plain(o: Out) -> Result<(Out, Option<Note>), Problem> {
+    Ok((o, None))
 }
 
 /// SQLite text as a PostgreSQL text value: valid UTF-8 without NUL, or a problem.

@@ -59,6 +59,49 @@ fn absurd_password_hashes(
 pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan, MigrateError> {
     let schema = src.describe()?;
     let dashboard_tables = dashboard::tables();
+    let legacy = is_legacy(src, &schema, mode)?;
+    let to_infer = sort_tables(src, &schema, &dashboard_tables, legacy)?;
+    let conn = src.connect()?;
+    if legacy {
+        report.notes.extend(absurd_password_hashes(&conn)?);
+    }
+    let mut taken = HashSet::new();
+    let mut inferred = Vec::new();
+    for name in &to_infer {
+        let i = infer::infer(&conn, name, &mut taken)
+            .map_err(|e| MigrateError::Read(format!("inferring the types of {name}: {e}")))?;
+        report.notes.extend(i.notes.iter().cloned());
+        inferred.push(i);
+    }
+    report_skipped(&schema, &dashboard_tables, legacy, report);
+    let mut tables = if legacy { dashboard_tables } else { Vec::new() };
+    let mut columns = present_columns(&tables, &schema);
+    for i in &inferred {
+        columns.insert(i.table.name, i.table.columns.clone());
+        tables.push(i.table.clone());
+    }
+    report.mode = match (legacy, inferred.is_empty()) {
+        (true, true) => "dashboard",
+        (true, false) => "dashboard+inferred",
+        (false, _) => "inferred",
+    }
+    .into();
+    Ok(Plan {
+        tables,
+        columns,
+        schema,
+        legacy,
+        inferred,
+    })
+}
+
+/// Whether the source is the legacy dashboard: it has every legacy table and the mode
+/// allows it. `--schema dashboard` on anything else is refused, naming what is missing.
+fn is_legacy(
+    src: &Source,
+    schema: &source::Schema,
+    mode: SchemaMode,
+) -> Result<bool, MigrateError> {
     let missing: Vec<&str> = dashboard::LEGACY_TABLES
         .iter()
         .copied()
@@ -73,17 +116,28 @@ pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan,
             missing.join(", ")
         )));
     }
+    Ok(legacy)
+}
+
+/// The source's tables that are not the dashboard's own, whose types are inferred. A
+/// dashboard-named table of another shape, or a legacy table with columns the dashboard
+/// has no place for, is refused: nothing is dropped silently.
+fn sort_tables(
+    src: &Source,
+    schema: &source::Schema,
+    dashboard_tables: &[Table],
+    legacy: bool,
+) -> Result<Vec<String>, MigrateError> {
     let mut extra_columns = Vec::new();
     let mut to_infer = Vec::new();
     for t in schema.tables.iter().filter(|t| !t.virtual_table) {
         match dashboard_tables.iter().find(|d| d.name == t.name) {
-            Some(d) if legacy => {
-                for c in &t.columns {
-                    if d.column(c).is_none() {
-                        extra_columns.push(format!("{}.{c}", t.name));
-                    }
-                }
-            }
+            Some(d) if legacy => extra_columns.extend(
+                t.columns
+                    .iter()
+                    .filter(|c| d.column(c).is_none())
+                    .map(|c| format!("{}.{c}", t.name)),
+            ),
             Some(_) => {
                 return Err(MigrateError::Unsupported(format!(
                     "{}: table {} has the name of one of the dashboard's own tables but not its \
@@ -104,24 +158,23 @@ pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan,
             extra_columns.join(", ")
         )));
     }
+    Ok(to_infer)
+}
+
+/// What is not migrated, with why: virtual tables, views, triggers, and the legacy
+/// tables' indexes (the dashboard schema brings its own).
+fn report_skipped(
+    schema: &source::Schema,
+    dashboard_tables: &[Table],
+    legacy: bool,
+    report: &mut Report,
+) {
     for t in schema.tables.iter().filter(|t| t.virtual_table) {
         report.skipped.push(report::Skipped {
             kind: "virtual table".into(),
             name: t.name.clone(),
             why: "virtual tables belong to a SQLite extension; their data is not migrated".into(),
         });
-    }
-    let conn = src.connect()?;
-    if legacy {
-        report.notes.extend(absurd_password_hashes(&conn)?);
-    }
-    let mut taken = HashSet::new();
-    let mut inferred = Vec::new();
-    for name in &to_infer {
-        let i = infer::infer(&conn, name, &mut taken)
-            .map_err(|e| MigrateError::Read(format!("inferring the types of {name}: {e}")))?;
-        report.notes.extend(i.notes.iter().cloned());
-        inferred.push(i);
     }
     for o in &schema.others {
         let why = match o.kind.as_str() {
@@ -137,38 +190,28 @@ pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan,
         };
         report.skip(o, why);
     }
-    let mut tables = if legacy { dashboard_tables } else { Vec::new() };
-    let mut columns = HashMap::new();
-    for t in &tables {
-        let present: Vec<Column> = match schema.table(t.name) {
-            Some(st) => t
-                .columns
-                .iter()
-                .filter(|c| st.columns.iter().any(|s| s == c.name))
-                .cloned()
-                .collect(),
-            None => Vec::new(),
-        };
-        columns.insert(t.name, present);
-    }
-    for i in &inferred {
-        columns.insert(i.table.name, i.table.columns.clone());
-        tables.push(i.table.clone());
-    }
-    report.mode = if legacy && inferred.is_empty() {
-        "dashboard".into()
-    } else if legacy {
-        "dashboard+inferred".into()
-    } else {
-        "inferred".into()
-    };
-    Ok(Plan {
-        tables,
-        columns,
-        schema,
-        legacy,
-        inferred,
-    })
+}
+
+/// Per dashboard table: the target columns the source has, in target order.
+fn present_columns(
+    tables: &[Table],
+    schema: &source::Schema,
+) -> HashMap<&'static str, Vec<Column>> {
+    tables
+        .iter()
+        .map(|t| {
+            let present = match schema.table(t.name) {
+                Some(st) => t
+                    .columns
+                    .iter()
+                    .filter(|c| st.columns.iter().any(|s| s == c.name))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            (t.name, present)
+        })
+        .collect()
 }
 
 impl Plan {

@@ -58,24 +58,10 @@ impl Decoder {
     /// Consumes complete tuples from the buffer.
     fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
         self.buf.extend_from_slice(chunk);
-        if !self.header_done {
-            if !self.need(19) {
-                return Ok(());
-            }
-            if &self.buf[..11] != b"PGCOPY\n\xff\r\n\0" {
-                return Err("bad signature".into());
-            }
-            let ext = i32::from_be_bytes(self.buf[15..19].try_into().unwrap()) as usize;
-            if !self.need(19 + ext) {
-                return Ok(());
-            }
-            self.pos = 19 + ext;
-            self.header_done = true;
+        if !self.header_done && !self.header()? {
+            return Ok(());
         }
-        loop {
-            if self.ended || !self.need(2) {
-                break;
-            }
+        while !self.ended && self.need(2) {
             let start = self.pos;
             let n = i16::from_be_bytes(self.take(2).try_into().unwrap());
             if n == -1 {
@@ -85,22 +71,7 @@ impl Decoder {
             if n as usize != self.kinds.len() {
                 return Err(format!("{n} fields, expected {}", self.kinds.len()));
             }
-            // Check the whole tuple is here before hashing.
-            let mut p = self.pos;
-            let mut complete = true;
-            for _ in 0..n {
-                if self.buf.len() < p + 4 {
-                    complete = false;
-                    break;
-                }
-                let len = i32::from_be_bytes(self.buf[p..p + 4].try_into().unwrap());
-                p += 4 + len.max(0) as usize;
-                if self.buf.len() < p {
-                    complete = false;
-                    break;
-                }
-            }
-            if !complete {
+            if !self.tuple_complete(n as usize) {
                 self.pos = start;
                 break;
             }
@@ -110,51 +81,9 @@ impl Decoder {
                     self.row.null();
                     continue;
                 }
-                let kind = self.kinds[i];
                 let (from, to) = (self.pos, self.pos + len as usize);
                 self.pos = to;
-                let v = &self.buf[from..to];
-                let h = &mut self.row;
-                let fixed = |want: usize| {
-                    if v.len() == want {
-                        Ok(())
-                    } else {
-                        Err(format!("a {kind:?} field of {} bytes", v.len()))
-                    }
-                };
-                match kind {
-                    Kind::Int8 => {
-                        fixed(8)?;
-                        h.int(i64::from_be_bytes(v[..8].try_into().unwrap()))
-                    }
-                    Kind::Float8 => {
-                        fixed(8)?;
-                        h.float(f64::from_bits(u64::from_be_bytes(
-                            v[..8].try_into().unwrap(),
-                        )))
-                    }
-                    Kind::Bool => {
-                        fixed(1)?;
-                        h.bool(v[0] != 0)
-                    }
-                    Kind::Text => h.text(v),
-                    Kind::Bytea => h.bytes(v),
-                    Kind::Numeric => {
-                        let (neg, digits, exp) = super::numeric::decode(v)?;
-                        h.decimal(&format!("{}{digits}", if neg { "-" } else { "" }), exp);
-                    }
-                    Kind::Timestamptz => {
-                        fixed(8)?;
-                        h.timestamp(i64::from_be_bytes(v[..8].try_into().unwrap()))
-                    }
-                    Kind::Jsonb => {
-                        if v.first() != Some(&1) {
-                            return Err("unknown jsonb version".into());
-                        }
-                        let text = std::str::from_utf8(&v[1..]).map_err(|e| e.to_string())?;
-                        h.json(text).map_err(|e| e.0)?;
-                    }
-                }
+                hash_field(self.kinds[i], &self.buf[from..to], &mut self.row)?;
             }
             let row = self.row.finish_row();
             self.hash.add(row);
@@ -165,6 +94,85 @@ impl Decoder {
         }
         Ok(())
     }
+
+    /// Skips the COPY header once it is all here; false while it is not.
+    fn header(&mut self) -> Result<bool, String> {
+        if !self.need(19) {
+            return Ok(false);
+        }
+        if &self.buf[..11] != b"PGCOPY\n\xff\r\n\0" {
+            return Err("bad signature".into());
+        }
+        let ext = i32::from_be_bytes(self.buf[15..19].try_into().unwrap()) as usize;
+        if !self.need(19 + ext) {
+            return Ok(false);
+        }
+        self.pos = 19 + ext;
+        self.header_done = true;
+        Ok(true)
+    }
+
+    /// Whether the `n` fields after the position are all in the buffer (a tuple is hashed
+    /// whole or not at all).
+    fn tuple_complete(&self, n: usize) -> bool {
+        let mut p = self.pos;
+        for _ in 0..n {
+            if self.buf.len() < p + 4 {
+                return false;
+            }
+            let len = i32::from_be_bytes(self.buf[p..p + 4].try_into().unwrap());
+            p += 4 + len.max(0) as usize;
+            if self.buf.len() < p {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Hashes one non-NULL field of `kind`, decoded from PostgreSQL's binary form.
+fn hash_field(kind: Kind, v: &[u8], h: &mut RowHasher) -> Result<(), String> {
+    let fixed = |want: usize| {
+        if v.len() == want {
+            Ok(())
+        } else {
+            Err(format!("a {kind:?} field of {} bytes", v.len()))
+        }
+    };
+    match kind {
+        Kind::Int8 => {
+            fixed(8)?;
+            h.int(i64::from_be_bytes(v[..8].try_into().unwrap()))
+        }
+        Kind::Float8 => {
+            fixed(8)?;
+            h.float(f64::from_bits(u64::from_be_bytes(
+                v[..8].try_into().unwrap(),
+            )))
+        }
+        Kind::Bool => {
+            fixed(1)?;
+            h.bool(v[0] != 0)
+        }
+        Kind::Text => h.text(v),
+        Kind::Bytea => h.bytes(v),
+        Kind::Numeric => {
+            let (neg, digits, exp) = super::numeric::decode(v)?;
+            h.decimal(&format!("{}{digits}", if neg { "-" } else { "" }), exp);
+        }
+        Kind::Timestamptz => {
+            fixed(8)?;
+            h.timestamp(i64::from_be_bytes(v[..8].try_into().unwrap()))
+        }
+        Kind::Jsonb => {
+            if v.first() != Some(&1) {
+                return Err("unknown jsonb version".into());
+            }
+            let text = std::str::from_utf8(&v[1..]).map_err(|e| e.to_string())?;
+            h.json(text).map_err(|e| e.0)?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads `schema.table` (columns `cols` of kinds `kinds`) back and hashes it.

@@ -13,7 +13,7 @@ use serde::Serialize;
 use sqlx::Connection;
 
 use super::backup::{
-    archive_tables, checksum, conn_of, count_tables, failed, sidecar, BackupError, Manifest,
+    archive_tables, checksum, conn_of, count_tables, failed, sidecar, BackupError, Conn, Manifest,
 };
 use super::stack::Stack;
 use crate::host::psql::{ident, literal};
@@ -152,11 +152,28 @@ pub async fn stage(
         ident(&staging),
         ident(&role)
     ))?;
-    let drop_staging = |admin: &Admin| {
-        let _ = admin.run(format!("DROP DATABASE IF EXISTS {};", ident(&staging)));
-    };
+    // Anything wrong from here on leaves no half-restored database behind.
+    match fill(url, &c, &staging, file, &listed, manifest.as_ref()).await {
+        Ok(counts) => Ok((staging, counts)),
+        Err(e) => {
+            let _ = admin.run(format!("DROP DATABASE IF EXISTS {};", ident(&staging)));
+            Err(e)
+        }
+    }
+}
+
+/// Restores `file` into the new database `staging` and checks its row counts against the
+/// manifest (or, without one, that every table the archive lists is there).
+async fn fill(
+    url: &Secret,
+    c: &Conn,
+    staging: &str,
+    file: &Path,
+    listed: &[String],
+    manifest: Option<&Manifest>,
+) -> Result<BTreeMap<String, i64>, BackupError> {
     let restore = c
-        .cmd("pg_restore", &staging)
+        .cmd("pg_restore", staging)
         .arg("--no-owner")
         .arg("--no-privileges")
         .arg("--exit-on-error")
@@ -166,7 +183,6 @@ pub async fn stage(
         .await
         .map_err(failed)?
     {
-        drop_staging(admin);
         return Err(BackupError::Corrupt {
             file: file.to_path_buf(),
             why: format!("pg_restore failed part-way, so nothing was swapped in: {e}"),
@@ -174,7 +190,7 @@ pub async fn stage(
     }
     let mut staged_url = url::Url::parse(url.expose()).map_err(failed)?;
     staged_url.set_path(&format!("/{staging}"));
-    let counted = async {
+    let counts = async {
         let mut db = sqlx::PgConnection::connect(staged_url.as_str())
             .await
             .map_err(|e| e.to_string())?;
@@ -182,17 +198,9 @@ pub async fn stage(
         let _ = db.close().await;
         counts
     }
-    .await;
-    let counts = match counted {
-        Ok(c) => c,
-        Err(e) => {
-            drop_staging(admin);
-            return Err(BackupError::Database(format!(
-                "counting the restored rows: {e}"
-            )));
-        }
-    };
-    let expected: BTreeMap<String, i64> = match &manifest {
+    .await
+    .map_err(|e| BackupError::Database(format!("counting the restored rows: {e}")))?;
+    let expected: BTreeMap<String, i64> = match manifest {
         Some(m) => m.tables.clone(),
         None => listed.iter().map(|t| (t.clone(), -1)).collect(),
     };
@@ -205,7 +213,6 @@ pub async fn stage(
         .map(|(t, n)| format!("{t}: {n} in the backup, {:?} restored", counts.get(t)))
         .collect();
     if !wrong.is_empty() {
-        drop_staging(admin);
         return Err(BackupError::Corrupt {
             file: file.to_path_buf(),
             why: format!(
@@ -214,7 +221,7 @@ pub async fn stage(
             ),
         });
     }
-    Ok((staging, counts))
+    Ok(counts)
 }
 
 /// Swaps `staging` in under the app database's name (no one may be connected: the

@@ -98,18 +98,7 @@ pub fn restart(stack: &Stack, rolling: bool, progress: Progress<'_>) -> Result<(
     let svc = stack.services();
     let instances = stack.instances();
     if !rolling {
-        for i in instances {
-            let name = stack.instance_service(i);
-            svc.action(Action::Restart, &name)
-                .run()
-                .map_err(|e| RestartError::Failed(e.to_string()))?;
-            progress(&format!("restarted {name}"));
-        }
-        for i in instances {
-            wait_ready(i)?;
-            progress(&format!("{} ready", i.addr()));
-        }
-        return Ok(());
+        return restart_all(stack, progress);
     }
     if instances.len() < 2 {
         return Err(RestartError::Refused(format!(
@@ -135,26 +124,7 @@ pub fn restart(stack: &Stack, rolling: bool, progress: Progress<'_>) -> Result<(
                 i.addr()
             )));
         }
-        let out = drained(&site.original, i.port).map_err(RestartError::Failed)?;
-        std::fs::write(&site.saved, &site.original)
-            .map_err(|e| RestartError::Failed(format!("{}: {e}", site.saved.display())))?;
-        site.write(&out)?;
-        if let Err(e) = nginx_test() {
-            site.put_back()?;
-            return Err(e);
-        }
-        let drain_started = Instant::now();
-        let clean = reload_nginx(stack, &nginx)?;
-        progress(&format!(
-            "{} out of rotation; nginx's old workers {} after {:.1} s",
-            i.addr(),
-            if clean {
-                "finished"
-            } else {
-                "still hold long connections (WebSockets), closed by the restart"
-            },
-            drain_started.elapsed().as_secs_f64()
-        ));
+        take_out(stack, &site, &nginx, i, progress)?;
         let old_pid = crate::host::proc::listener_pids(i.port).first().copied();
         let name = stack.instance_service(i);
         let restarted = svc.action(Action::Restart, &name).run();
@@ -181,6 +151,56 @@ pub fn restart(stack: &Stack, rolling: bool, progress: Progress<'_>) -> Result<(
             instances.len()
         ));
     }
+    Ok(())
+}
+
+/// Every instance restarted at once (a short outage), then each waited for.
+fn restart_all(stack: &Stack, progress: Progress<'_>) -> Result<(), RestartError> {
+    let svc = stack.services();
+    for i in stack.instances() {
+        let name = stack.instance_service(i);
+        svc.action(Action::Restart, &name)
+            .run()
+            .map_err(|e| RestartError::Failed(e.to_string()))?;
+        progress(&format!("restarted {name}"));
+    }
+    for i in stack.instances() {
+        wait_ready(i)?;
+        progress(&format!("{} ready", i.addr()));
+    }
+    Ok(())
+}
+
+/// Takes instance `i` out of nginx's rotation: the site without it (the original saved
+/// first, so an interrupted restart can put it back), checked by `nginx -t`, reloaded,
+/// and waited for until the old workers finish their requests.
+fn take_out(
+    stack: &Stack,
+    site: &Site,
+    nginx: &str,
+    i: &Instance,
+    progress: Progress<'_>,
+) -> Result<(), RestartError> {
+    let out = drained(&site.original, i.port).map_err(RestartError::Failed)?;
+    std::fs::write(&site.saved, &site.original)
+        .map_err(|e| RestartError::Failed(format!("{}: {e}", site.saved.display())))?;
+    site.write(&out)?;
+    if let Err(e) = nginx_test() {
+        site.put_back()?;
+        return Err(e);
+    }
+    let drain_started = Instant::now();
+    let clean = reload_nginx(stack, nginx)?;
+    progress(&format!(
+        "{} out of rotation; nginx's old workers {} after {:.1} s",
+        i.addr(),
+        if clean {
+            "finished"
+        } else {
+            "still hold long connections (WebSockets), closed by the restart"
+        },
+        drain_started.elapsed().as_secs_f64()
+    ));
     Ok(())
 }
 

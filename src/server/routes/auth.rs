@@ -34,22 +34,60 @@ fn behind_tls(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
-pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
-    let is_json = req
-        .headers()
+/// The login takes JSON only (a form post from another site cannot log anyone in).
+fn require_json(headers: &HeaderMap) -> ApiResult<()> {
+    let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             let mime = v.split(';').next().unwrap_or("").trim();
             mime.eq_ignore_ascii_case("application/json")
         });
-    if !is_json {
-        return Err(ApiError::new(
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the login as Content-Type: application/json",
-        ));
+        ))
     }
+}
+
+/// 429 with Retry-After: too many failed logins for this user name or this client.
+fn too_many_failures(which: impl std::fmt::Display, window: std::time::Duration) -> Response {
+    let mut resp = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_failed_logins",
+        format!(
+            "too many failed logins for this {which}; wait up to {} s and retry",
+            window.as_secs()
+        ),
+    )
+    .into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(window.as_secs()));
+    resp
+}
+
+/// Checks a password off the async threads, a few hashes at a time; when the request
+/// times out, this stops waiting (the permit travels with the hash, so one that started
+/// still counts until it ends).
+async fn verify_password(state: &AppState, stored: String, password: String) -> ApiResult<bool> {
+    let permit = Arc::clone(&state.hash_permits)
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal())?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        password::verify(&stored, &password)
+    })
+    .await
+    .map_err(|_| ApiError::internal())
+}
+
+pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
+    require_json(req.headers())?;
     let secure = behind_tls(req.headers());
     let peer = req
         .extensions()
@@ -66,20 +104,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Res
     let limits = &state.settings.limits;
     let keys = throttle::Keys::new(&body.username, client);
     if let Some(which) = state.throttle.refused(&state.cache, &keys, limits).await {
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_failed_logins",
-            format!(
-                "too many failed logins for this {which}; wait up to {} s and retry",
-                limits.login_window.as_secs()
-            ),
-        )
-        .into_response();
-        resp.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(limits.login_window.as_secs()),
-        );
-        return Ok(resp);
+        return Ok(too_many_failures(which, limits.login_window));
     }
     let mut conn = state.conn().await?;
     let row = sqlx::query(
@@ -99,19 +124,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Res
         state.throttle.failed(&state.cache, &keys, limits).await;
         return Err(failed());
     }
-    // A few hashes at a time; when the request times out, this stops waiting (the permit
-    // travels with the hash, so one that started still counts until it ends).
-    let permit = Arc::clone(&state.hash_permits)
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::internal())?;
-    let pw = body.password;
-    let matched = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        password::verify(&stored, &pw)
-    })
-    .await
-    .map_err(|_| ApiError::internal())?;
+    let matched = verify_password(&state, stored, body.password).await?;
     let row = match row {
         Some(r) if matched && r.try_get::<bool, _>("is_active")? => r,
         _ => {
