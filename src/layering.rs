@@ -13,12 +13,13 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("settings", &[]),
     ("render", &[]),
     ("table", &[]),
+    ("causes", &[]),
     ("logging", &["settings"]),
     ("host", &["settings"]),
     ("server", &["passwords", "schema", "settings"]),
     ("fixture", &["passwords", "schema"]),
     ("migrate", &["passwords", "schema", "settings"]),
-    ("playbook", &["host", "render", "settings"]),
+    ("playbook", &["causes", "host", "render", "settings"]),
     ("verify", &["host", "schema", "settings", "table"]),
     (
         "init",
@@ -29,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "commands",
         &[
+            "causes",
             "cli",
             "fixture",
             "host",

@@ -1,6 +1,7 @@
 //! `provision`: takes a fresh Linux host to a verified Live Validation Dashboard deployment,
 //! and is the dashboard server itself. See CONTRIBUTING.md for the layering.
 
+pub mod causes;
 pub mod cli;
 pub mod commands;
 pub mod fixture;

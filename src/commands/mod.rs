@@ -34,19 +34,9 @@ impl ExitStatus {
     }
 }
 
-/// The error and its causes on one line, each cause once: a cause whose text the line
-/// already holds (an error that quotes its source in its own message, as thiserror's
-/// `{source}` does, or a library error that repeats its inner one) is not repeated.
+/// The error and its causes on one line, each cause once (see [`crate::causes::line`]).
 pub fn chain_once(e: &anyhow::Error) -> String {
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let text = cause.to_string();
-        if !text.is_empty() && !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-    }
-    line
+    crate::causes::line(e.as_ref())
 }
 
 /// The async runtime the commands that do network work block on (serve builds its own,

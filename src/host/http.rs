@@ -7,14 +7,42 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+/// Why a probe got no answer; the I/O error stays the source.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{url}: {why}")]
+    Url { url: String, why: String },
+    #[error("{addr}: no address")]
+    NoAddress { addr: String },
+    #[error("{addr}")]
+    Io {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{url} answered {line}")]
+    Status { url: String, line: String },
+}
+
+impl ProbeError {
+    fn io(addr: &str) -> impl FnOnce(std::io::Error) -> ProbeError + '_ {
+        move |source| ProbeError::Io {
+            addr: addr.to_string(),
+            source,
+        }
+    }
+}
+
 /// A TCP connection to `addr` (`host:port`, `[v6]:port`) within `timeout`.
-pub fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, String> {
+pub fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, ProbeError> {
     let sock = addr
         .to_socket_addrs()
-        .map_err(|e| format!("{addr}: {e}"))?
+        .map_err(ProbeError::io(addr))?
         .next()
-        .ok_or_else(|| format!("{addr}: no address"))?;
-    TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("{addr}: {e}"))
+        .ok_or_else(|| ProbeError::NoAddress {
+            addr: addr.to_string(),
+        })?;
+    TcpStream::connect_timeout(&sock, timeout).map_err(ProbeError::io(addr))
 }
 
 /// The answer's status line and code (0 when it is not HTTP).
@@ -24,12 +52,16 @@ pub struct Status {
 }
 
 /// `GET url` (http:// only); the status, or why there is none.
-pub fn get_status(url: &str, timeout: Duration) -> Result<Status, String> {
-    let u = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+pub fn get_status(url: &str, timeout: Duration) -> Result<Status, ProbeError> {
+    let bad = |why: String| ProbeError::Url {
+        url: url.to_string(),
+        why,
+    };
+    let u = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
     if u.scheme() != "http" {
-        return Err(format!("{url}: only http:// URLs are supported"));
+        return Err(bad("only http:// URLs are supported".into()));
     }
-    let host = u.host_str().ok_or_else(|| format!("{url}: no host"))?;
+    let host = u.host_str().ok_or_else(|| bad("no host".into()))?;
     let port = u.port_or_known_default().unwrap_or(80);
     // host_str keeps an IPv6 address's brackets, which host:port needs.
     let addr = format!("{host}:{port}");
@@ -43,9 +75,9 @@ pub fn get_status(url: &str, timeout: Duration) -> Result<Status, String> {
         s,
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
-    .map_err(|e| format!("{addr}: {e}"))?;
+    .map_err(ProbeError::io(&addr))?;
     let mut head = [0u8; 64];
-    let n = s.read(&mut head).map_err(|e| format!("{addr}: {e}"))?;
+    let n = s.read(&mut head).map_err(ProbeError::io(&addr))?;
     let line = String::from_utf8_lossy(&head[..n])
         .lines()
         .next()

@@ -317,7 +317,7 @@ impl Run<'_> {
                 self.emit(event(Status::Changed, seconds).detail(detail));
             }
             Err(e) => {
-                let error = self.ctx.mask(&e.to_string());
+                let error = self.ctx.mask(&crate::causes::line(&e));
                 self.emit(event(Status::Failed, seconds).error(error));
                 return Ok(Flow::Stop);
             }
@@ -364,7 +364,7 @@ impl Run<'_> {
                     self.emit(event(Status::Changed));
                 }
                 Err(e) => {
-                    let error = self.ctx.mask(&e.to_string());
+                    let error = self.ctx.mask(&crate::causes::line(&e));
                     self.emit(event(Status::Failed).error(error));
                     return Ok(Flow::Stop);
                 }

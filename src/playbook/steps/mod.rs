@@ -57,6 +57,13 @@ impl Ctx<'_> {
 pub enum StepError {
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error("{target} did not answer within {timeout_s} s")]
+    NoAnswer {
+        target: String,
+        timeout_s: u64,
+        #[source]
+        source: crate::host::http::ProbeError,
+    },
     #[error("{0}")]
     Other(String),
 }

@@ -4,19 +4,24 @@
 use std::time::{Duration, Instant};
 
 use super::{Plan, StepError};
+use crate::host::http::{self, ProbeError};
 use crate::playbook::model::WaitForStep;
 
-/// One attempt: Ok when it answers as wanted, else why not.
-fn probe(w: &WaitForStep) -> Result<(), String> {
+/// One attempt: Ok when it answers as wanted, else why not. (`query` has checked that
+/// exactly one of port and url is given.)
+fn probe(w: &WaitForStep) -> Result<(), ProbeError> {
     if let Some(p) = &w.port {
-        return crate::host::http::connect(p, Duration::from_secs(2)).map(|_| ());
+        return http::connect(p, Duration::from_secs(2)).map(|_| ());
     }
-    let url = w.url.as_deref().ok_or("wait_for needs port or url")?;
-    let status = crate::host::http::get_status(url, Duration::from_secs(5))?;
+    let url = w.url.as_deref().unwrap_or_default();
+    let status = http::get_status(url, Duration::from_secs(5))?;
     if (200..400).contains(&status.code) {
         Ok(())
     } else {
-        Err(format!("{url} answered {}", status.line))
+        Err(ProbeError::Status {
+            url: url.to_string(),
+            line: status.line,
+        })
     }
 }
 
@@ -40,6 +45,11 @@ pub fn query(w: &WaitForStep) -> Result<Plan, StepError> {
 pub const MAX_TIMEOUT_S: u64 = 86_400;
 
 pub fn apply(w: &WaitForStep) -> Result<(), StepError> {
+    if w.port.is_some() == w.url.is_some() {
+        return Err(StepError::Other(
+            "wait_for needs exactly one of port and url".into(),
+        ));
+    }
     let deadline = Instant::now()
         .checked_add(Duration::from_secs(w.timeout_s))
         .filter(|_| w.timeout_s <= MAX_TIMEOUT_S)
@@ -52,12 +62,12 @@ pub fn apply(w: &WaitForStep) -> Result<(), StepError> {
     loop {
         match probe(w) {
             Ok(()) => return Ok(()),
-            Err(why) if Instant::now() >= deadline => {
-                return Err(StepError::Other(format!(
-                    "{} did not answer within {} s: {why}",
-                    target(w),
-                    w.timeout_s
-                )))
+            Err(source) if Instant::now() >= deadline => {
+                return Err(StepError::NoAnswer {
+                    target: target(w),
+                    timeout_s: w.timeout_s,
+                    source,
+                })
             }
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
@@ -107,8 +117,24 @@ mod tests {
         // The default port on IPv6: answered (something listens on [::1]:80 here) or
         // refused at the right address, never a malformed one.
         if let Err(e) = probe(&w(None, Some("http://[::1]/".into()), 1)) {
-            assert!(e.contains("[::1]:80"), "the default port on IPv6: {e}");
+            assert!(
+                e.to_string().contains("[::1]:80"),
+                "the default port on IPv6: {e}"
+            );
         }
+        // The cause stays a source under the step's own message, and its line names the
+        // address once, then the system's reason.
+        let e = apply(&closed).unwrap_err();
+        assert!(std::error::Error::source(&e).is_some());
+        let target = closed.port.clone().unwrap();
+        assert_eq!(
+            crate::causes::line(&e),
+            // ECONNREFUSED, as Linux words it.
+            format!(
+                "{target} did not answer within 1 s: {}",
+                std::io::Error::from_raw_os_error(111)
+            )
+        );
         assert!(query(&w(None, None, 1)).is_err());
         // A wait that would overflow the deadline is refused, not a panic.
         let e = apply(&w(Some(format!("127.0.0.1:{port}")), None, u64::MAX))
