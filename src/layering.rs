@@ -14,6 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("render", &[]),
     ("table", &[]),
     ("causes", &[]),
+    ("inventory", &[]),
     ("logging", &["settings"]),
     ("host", &["settings"]),
     ("server", &["passwords", "schema", "settings"]),

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod fixture;
 pub mod host;
 pub mod init;
+pub mod inventory;
 #[cfg(test)]
 mod layering;
 pub mod logging;

@@ -1,0 +1,101 @@
+//! What an inventory names: hosts, their addresses and roles, and how to reach them over
+//! SSH. Pure data; reading and checking it is `load`'s and `validate`'s job.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// A part of the stack a host holds. A host may hold several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Postgres,
+    Redis,
+    App,
+    Nginx,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Postgres, Role::Redis, Role::App, Role::Nginx];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Postgres => "postgres",
+            Role::Redis => "redis",
+            Role::App => "app",
+            Role::Nginx => "nginx",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == s)
+    }
+}
+
+/// How the controller reaches a host: the system's `ssh`, or nothing at all for the
+/// machine provision runs on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Connection {
+    Local,
+    Ssh,
+}
+
+/// SSH settings: the inventory's, overridable per host.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Ssh {
+    pub user: String,
+    pub port: u16,
+    /// The private key (`ssh -i`); absent: ssh's own defaults.
+    pub identity_file: Option<PathBuf>,
+    /// The only host keys trusted (`UserKnownHostsFile`); `--accept-new-host-keys`
+    /// adds a host that is not in it yet.
+    pub known_hosts: PathBuf,
+}
+
+/// One host of the inventory.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Host {
+    pub name: String,
+    /// What ssh connects to (an IP or a DNS name).
+    pub address: String,
+    /// The address the other hosts reach it at: firewall rules, `pg_hba` and the
+    /// upstreams use it. Defaults to `address` when that is an IP.
+    pub private_address: IpAddr,
+    pub roles: Vec<Role>,
+    /// Server instances on an app host.
+    pub instances: u16,
+    pub connection: Connection,
+    pub ssh: Ssh,
+    /// The inventory line the host starts on (for later errors that name it).
+    #[serde(skip)]
+    pub line: usize,
+}
+
+impl Host {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A checked inventory: every rule of `validate` holds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Inventory {
+    pub path: PathBuf,
+    pub hosts: Vec<Host>,
+}
+
+impl Inventory {
+    /// The hosts holding `role`, in file order.
+    pub fn with(&self, role: Role) -> impl Iterator<Item = &Host> {
+        self.hosts.iter().filter(move |h| h.has(role))
+    }
+
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// The one local host holding every role: today's single-host stack.
+    pub fn is_single_local(&self) -> bool {
+        self.hosts.len() == 1 && self.hosts[0].connection == Connection::Local
+    }
+}
