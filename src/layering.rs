@@ -21,6 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("fixture", &["passwords", "schema"]),
     ("migrate", &["passwords", "schema", "settings"]),
     ("playbook", &["causes", "host", "render", "settings"]),
+    ("remote", &["host", "inventory", "settings"]),
     ("verify", &["host", "schema", "settings", "table"]),
     (
         "init",

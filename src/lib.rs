@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod ops;
 pub mod passwords;
 pub mod playbook;
+pub mod remote;
 pub mod render;
 pub mod schema;
 pub mod server;

@@ -14,6 +14,8 @@ pub struct Cmd {
     pub env: Vec<(String, String)>,
     secret_env: Vec<(String, Secret)>,
     stdin: Option<Secret>,
+    /// Standard input read from a file instead (a binary sent over ssh).
+    stdin_file: Option<std::path::PathBuf>,
     /// Values to mask wherever this command is shown.
     masks: Vec<Secret>,
 }
@@ -56,6 +58,12 @@ impl Cmd {
         self
     }
 
+    /// Standard input read from `path` (its bytes as they are).
+    pub fn stdin_file(mut self, path: &std::path::Path) -> Self {
+        self.stdin_file = Some(path.to_path_buf());
+        self
+    }
+
     /// Also mask `value` in everything shown about this command.
     pub fn mask(mut self, value: Secret) -> Self {
         self.masks.push(value);
@@ -68,16 +76,7 @@ impl Cmd {
 
     /// The command line as a shell would show it, masked.
     pub fn display(&self) -> String {
-        let quote = |s: &str| {
-            if !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
-            {
-                s.to_string()
-            } else {
-                format!("'{}'", s.replace('\'', "'\\''"))
-            }
-        };
+        let quote = |s: &str| shell_quote(s);
         let mut parts: Vec<String> = self
             .env
             .iter()
@@ -102,9 +101,10 @@ impl Cmd {
         for (k, v) in &self.secret_env {
             expr = expr.env(k, v.expose());
         }
-        expr = match &self.stdin {
-            Some(s) => expr.stdin_bytes(s.expose().as_bytes().to_vec()),
-            None => expr.stdin_null(),
+        expr = match (&self.stdin, &self.stdin_file) {
+            (Some(s), _) => expr.stdin_bytes(s.expose().as_bytes().to_vec()),
+            (None, Some(path)) => expr.stdin_path(path),
+            (None, None) => expr.stdin_null(),
         };
         let out = expr.run().map_err(|e| ExecError {
             command: self.display(),
@@ -146,6 +146,19 @@ pub struct ExecError {
     pub command: String,
     pub code: Option<i32>,
     pub stderr_tail: String,
+}
+
+/// `s` as one word for a POSIX shell: as it is when it holds nothing the shell reads
+/// specially, else single-quoted.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// The last `n` non-empty lines of `text`.

@@ -8,7 +8,10 @@ mod helpers;
 mod nginx_limits;
 mod play;
 mod postgres_steps;
+mod remote;
 mod rendered_configs;
+#[path = "../support/sshd.rs"]
+mod sshd;
 mod supervised;
 #[path = "../support/supervisord.rs"]
 mod supervisord;
