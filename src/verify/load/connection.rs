@@ -100,7 +100,20 @@ pub struct Sent {
 
 /// Whether hyper's error means the connection closed before any answer arrived.
 fn closed_before_answer(e: &hyper::Error) -> bool {
-    e.is_incomplete_message() || e.is_canceled() || e.is_closed()
+    // As Chromium's HttpNetworkTransaction resends on a reused socket: a clean close, or
+    // the peer's reset or abort (nginx resets a closing keep-alive connection whose
+    // request it had not read; writing to it then fails with a broken pipe).
+    let reset = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        });
+    e.is_incomplete_message() || e.is_canceled() || e.is_closed() || reset
 }
 
 impl Connection {
