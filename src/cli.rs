@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::settings::Secret;
 
+mod hosts;
 mod ops;
+pub use hosts::{HostsArgs, InventoryArgs, PingArgs};
 pub use ops::{
     BackupArgs, LogComponent, LogsArgs, RestartArgs, RestoreArgs, RollbackArgs, StatusArgs,
     UninstallArgs,
@@ -209,6 +211,26 @@ pub enum Command {
         asks on a terminal, and needs --yes otherwise.\n\n\
         Exit codes: 0 done, 1 some step failed (the rest went on), 2 usage or never initialised")]
     Uninstall(UninstallArgs),
+    /// Check the inventory and show its hosts, the order they are deployed in and each
+    /// host's firewall
+    #[command(after_help = "Examples:\n  \
+        provision hosts --inventory hosts.yaml\n  \
+        provision --json hosts --inventory hosts.yaml\n\n\
+        The inventory is read whole and checked before anything runs: unknown keys or roles, no\n\
+        (or a second) postgres or redis host, no app or nginx host, one address twice, an address\n\
+        the other hosts cannot reach. Every problem is named by file and line.\n\n\
+        Exit codes: 0 a usable inventory, 2 problems (listed) or no inventory")]
+    Hosts(HostsArgs),
+    /// Reach every host of the inventory over ssh, put provision's binary there and ask it
+    /// for the host's facts
+    #[command(after_help = "Examples:\n  \
+        provision ping --inventory hosts.yaml\n  \
+        provision ping --inventory hosts.yaml --accept-new-host-keys   # first contact: record host keys\n\n\
+        ssh runs with BatchMode (no password prompts), one multiplexed connection per host, and\n\
+        host keys checked against the inventory's known_hosts only. The binary is copied only\n\
+        when the host's differs (sha256), after its architecture is checked.\n\n\
+        Exit codes: 0 every host answered, 1 some did not (each is named, with ssh's error), 2 usage")]
+    Ping(PingArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -2,6 +2,7 @@
 
 pub mod facts;
 pub mod fixture;
+pub mod hosts;
 pub mod init;
 pub mod load;
 pub mod migrate;
@@ -91,6 +92,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Migrate(args) => migrate::run(&cli.global, args),
         Command::Fixture(args) => fixture::run(&cli.global, args),
         Command::Facts(args) => facts::run(&cli.global, args),
+        Command::Hosts(args) => hosts::hosts(&cli.global, args),
+        Command::Ping(args) => hosts::ping(&cli.global, args),
         Command::Play(args) => play::run(&cli.global, args),
         Command::Load(args) => load::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),

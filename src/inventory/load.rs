@@ -268,12 +268,12 @@ impl Found<'_> {
         if port == 0 {
             problems.push(self.problem("ssh", "ssh port 0: give the port sshd listens on".into()));
         }
-        let relative = |p: &Path| {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                self.base.join(p)
-            }
+        // `~/` is the controller user's home, as in ssh; other relative paths start beside
+        // the inventory.
+        let relative = |p: &Path| match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+            (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+            _ if p.is_absolute() => p.to_path_buf(),
+            _ => self.base.join(p),
         };
         let identity_file = raw.identity_file.as_deref().map(relative);
         if let Some(id) = &identity_file {

@@ -192,6 +192,16 @@ fn a_missing_identity_file_is_refused_before_anything_runs() {
             key.display()
         )
     );
+    // `~/` is the home directory, as ssh reads it.
+    let home = std::env::var("HOME").unwrap();
+    let text =
+        "ssh:\n  known_hosts: ~/.ssh/known_hosts\nhosts:\n  a:\n    address: 192.0.2.10\n    \
+                roles: [postgres, redis, app, nginx]\n";
+    let inv = Inventory::parse(&path, text).unwrap();
+    assert_eq!(
+        inv.hosts[0].ssh.known_hosts,
+        Path::new(&home).join(".ssh/known_hosts")
+    );
     let e = Inventory::load(&dir.path().join("nope.yaml")).unwrap_err();
     let source = std::error::Error::source(&e).expect("the I/O error is the source");
     assert_eq!(

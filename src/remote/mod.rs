@@ -1,14 +1,19 @@
 //! Reaching the inventory's hosts: the system's OpenSSH client (ssh: multiplexed,
 //! `BatchMode`, host keys checked against the inventory's known_hosts), and provision's
 //! own binary copied to each host (binary: architecture checked, skipped when the
-//! checksum matches), so every host runs its part with the same engine.
+//! checksum matches), so every host runs its part with the same engine; each (many hosts
+//! at once, bounded by `--forks`); ping (every host reached and asked for its facts).
 
 mod binary;
+mod each;
+mod ping;
 mod ssh;
 
 use std::path::PathBuf;
 
 pub use binary::{push, sha256_file, Pushed};
+pub use each::each;
+pub use ping::{ping, Pong, Reached};
 pub use ssh::{Input, Transport};
 
 use crate::host::exec::ExecError;

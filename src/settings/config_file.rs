@@ -25,6 +25,8 @@ pub struct ConfigFile {
     pub verify: VerifySection,
     #[serde(default)]
     pub init: InitSection,
+    /// The inventory file (several hosts); relative to this file's directory.
+    pub inventory: Option<PathBuf>,
 }
 
 /// What `init` decided and generated, kept so a re-run asks nothing and changes nothing.

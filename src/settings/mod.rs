@@ -118,6 +118,24 @@ impl Sources {
     }
 }
 
+/// The inventory's path: `--inventory`, else `PROVISION_INVENTORY`, else the config
+/// file's `inventory:` (relative to that file), else none: the single local host.
+pub fn inventory_path(flag: Option<&Path>, sources: &Sources) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("PROVISION_INVENTORY").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let p = sources.config.inventory.as_deref()?;
+    let base = sources
+        .config_path
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."));
+    Some(base.join(p))
+}
+
 /// The config file's path: `--config`, else `PROVISION_CONFIG`, else the default (the one
 /// place this precedence lives).
 pub fn config_path(flag: Option<&Path>) -> PathBuf {

@@ -116,3 +116,141 @@ fn ssh_transport_on_loopback() {
     );
     strict.close(h);
 }
+
+/// `provision hosts`: the checked inventory as tables; a broken one refused with its lines.
+#[test]
+fn hosts_shows_order_and_firewall_and_refuses_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hosts.yaml");
+    std::fs::write(
+        &file,
+        "hosts:\n  db1:\n    address: 192.0.2.10\n    roles: [postgres, redis]\n  \
+         app1:\n    address: 192.0.2.21\n    roles: [app]\n    instances: 3\n  \
+         lb1:\n    address: 192.0.2.30\n    roles: [nginx]\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let ran = crate::helpers::provision(&["hosts", "--inventory", f], &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(
+        ran.stdout,
+        "host address    private    roles          ssh\n\
+         db1  192.0.2.10 192.0.2.10 postgres,redis root@:22\n\
+         app1 192.0.2.21 192.0.2.21 app            root@:22\n\
+         lb1  192.0.2.30 192.0.2.30 nginx          root@:22\n\
+         \n\
+         order: db1 (postgres) → app1 (app) → lb1 (nginx)\n\
+         \n\
+         host port      for                 from\n\
+         db1  22        ssh                 anywhere\n\
+         db1  5432      postgresql          192.0.2.21\n\
+         db1  6379      redis               192.0.2.21\n\
+         app1 22        ssh                 anywhere\n\
+         app1 8001-8003 dashboard instances 192.0.2.30\n\
+         lb1  22        ssh                 anywhere\n\
+         lb1  80        http                anywhere\n\
+         lb1  443       https               anywhere\n"
+    );
+    // The inventory named in the config file, relative to it.
+    let config = dir.path().join("provision.yaml");
+    std::fs::write(&config, "inventory: hosts.yaml\n").unwrap();
+    let ran = crate::helpers::provision(
+        &["--json", "hosts"],
+        &[("PROVISION_CONFIG", config.to_str().unwrap())],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.json()["stages"][1]["hosts"][0], "app1");
+
+    std::fs::write(
+        &file,
+        "hosts:\n  db1:\n    address: 192.0.2.10\n    roles: [postgres, redis, cache]\n",
+    )
+    .unwrap();
+    let ran = crate::helpers::provision(&["hosts", "--inventory", f], &[]);
+    assert_eq!(ran.code, 2);
+    assert_eq!(
+        ran.stderr,
+        format!(
+            "error: {f}:4: host db1: unknown role \"cache\": the roles are postgres, redis, app, nginx\n"
+        )
+    );
+    let ran = crate::helpers::provision(&["hosts"], &[]);
+    assert_eq!(ran.code, 2);
+    assert_eq!(
+        ran.stderr,
+        "error: no inventory: give --inventory FILE (or PROVISION_INVENTORY, or inventory: in /dev/null)\n"
+    );
+}
+
+/// `provision ping` against the loopback sshd: refused until the host key is accepted,
+/// then the binary copied once and the host's facts read through it.
+#[test]
+fn ping_reaches_pushes_and_reads_facts() {
+    let sshd = Sshd::start();
+    let work = tempfile::tempdir().unwrap();
+    let inv = work.path().join("hosts.yaml");
+    std::fs::write(
+        &inv,
+        format!(
+            "ssh:\n  identity_file: {}\nhosts:\n  one:\n    address: 127.0.0.1\n    \
+             roles: [postgres, redis, app, nginx]\n    ssh: {{port: {}}}\n",
+            sshd.identity().display(),
+            sshd.port
+        ),
+    )
+    .unwrap();
+    let remote = work.path().join("bin/provision");
+    let state = work.path().join("state");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "ping",
+            "--inventory",
+            inv.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--remote-binary",
+            remote.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        crate::helpers::provision(&a, &[])
+    };
+    let first = run(&[]);
+    assert_eq!(first.code, 1, "{}", first.stdout);
+    assert!(
+        first.stderr.starts_with(&format!(
+            "one (127.0.0.1:{}): ssh could not connect or log in: its host key is not the one {} holds",
+            sshd.port,
+            work.path().join("known_hosts").display()
+        )),
+        "{}",
+        first.stderr
+    );
+    assert!(first.stdout.contains(" unreachable"), "{}", first.stdout);
+    let accepted = run(&["--accept-new-host-keys"]);
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    let line = accepted.stdout.lines().nth(1).unwrap().to_string();
+    assert!(line.starts_with("one  127.0.0.1"), "{line}");
+    assert!(line.ends_with(" copied"), "{line}");
+    assert!(line.contains("Debian GNU/Linux"), "{line}");
+    let again = run(&[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.lines().nth(1).unwrap().ends_with(" unchanged"));
+    let json = {
+        let a = args(&[]);
+        let mut a: Vec<&str> = a.iter().map(String::as_str).collect();
+        a.insert(0, "--json");
+        crate::helpers::provision(&a, &[]).json()
+    };
+    assert_eq!(json[0]["host"], "one");
+    assert_eq!(json[0]["copied"], false);
+    assert_eq!(json[0]["facts"]["facts"]["family"], "debian");
+    assert!(json[0]["error"].is_null());
+}
