@@ -18,26 +18,52 @@ pub enum Init {
     None,
 }
 
+/// How the container is wired.
+#[derive(Clone)]
+pub enum Network {
+    /// A veth of its own to this machine (the root's address, 192.0.2.2).
+    Veth,
+    /// A port of `bridge` inside the network namespace `netns` (made by the test), with
+    /// `address`/24 and no way out.
+    Bridge {
+        netns: String,
+        bridge: String,
+        address: String,
+    },
+}
+
 pub struct Container {
     pub name: String,
     dir: tempfile::TempDir,
     pub merged: PathBuf,
     nspawn: Option<Child>,
     init: Init,
+    network: Network,
 }
 
 impl Container {
     /// Mounts the overlay and boots with systemd.
     pub fn boot(root: &Path) -> Container {
-        Self::start_with(root, Init::Systemd)
+        Self::start_with(root, Init::Systemd, Network::Veth, |_| {})
     }
 
     /// Mounts the overlay and starts it without an init system.
     pub fn plain(root: &Path) -> Container {
-        Self::start_with(root, Init::None)
+        Self::start_with(root, Init::None, Network::Veth, |_| {})
     }
 
-    fn start_with(root: &Path, init: Init) -> Container {
+    /// Boots it with systemd on `network`, after `prepare` has changed its root (the
+    /// overlay: the cached root stays as it is).
+    pub fn boot_with(root: &Path, network: Network, prepare: impl FnOnce(&Path)) -> Container {
+        Self::start_with(root, Init::Systemd, network, prepare)
+    }
+
+    fn start_with(
+        root: &Path,
+        init: Init,
+        network: Network,
+        prepare: impl FnOnce(&Path),
+    ) -> Container {
         let dir = tempfile::tempdir().unwrap();
         let (upper, work, merged) = (
             dir.path().join("upper"),
@@ -69,6 +95,16 @@ impl Container {
             .output()
             .unwrap();
         assert!(out.status.success());
+        if let Network::Bridge { address, .. } = &network {
+            std::fs::write(
+                merged.join("etc/systemd/network/10-host0.network"),
+                format!(
+                    "[Match]\nName=host0\n[Network]\nAddress={address}/24\nLinkLocalAddressing=no\n"
+                ),
+            )
+            .unwrap();
+        }
+        prepare(&merged);
         let name = format!("pt{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let mut c = Container {
             name,
@@ -76,6 +112,7 @@ impl Container {
             merged,
             nspawn: None,
             init,
+            network,
         };
         c.start();
         c
@@ -83,8 +120,24 @@ impl Container {
 
     fn start(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("console.log")).unwrap();
-        let child = Command::new("systemd-nspawn")
-            .args(["--register=no", "--keep-unit", "--network-veth", "--quiet"])
+        // Inside a test's namespace, nspawn is started with nsenter --net (ip netns exec
+        // remounts /sys, and nspawn then fails).
+        let mut cmd = match &self.network {
+            Network::Veth => {
+                let mut c = Command::new("systemd-nspawn");
+                c.arg("--network-veth");
+                c
+            }
+            Network::Bridge { netns, bridge, .. } => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{netns}"))
+                    .arg("systemd-nspawn")
+                    .arg(format!("--network-bridge={bridge}"));
+                c
+            }
+        };
+        let child = cmd
+            .args(["--register=no", "--keep-unit", "--quiet"])
             .arg(format!("--machine={}", self.name))
             .arg("-D")
             .arg(&self.merged)
@@ -101,9 +154,14 @@ impl Container {
         let deadline = Instant::now() + Duration::from_secs(60);
         // The host's end of the veth comes up with the container; bring it up so the
         // container's address works (nothing routes beyond it).
-        let veth: String = format!("ve-{}", self.name).chars().take(15).collect();
+        let (prefix, netns): (&str, Vec<String>) = match &self.network {
+            Network::Veth => ("ve-", vec![]),
+            Network::Bridge { netns, .. } => ("vb-", vec!["-n".into(), netns.clone()]),
+        };
+        let veth: String = format!("{prefix}{}", self.name).chars().take(15).collect();
         loop {
             let up = Command::new("ip")
+                .args(&netns)
                 .args(["link", "set", &veth, "up"])
                 .output();
             if up.is_ok_and(|o| o.status.success()) {

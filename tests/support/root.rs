@@ -1,7 +1,8 @@
 //! The cached Debian 12 root: `debootstrap --variant=minbase` with systemd, systemd-sysv
 //! and dbus, then — in a chroot, with the host's resolv.conf — the package lists and the
 //! .debs init will install, downloaded but not installed, so the booted container needs no
-//! network. A static address on its veth (systemd-networkd) gives it a non-loopback address
+//! network; openssh-server installed but disabled and without host keys (the
+//! several-hosts bed enables it and makes each host's keys). A static address on its veth (systemd-networkd) gives it a non-loopback address
 //! like a real host's. Built once per machine under /var/cache/provision-test; rebuilt when
 //! missing or when this recipe changes.
 
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when the recipe below changes: a cached root of another version is rebuilt.
-const RECIPE: &str = "bookworm-minbase-systemd-v3";
+const RECIPE: &str = "bookworm-minbase-systemd-v4";
 const CACHE: &str = "/var/cache/provision-test";
 /// What init installs on Debian: under systemd, and (supervisor) where no init runs.
 const PACKAGES: &str = "postgresql redis-server nginx openssl supervisor";
@@ -84,7 +85,15 @@ pub fn ready() -> PathBuf {
         .args([
             "sh",
             "-c",
-            &format!("apt-get update -q && apt-get install -y -q --download-only {PACKAGES}"),
+            // openssh-server is installed (the several-hosts bed reaches its hosts with it)
+            // but left disabled, without host keys: each bed container makes its own.
+            &format!(
+                "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d \
+                 && apt-get update -q && apt-get install -y -q --no-install-recommends openssh-server \
+                 && rm -f /usr/sbin/policy-rc.d /etc/ssh/ssh_host_* \
+                 && systemctl disable ssh.service ssh.socket \
+                 && apt-get install -y -q --download-only {PACKAGES}"
+            ),
         ])
         .output();
     let _ = Command::new("umount").arg(tmp.join("proc")).output();
