@@ -25,7 +25,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("verify", &["host", "schema", "settings", "table"]),
     (
         "init",
-        &["host", "passwords", "playbook", "render", "settings"],
+        &[
+            "host",
+            "inventory",
+            "passwords",
+            "playbook",
+            "render",
+            "settings",
+        ],
     ),
     ("ops", &["host", "init", "playbook", "settings", "verify"]),
     ("cli", &["init", "settings"]),

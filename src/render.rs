@@ -37,6 +37,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "live-dashboard/env",
         include_str!("../templates/live-dashboard/env"),
     ),
+    (
+        "nftables/live-dashboard.nft",
+        include_str!("../templates/nftables/live-dashboard.nft"),
+    ),
+    (
+        "systemd/live-dashboard-firewall.service",
+        include_str!("../templates/systemd/live-dashboard-firewall.service"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -161,19 +169,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_nginx_site_lists_one_upstream_server_per_instance() {
+    fn the_nginx_site_lists_every_upstream() {
         let mut vars = nginx_defaults();
-        vars.insert("instances".into(), "3".into());
+        vars.insert(
+            "upstreams".into(),
+            "127.0.0.1:8001 192.0.2.21:8001 [2001:db8::5]:8002".into(),
+        );
         let text = Templates::default()
             .render("nginx/live-dashboard.conf", &vars)
             .unwrap();
-        for port in [8001, 8002, 8003] {
+        for upstream in ["127.0.0.1:8001", "192.0.2.21:8001", "[2001:db8::5]:8002"] {
             assert!(
-                text.contains(&format!("server 127.0.0.1:{port} ")),
+                text.contains(&format!("    server {upstream} max_fails=3")),
                 "{text}"
             );
         }
-        assert!(!text.contains("8004"));
+        assert_eq!(text.matches(" max_fails=3 ").count(), 3);
         assert!(!text.contains("ssl_certificate"));
         assert!(!text.contains("Strict-Transport-Security"));
     }
@@ -181,6 +192,7 @@ mod tests {
     #[test]
     fn tls_adds_the_redirect_the_certificate_and_hsts() {
         let mut vars = nginx_defaults();
+        vars.insert("upstreams".into(), "127.0.0.1:8001".into());
         vars.insert("tls".into(), "true".into());
         vars.insert("tls_cert".into(), "/etc/x/cert.pem".into());
         vars.insert("tls_key".into(), "/etc/x/key.pem".into());

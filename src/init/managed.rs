@@ -28,7 +28,7 @@ impl Managed {
     ) -> Result<Managed, PlaybookError> {
         let (answers, _, _) = super::saved::read(config);
         let distro = crate::host::distro::for_host(facts);
-        let vars = super::vars::playbook_vars(&answers, facts, &distro);
+        let vars = super::vars::playbook_vars(&answers, facts, &distro, None);
         let book =
             super::playbook::load(&crate::playbook::engine::fact_values(facts), &vars, None)?;
         let mut paths: BTreeSet<PathBuf> = book

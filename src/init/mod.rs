@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod credentials;
+pub mod deployment;
 pub mod managed;
 pub mod playbook;
 pub mod relocate;

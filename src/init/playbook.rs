@@ -25,10 +25,17 @@ pub fn load(
 mod tests {
     use super::*;
     use crate::init::answers::{Answers, Tls};
-    use crate::init::vars::vars;
 
     fn steps(init: &str, tls: Tls) -> Vec<String> {
-        let mut v = vars(
+        steps_for(init, tls, None)
+    }
+
+    fn steps_for(
+        init: &str,
+        tls: Tls,
+        deployment: Option<&crate::init::deployment::Deployment>,
+    ) -> Vec<String> {
+        let mut v = crate::init::vars::vars_for(
             &Answers {
                 tls,
                 ..Answers::defaults()
@@ -36,6 +43,7 @@ mod tests {
             2,
             4096,
             init,
+            deployment,
         );
         v.insert("packages".into(), "postgresql, redis-server, nginx".into());
         for k in [
@@ -86,5 +94,61 @@ mod tests {
         assert!(systemd.contains(&"service unit".to_string()), "{systemd:?}");
         assert!(systemd.contains(&"self-signed certificate".to_string()));
         assert!(!systemd.contains(&"supervised instances".to_string()));
+        assert!(!systemd.iter().any(|s| s.starts_with("firewall")));
+    }
+
+    /// Several hosts: each host's playbook holds its roles' steps, the binary and the
+    /// firewall, and nothing of the others.
+    #[test]
+    fn each_host_gets_its_roles_steps() {
+        let inv = crate::inventory::Inventory::parse(
+            std::path::Path::new("/srv/hosts.yaml"),
+            "hosts:\n  db1: {address: 192.0.2.10, roles: [postgres, redis]}\n  \
+             app1: {address: 192.0.2.21, roles: [app]}\n  \
+             lb1: {address: 192.0.2.30, roles: [nginx]}\n",
+        )
+        .unwrap();
+        let of = |name: &str| {
+            let d = crate::init::deployment::Deployment::of(&inv, inv.host(name).unwrap(), 8000);
+            steps_for("systemd", Tls::SelfSigned, Some(&d))
+        };
+        let has = |steps: &[String], name: &str| steps.iter().any(|s| s == name);
+        let common = [
+            "provision binary",
+            "firewall rules",
+            "firewall at boot",
+            "firewall loaded",
+        ];
+        let db = of("db1");
+        for name in common.iter().chain(&["database role", "redis settings"]) {
+            assert!(has(&db, name), "db1 lacks {name}: {db:?}");
+        }
+        for name in ["service unit", "nginx site", "self-signed certificate"] {
+            assert!(!has(&db, name), "db1 has {name}");
+        }
+        let app = of("app1");
+        for name in common
+            .iter()
+            .chain(&["server environment", "instance 8002 ready"])
+        {
+            assert!(has(&app, name), "app1 lacks {name}: {app:?}");
+        }
+        for name in ["database role", "redis settings", "nginx site"] {
+            assert!(!has(&app, name), "app1 has {name}");
+        }
+        let lb = of("lb1");
+        for name in common
+            .iter()
+            .chain(&["nginx site", "self-signed certificate"])
+        {
+            assert!(has(&lb, name), "lb1 lacks {name}: {lb:?}");
+        }
+        for name in [
+            "database role",
+            "server environment",
+            "instance 8001 running",
+        ] {
+            assert!(!has(&lb, name), "lb1 has {name}");
+        }
     }
 }

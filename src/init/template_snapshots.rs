@@ -5,6 +5,7 @@
 
 use super::answers::{Answers, Tls};
 use super::vars::vars;
+use crate::inventory::Role;
 use crate::render::{Templates, EMBEDDED};
 use crate::settings::Secret;
 
@@ -19,12 +20,21 @@ fn answers(instances: u32, tls: Tls) -> Answers {
 }
 
 fn render_all(shape: &str, a: &Answers, cpus: usize, memory_mb: u64, init: &str) {
-    let v = vars(a, cpus, memory_mb, init);
+    render_vars(shape, &vars(a, cpus, memory_mb, init));
+}
+
+fn render_vars(shape: &str, v: &std::collections::BTreeMap<String, String>) {
+    render_some(shape, v, &|_| true);
+}
+
+fn render_some(
+    shape: &str,
+    v: &std::collections::BTreeMap<String, String>,
+    wanted: &dyn Fn(&str) -> bool,
+) {
     let t = Templates::default();
-    for (name, _) in EMBEDDED {
-        let text = t
-            .render(name, &v)
-            .unwrap_or_else(|e| panic!("{shape}: {e}"));
+    for (name, _) in EMBEDDED.iter().filter(|(n, _)| wanted(n)) {
+        let text = t.render(name, v).unwrap_or_else(|e| panic!("{shape}: {e}"));
         let snap = format!("{shape}__{}", name.replace(['/', '@', '.'], "_"));
         insta::assert_snapshot!(snap, text);
     }
@@ -49,4 +59,40 @@ fn a_large_host_under_systemd_with_self_signed_tls() {
 #[test]
 fn a_container_without_an_init_system() {
     render_all("container", &answers(2, Tls::Off), 2, 4 * 1024, "none");
+}
+
+/// Four hosts (the database, the cache, two app hosts, the load balancer): each host's
+/// files, wired to its peers — listen addresses, pg_hba, the .env, upstreams, firewall.
+#[test]
+fn four_hosts_each_wired_to_its_peers() {
+    let inv = crate::inventory::Inventory::parse(
+        std::path::Path::new("/srv/hosts.yaml"),
+        "hosts:\n  db1: {address: 192.0.2.10, roles: [postgres]}\n  \
+         cache1: {address: 192.0.2.11, roles: [redis]}\n  \
+         app1: {address: 192.0.2.21, roles: [app], instances: 3}\n  \
+         app2: {address: 192.0.2.22, roles: [app]}\n  \
+         lb1: {address: 192.0.2.30, roles: [nginx]}\n",
+    )
+    .unwrap();
+    for host in &inv.hosts {
+        let d = super::deployment::Deployment::of(&inv, host, 8000);
+        let a = Answers {
+            instances: u32::from(host.instances),
+            ..answers(2, Tls::Off)
+        };
+        let v = super::vars::vars_for(&a, 2, 4096, "systemd", Some(&d));
+        // Only the files of this host's roles (and the firewall every host has).
+        let wanted = |name: &str| {
+            let role = match name.split('/').next().unwrap_or("") {
+                "postgresql" => Role::Postgres,
+                "redis" => Role::Redis,
+                "nginx" => Role::Nginx,
+                "nftables" => return true,
+                _ if name.contains("firewall") => return true,
+                _ => Role::App,
+            };
+            host.has(role)
+        };
+        render_some(&format!("four_{}", host.name), &v, &wanted);
+    }
 }

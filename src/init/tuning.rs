@@ -24,6 +24,12 @@ pub struct Tuning {
 }
 
 /// The sizing for a host with `cpus` and `memory_mb`, running `instances` servers.
+/// PostgreSQL's connections for `instances` instances on hosts of any size: the largest
+/// pool each, plus the headroom.
+pub fn max_connections_for(instances: u32) -> u32 {
+    crate::settings::MAX_POOL_SIZE * instances.max(1) + HEADROOM
+}
+
 pub fn tune(cpus: usize, memory_mb: u64, instances: u32) -> Tuning {
     let cpus = cpus.max(1);
     let memory_mb = memory_mb.max(512);

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::answers::{Answers, Tls};
+use super::deployment::Deployment;
 use super::tuning::tune;
+use crate::inventory::Role;
 
 /// Variables whose values are secrets.
 pub const SECRET_VARS: [&str; 2] = ["db_password", "redis_password"];
@@ -31,9 +33,25 @@ pub const BINARY: &str = "/usr/local/bin/provision";
 /// The dashboard's Redis user (the default user is off).
 pub const REDIS_USER: &str = "live-dashboard";
 
-/// Every variable init's playbook and templates use.
+/// Every variable init's playbook and templates use, for the single host.
 pub fn vars(a: &Answers, cpus: usize, memory_mb: u64, init: &str) -> BTreeMap<String, String> {
-    let t = tune(cpus, memory_mb, a.instances);
+    vars_for(a, cpus, memory_mb, init, None)
+}
+
+/// Every variable init's playbook and templates use, for this host's place in
+/// `deployment` (None: the single host).
+pub fn vars_for(
+    a: &Answers,
+    cpus: usize,
+    memory_mb: u64,
+    init: &str,
+    deployment: Option<&Deployment>,
+) -> BTreeMap<String, String> {
+    let mut t = tune(cpus, memory_mb, a.instances);
+    if let Some(d) = deployment {
+        // The app hosts size their pools by their own CPUs: room for the largest pool.
+        t.max_connections = super::tuning::max_connections_for(d.total_instances());
+    }
     let (tls, cert, key) = match &a.tls {
         Tls::Off => ("false", String::new(), String::new()),
         Tls::SelfSigned => (
@@ -113,6 +131,11 @@ pub fn vars(a: &Answers, cpus: usize, memory_mb: u64, init: &str) -> BTreeMap<St
     for (k, val) in crate::render::nginx_defaults() {
         v.entry(k).or_insert(val);
     }
+    v.extend(super::deployment::wiring(
+        deployment,
+        a.instances,
+        a.base_port,
+    ));
     v
 }
 
@@ -123,16 +146,27 @@ pub fn playbook_vars(
     a: &Answers,
     facts: &crate::host::facts::Facts,
     distro: &crate::host::distro::DistroData,
+    deployment: Option<&Deployment>,
 ) -> BTreeMap<String, String> {
     let init = format!("{:?}", facts.init).to_lowercase();
     let memory_mb = facts.memory_bytes / (1024 * 1024);
-    let mut v = vars(a, facts.cpus, memory_mb, &init);
-    let mut packages: Vec<String> = ["postgresql", "redis", "nginx"]
-        .iter()
-        .flat_map(|k| distro.packages.get(*k).cloned().unwrap_or_default())
-        .collect();
+    let mut v = vars_for(a, facts.cpus, memory_mb, &init, deployment);
+    // Each role's packages; openssl for certificates; nftables where a firewall is kept.
+    let holds = |r: Role| deployment.map_or(true, |d| d.has(r));
+    let mut packages: Vec<String> = [
+        ("postgresql", Role::Postgres),
+        ("redis", Role::Redis),
+        ("nginx", Role::Nginx),
+    ]
+    .iter()
+    .filter(|(_, r)| holds(*r))
+    .flat_map(|(k, _)| distro.packages.get(*k).cloned().unwrap_or_default())
+    .collect();
     packages.push("openssl".into());
-    if init != "systemd" {
+    if deployment.is_some() {
+        packages.push("nftables".into());
+    }
+    if init != "systemd" && holds(Role::App) {
         packages.extend(
             distro
                 .packages

@@ -17,7 +17,7 @@ pub use config_file::{ConfigFile, MixEntry, TargetsSection};
 pub use env_file::EnvFile;
 pub use rate::Rate;
 pub use secret::{mask_all, redact_url, url_has_password, Secret};
-pub use serve::{default_pool_size, Limits, ServeFlags, ServeSettings};
+pub use serve::{default_pool_size, Limits, ServeFlags, ServeSettings, MAX_POOL_SIZE};
 pub use service_url::ServiceUrl;
 pub use verify::{Instance, LoadSettings, ServiceManager, VerifyFlags, VerifySettings};
 

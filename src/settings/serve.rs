@@ -7,8 +7,11 @@ use super::{redact_url, Secret, SettingsError, Sources};
 /// Pool size default: a few connections per core. More only queue inside PostgreSQL: on
 /// 2 cores the benchmark's mix had a lower p99 with 4–8 connections than with 16.
 pub fn default_pool_size(cores: usize) -> u32 {
-    (4 * cores).clamp(4, 32) as u32
+    (4 * cores).clamp(4, MAX_POOL_SIZE as usize) as u32
 }
+
+/// The largest pool [`default_pool_size`] gives, whatever the host.
+pub const MAX_POOL_SIZE: u32 = 32;
 
 /// Everything `provision serve` needs, resolved.
 #[derive(Debug, Clone)]

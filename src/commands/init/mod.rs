@@ -252,7 +252,7 @@ fn resolve_answers(
 /// The playbook's variables for this host, with the instances to remove under systemd.
 fn host_vars(answers: &Answers, facts: &crate::host::facts::Facts) -> BTreeMap<String, String> {
     let distro = distro::for_host(facts);
-    let mut vars = playbook_vars(answers, facts, &distro);
+    let mut vars = playbook_vars(answers, facts, &distro, None);
     if facts.init == InitSystem::Systemd {
         // Instances beyond the configured ones (the count went down) are stopped and
         // disabled; under supervisord, `supervisorctl update` removes them.

@@ -1,0 +1,224 @@
+//! Where one host stands in a deployment of several: its roles and address, and its
+//! peers' addresses. The controller derives it from the inventory and sends it with the
+//! host's config; on the host it becomes the playbook's wiring variables — which parts to
+//! install, what PostgreSQL and Redis listen on and admit, where the app's `.env` points,
+//! nginx's upstreams, and the firewall. Without one (the single host), the wiring is
+//! today's: every role, loopback only, no firewall.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crate::inventory::{Access, Inventory, Role};
+
+/// One host's place in a deployment of several hosts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    pub host: String,
+    pub roles: Vec<String>,
+    /// This host's private address.
+    pub address: IpAddr,
+    pub postgres: IpAddr,
+    pub redis: IpAddr,
+    /// Every app host: address and instances.
+    pub apps: Vec<(IpAddr, u16)>,
+    pub nginx: Vec<IpAddr>,
+    /// This host's firewall: (first port, last port, what, allowed sources; none = any).
+    pub firewall: Vec<(u16, u16, String, Vec<IpAddr>)>,
+}
+
+impl Deployment {
+    /// `host`'s place in `inv` (the inventory has been validated: one postgres, one redis).
+    pub fn of(inv: &Inventory, host: &crate::inventory::Host, base_port: u16) -> Deployment {
+        let first = |r: Role| {
+            inv.with(r)
+                .next()
+                .map(|h| h.private_address)
+                .expect("a validated inventory has one")
+        };
+        Deployment {
+            host: host.name.clone(),
+            roles: host.roles.iter().map(|r| r.name().to_string()).collect(),
+            address: host.private_address,
+            postgres: first(Role::Postgres),
+            redis: first(Role::Redis),
+            apps: inv
+                .with(Role::App)
+                .map(|h| (h.private_address, h.instances))
+                .collect(),
+            nginx: inv.with(Role::Nginx).map(|h| h.private_address).collect(),
+            firewall: inv
+                .access(host, base_port)
+                .into_iter()
+                .map(|a: Access| (a.ports.0, a.ports.1, a.what.to_string(), a.from))
+                .collect(),
+        }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.iter().any(|r| r == role.name())
+    }
+
+    /// Every app host's instances together (PostgreSQL's connections are sized for them).
+    pub fn total_instances(&self) -> u32 {
+        self.apps.iter().map(|(_, n)| u32::from(*n)).sum()
+    }
+}
+
+/// An address as a URL's host: IPv6 in brackets.
+fn url_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+/// The nftables rules of a firewall, one per line.
+fn nft_rules(firewall: &[(u16, u16, String, Vec<IpAddr>)]) -> String {
+    let mut lines = Vec::new();
+    for (first, last, what, from) in firewall {
+        let ports = if first == last {
+            first.to_string()
+        } else {
+            format!("{first}-{last}")
+        };
+        let (v4, v6): (Vec<IpAddr>, Vec<IpAddr>) = from.iter().partition(|ip| ip.is_ipv4());
+        if from.is_empty() {
+            lines.push(format!("tcp dport {ports} accept comment \"{what}\""));
+        }
+        for (family, ips) in [("ip", v4), ("ip6", v6)] {
+            if !ips.is_empty() {
+                let set: Vec<String> = ips.iter().map(|ip| ip.to_string()).collect();
+                lines.push(format!(
+                    "{family} saddr {{ {} }} tcp dport {ports} accept comment \"{what}\"",
+                    set.join(", ")
+                ));
+            }
+        }
+    }
+    lines.join(";")
+}
+
+/// The playbook's wiring variables for this host: `deployment`, or the single host with
+/// `instances` instances from `base_port + 1`.
+pub fn wiring(
+    deployment: Option<&Deployment>,
+    instances: u32,
+    base_port: u16,
+) -> BTreeMap<String, String> {
+    let port = |i: u32| u32::from(base_port) + i;
+    let flag = |b: bool| b.to_string();
+    let v: Vec<(&str, String)> = match deployment {
+        None => vec![
+            ("role_postgres", flag(true)),
+            ("role_redis", flag(true)),
+            ("role_app", flag(true)),
+            ("role_nginx", flag(true)),
+            ("pg_listen_addresses", "localhost".into()),
+            ("pg_app_clients", String::new()),
+            ("redis_bind", "127.0.0.1 -::1".into()),
+            ("db_host", "127.0.0.1".into()),
+            ("redis_host", "127.0.0.1".into()),
+            ("instance_listen", "127.0.0.1".into()),
+            ("instance_peers", String::new()),
+            (
+                "upstreams",
+                (1..=instances)
+                    .map(|i| format!("127.0.0.1:{}", port(i)))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            ("firewall", flag(false)),
+            ("nft_rules", String::new()),
+            ("deployment_host", String::new()),
+        ],
+        Some(d) => vec![
+            ("role_postgres", flag(d.has(Role::Postgres))),
+            ("role_redis", flag(d.has(Role::Redis))),
+            ("role_app", flag(d.has(Role::App))),
+            ("role_nginx", flag(d.has(Role::Nginx))),
+            ("pg_listen_addresses", format!("localhost,{}", d.address)),
+            (
+                "pg_app_clients",
+                d.apps
+                    .iter()
+                    .map(|(ip, _)| match ip {
+                        IpAddr::V4(_) => format!("{ip}/32"),
+                        IpAddr::V6(_) => format!("{ip}/128"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            ("redis_bind", format!("127.0.0.1 -::1 {}", d.address)),
+            ("db_host", url_host(d.postgres)),
+            ("redis_host", url_host(d.redis)),
+            ("instance_listen", url_host(d.address)),
+            (
+                "instance_peers",
+                [d.postgres, d.redis]
+                    .iter()
+                    .chain(&d.nginx)
+                    .map(|ip| ip.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            (
+                "upstreams",
+                d.apps
+                    .iter()
+                    .flat_map(|(ip, n)| {
+                        (1..=u32::from(*n)).map(move |i| format!("{}:{}", url_host(*ip), port(i)))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            ("firewall", flag(true)),
+            ("nft_rules", nft_rules(&d.firewall)),
+            ("deployment_host", d.host.clone()),
+        ],
+    };
+    v.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_single_host_is_wired_to_loopback() {
+        let v = wiring(None, 3, 8000);
+        assert_eq!(
+            v["upstreams"],
+            "127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003"
+        );
+        assert_eq!(v["pg_listen_addresses"], "localhost");
+        assert_eq!(v["firewall"], "false");
+        assert!(["role_postgres", "role_redis", "role_app", "role_nginx"]
+            .iter()
+            .all(|r| v[*r] == "true"));
+    }
+
+    #[test]
+    fn ipv6_peers_are_bracketed_in_urls_and_upstreams() {
+        let v6: IpAddr = "2001:db8::21".parse().unwrap();
+        let d = Deployment {
+            host: "app1".into(),
+            roles: vec!["app".into()],
+            address: v6,
+            postgres: "2001:db8::10".parse().unwrap(),
+            redis: "2001:db8::11".parse().unwrap(),
+            apps: vec![(v6, 2)],
+            nginx: vec!["2001:db8::30".parse().unwrap()],
+            firewall: vec![(8001, 8002, "dashboard instances".into(), vec![v6])],
+        };
+        let v = wiring(Some(&d), 2, 8000);
+        assert_eq!(v["db_host"], "[2001:db8::10]");
+        assert_eq!(v["upstreams"], "[2001:db8::21]:8001 [2001:db8::21]:8002");
+        assert_eq!(v["pg_app_clients"], "2001:db8::21/128");
+        assert_eq!(
+            v["nft_rules"],
+            "ip6 saddr { 2001:db8::21 } tcp dport 8001-8002 accept comment \"dashboard instances\""
+        );
+        assert_eq!(v["role_postgres"], "false");
+    }
+}
