@@ -287,6 +287,21 @@ pub struct InitArgs {
         default_value = crate::init::vars::PROVISION_STATE_DIR
     )]
     pub state_dir: PathBuf,
+    /// Several hosts: the inventory naming them and their roles [env: PROVISION_INVENTORY;
+    /// config: inventory]
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Several hosts: trust a host key the inventory's known_hosts does not hold yet
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Several hosts: app hosts deployed at once
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub forks: u16,
+    /// Run one host's part of a deployment: the job on stdin, events as JSON lines
+    /// (what the controller runs on each host over ssh)
+    #[arg(long, hide = true)]
+    pub agent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

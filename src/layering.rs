@@ -35,12 +35,25 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("ops", &["host", "init", "playbook", "settings", "verify"]),
+    (
+        "deploy",
+        &[
+            "causes",
+            "host",
+            "init",
+            "inventory",
+            "playbook",
+            "remote",
+            "settings",
+        ],
+    ),
     ("cli", &["init", "settings"]),
     (
         "commands",
         &[
             "causes",
             "cli",
+            "deploy",
             "fixture",
             "host",
             "init",

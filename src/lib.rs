@@ -4,6 +4,7 @@
 pub mod causes;
 pub mod cli;
 pub mod commands;
+pub mod deploy;
 pub mod fixture;
 pub mod host;
 pub mod init;

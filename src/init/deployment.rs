@@ -18,6 +18,8 @@ pub struct Deployment {
     pub roles: Vec<String>,
     /// This host's private address.
     pub address: IpAddr,
+    /// Server instances here (app hosts).
+    pub instances: u16,
     pub postgres: IpAddr,
     pub redis: IpAddr,
     /// Every app host: address and instances.
@@ -40,6 +42,7 @@ impl Deployment {
             host: host.name.clone(),
             roles: host.roles.iter().map(|r| r.name().to_string()).collect(),
             address: host.private_address,
+            instances: host.instances,
             postgres: first(Role::Postgres),
             redis: first(Role::Redis),
             apps: inv
@@ -205,6 +208,7 @@ mod tests {
             host: "app1".into(),
             roles: vec!["app".into()],
             address: v6,
+            instances: 2,
             postgres: "2001:db8::10".parse().unwrap(),
             redis: "2001:db8::11".parse().unwrap(),
             apps: vec![(v6, 2)],

@@ -144,8 +144,17 @@ struct Init<'a> {
 
 /// The app's `DATABASE_URL` for these answers (what the config and the `.env` hold).
 pub fn database_url(a: &Answers, vars: &std::collections::BTreeMap<String, String>) -> Secret {
+    database_url_at(a, vars, &vars["db_host"])
+}
+
+/// The app's database URL with `host` (the database host's own loopback, say).
+pub fn database_url_at(
+    a: &Answers,
+    vars: &std::collections::BTreeMap<String, String>,
+    host: &str,
+) -> Secret {
     Secret::new(format!(
-        "postgresql://{}:{}@127.0.0.1:{}/{}",
+        "postgresql://{}:{}@{host}:{}/{}",
         a.db_user,
         a.db_password.expose(),
         vars["pg_port"],
@@ -176,9 +185,10 @@ pub fn render(
         },
         redis: Url {
             url: format!(
-                "redis://{}:{}@127.0.0.1:{}/0",
+                "redis://{}:{}@{}:{}/0",
                 vars["redis_user"],
                 a.redis_password.expose(),
+                vars["redis_host"],
                 vars["redis_port"]
             ),
         },

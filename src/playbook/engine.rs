@@ -35,7 +35,7 @@ pub struct Options {
     pub history: Option<std::sync::Arc<super::history::Generation>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
@@ -56,7 +56,7 @@ impl Status {
 }
 
 /// One step's (or handler's) outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Event {
     pub step: String,
     pub handler: bool,

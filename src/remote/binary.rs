@@ -79,15 +79,51 @@ pub fn push(
             copied: false,
         });
     }
-    // Written beside the target, checked, then renamed: a cut connection never leaves a
-    // half binary where the units run it.
+    copy_checked(transport, host, local, remote, &want, "755")?;
+    Ok(Pushed { arch, copied: true })
+}
+
+/// Copies `local` to `remote` on `host` with `mode`, unless the same bytes are there;
+/// whether it copied.
+pub fn copy(
+    transport: &Transport,
+    host: &Host,
+    local: &Path,
+    remote: &str,
+    mode: &str,
+) -> Result<bool, RemoteError> {
+    let want = sha256_file(local).map_err(|source| RemoteError::Local {
+        path: local.to_path_buf(),
+        source,
+    })?;
+    let q = crate::host::exec::shell_quote(remote);
+    let probe = format!("if [ -f {q} ]; then sha256sum {q}; fi");
+    let out = transport.run(host, &["sh", "-c", &probe], Input::Nothing)?;
+    if out.stdout.split_whitespace().next() == Some(want.as_str()) {
+        return Ok(false);
+    }
+    copy_checked(transport, host, local, remote, &want, mode)?;
+    Ok(true)
+}
+
+/// Written beside the target, checked there, then renamed: a cut connection never leaves
+/// a half file where it is used.
+fn copy_checked(
+    transport: &Transport,
+    host: &Host,
+    local: &Path,
+    remote: &str,
+    want: &str,
+    mode: &str,
+) -> Result<(), RemoteError> {
     let write = format!(
-        "set -e; umask 022; d=$(dirname {q}); mkdir -p \"$d\"; t={q}.provision-new; \
+        "set -e; umask 077; d=$(dirname {q}); mkdir -p \"$d\"; t={q}.provision-new; \
          cat > \"$t\"; sum=$(sha256sum \"$t\" | cut -d' ' -f1); \
          if [ \"$sum\" != {want} ]; then rm -f \"$t\"; echo \"checksum $sum\" >&2; exit 3; fi; \
-         chmod 755 \"$t\"; mv -f \"$t\" {q}",
-        q = crate::host::exec::shell_quote(remote)
+         chmod {mode} \"$t\"; mv -f \"$t\" {q}",
+        q = crate::host::exec::shell_quote(remote),
+        mode = crate::host::exec::shell_quote(mode),
     );
     transport.run(host, &["sh", "-c", &write], Input::File(local))?;
-    Ok(Pushed { arch, copied: true })
+    Ok(())
 }

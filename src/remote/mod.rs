@@ -11,7 +11,7 @@ mod ssh;
 
 use std::path::PathBuf;
 
-pub use binary::{push, sha256_file, Pushed};
+pub use binary::{copy, push, sha256_file, Pushed};
 pub use each::each;
 pub use ping::{ping, Pong, Reached};
 pub use ssh::{Input, Transport};

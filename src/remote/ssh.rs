@@ -110,6 +110,67 @@ impl Transport {
                 host: host.name.clone(),
                 source,
             })?;
+        self.settle(host, &cmd, out)
+    }
+
+    /// Runs `remote` on `host` with `input` (a secret) on its stdin, handing each line of
+    /// its stdout to `on_line` as it comes; its whole stdout and stderr when it ends.
+    pub fn stream(
+        &self,
+        host: &Host,
+        remote: &[&str],
+        input: Secret,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<Output, RemoteError> {
+        use std::io::{BufRead, Write};
+        use std::process::Stdio;
+        let cmd = self.command(host, remote);
+        let failed_to_start = |e: std::io::Error| RemoteError::Command {
+            host: host.name.clone(),
+            source: crate::host::exec::ExecError {
+                command: cmd.display(),
+                code: None,
+                stderr_tail: e.to_string(),
+            },
+        };
+        let mut child = std::process::Command::new(&cmd.program)
+            .args(&cmd.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(failed_to_start)?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(input.expose().as_bytes());
+        });
+        let mut stderr_pipe = child.stderr.take().expect("piped");
+        let stderr_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut s);
+            s
+        });
+        let mut stdout = String::new();
+        for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines() {
+            let Ok(line) = line else { break };
+            on_line(&line);
+            stdout.push_str(&line);
+            stdout.push('\n');
+        }
+        let status = child.wait().map_err(failed_to_start)?;
+        let _ = feeder.join();
+        let stderr = stderr_reader.join().unwrap_or_default();
+        let out = Output {
+            code: status.code(),
+            stdout,
+            stderr,
+        };
+        self.settle(host, &cmd, out)
+    }
+
+    /// A finished ssh: its output when the remote command succeeded; ssh's own failure
+    /// (exit 255) as unreachable; the remote command's failure with its code and stderr.
+    fn settle(&self, host: &Host, cmd: &Cmd, out: Output) -> Result<Output, RemoteError> {
         match out.code {
             Some(0) => Ok(out),
             Some(SSH_FAILED) => Err(self.unreachable(host, &out.stderr)),

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when the recipe below changes: a cached root of another version is rebuilt.
-const RECIPE: &str = "bookworm-minbase-systemd-v4";
+const RECIPE: &str = "bookworm-minbase-systemd-v5";
 const CACHE: &str = "/var/cache/provision-test";
-/// What init installs on Debian: under systemd, and (supervisor) where no init runs.
-const PACKAGES: &str = "postgresql redis-server nginx openssl supervisor";
+/// What init installs on Debian: under systemd, (supervisor) where no init runs, and
+/// (nftables) on the hosts of a deployment of several.
+const PACKAGES: &str = "postgresql redis-server nginx openssl supervisor nftables";
 /// The container's address on its veth, in the documentation range (a /24 with a gateway
 /// that nothing answers: a default route, as a real host has).
 pub const ADDRESS: &str = "192.0.2.2";

@@ -42,8 +42,8 @@ impl Run<'_> {
         std::fs::read_to_string(self.config).ok().as_deref() != Some(self.config_text)
     }
 
-    /// `--check`: what would change (the config's content is a secret), exit 1 if anything.
-    pub(super) fn dry_run(&self, relocated: usize) -> Result<ExitStatus, CommandError> {
+    /// What would change (the config's content is a secret), touching nothing.
+    pub(super) fn check(&self, relocated: usize) -> Result<Recap, CommandError> {
         let config_differs = self.config_differs();
         if config_differs && !self.global.json {
             println!(
@@ -53,6 +53,12 @@ impl Run<'_> {
         }
         let mut recap = self.engine()?;
         recap.changed += usize::from(config_differs) + relocated;
+        Ok(recap)
+    }
+
+    /// `--check`: what would change, exit 1 if anything.
+    pub(super) fn dry_run(&self, relocated: usize) -> Result<ExitStatus, CommandError> {
+        let recap = self.check(relocated)?;
         println!("{}", recap.line());
         Ok(if recap.changed > 0 || recap.failed > 0 {
             ExitStatus::Failure
@@ -62,9 +68,9 @@ impl Run<'_> {
     }
 
     /// The config first (a run that fails later keeps its generated secrets), then the
-    /// playbook; waits for nginx's new workers after a reload. None when a step failed
-    /// (what failed and how is printed).
-    pub(super) fn apply(&self, relocated: usize) -> Result<Option<Recap>, CommandError> {
+    /// playbook; waits for nginx's new workers after a reload. A failed step is in the
+    /// recap (what failed and how was printed as it happened).
+    pub(super) fn apply(&self, relocated: usize) -> Result<Recap, CommandError> {
         let generation = self.opts.history.as_ref().expect("not in check mode");
         if self.config_differs() {
             generation.record(self.config, &[])?;
@@ -91,11 +97,6 @@ impl Run<'_> {
                 tracing::warn!("nginx's old workers were still running 15 s after its reload");
             }
         }
-        if recap.failed > 0 {
-            println!("{}", recap.line());
-            println!("init stopped at a failed step: fix what it says and run `provision init` again; it resumes, and pending reloads are kept");
-            return Ok(None);
-        }
-        Ok(Some(recap))
+        Ok(recap)
     }
 }

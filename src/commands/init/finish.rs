@@ -39,6 +39,34 @@ pub async fn finish(
     env_file: &Path,
     with_load: bool,
 ) -> anyhow::Result<Finished> {
+    let (changed, migrated) = data_and_credentials(database_url, data, creds).await?;
+    let sources = Sources::load(Some(config), Some(env_file))?;
+    let settings = VerifySettings::resolve(
+        VerifyFlags {
+            wait: Some(Duration::from_secs(60)),
+            no_load: !with_load,
+            rate: Some(Rate::PerSecond(20.0)),
+            duration: Some(Duration::from_secs(5)),
+            warmup: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+        &sources,
+    )?;
+    let report = verify::run(&settings, &|_| {}).await?;
+    Ok(Finished {
+        changed,
+        migrated,
+        report,
+    })
+}
+
+/// The legacy data migrated (the demo's generated first) and the first credentials made;
+/// what changed, and the migration's report.
+pub async fn data_and_credentials(
+    database_url: &Secret,
+    data: &Data,
+    creds: &Credentials,
+) -> anyhow::Result<(Vec<String>, Option<migrate::Report>)> {
     let mut changed = Vec::new();
     let source = match data {
         Data::None => None,
@@ -79,24 +107,7 @@ pub async fn finish(
     for what in credentials::ensure(database_url, creds).await? {
         changed.push(what.to_string());
     }
-    let sources = Sources::load(Some(config), Some(env_file))?;
-    let settings = VerifySettings::resolve(
-        VerifyFlags {
-            wait: Some(Duration::from_secs(60)),
-            no_load: !with_load,
-            rate: Some(Rate::PerSecond(20.0)),
-            duration: Some(Duration::from_secs(5)),
-            warmup: Some(Duration::from_secs(1)),
-            ..Default::default()
-        },
-        &sources,
-    )?;
-    let report = verify::run(&settings, &|_| {}).await?;
-    Ok(Finished {
-        changed,
-        migrated,
-        report,
-    })
+    Ok((changed, migrated))
 }
 
 /// Where the dashboard is, how to log in, where the config and logs are.

@@ -3,9 +3,11 @@
 //! a check or for real), then data, credentials and verify (`finish`); a recap and where
 //! everything is.
 
+mod agent;
 mod apply;
 mod ask;
 mod finish;
+mod several;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -20,6 +22,7 @@ use crate::host::distro;
 use crate::host::facts::{self, Family, InitSystem};
 use crate::host::services::{self, Direct, Services};
 use crate::init::answers::{Answers, Tls};
+use crate::init::deployment::Deployment;
 use crate::init::saved::{self, Credentials};
 use crate::init::vars::{playbook_vars, CONFIG_DIR};
 use crate::playbook::engine::fact_values;
@@ -104,23 +107,64 @@ fn systemd_instances() -> Vec<u16> {
     ports.into_iter().collect()
 }
 
-pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandError> {
-    let config = config_path(global);
-    let (file, _) = ConfigFile::load(&config, false)?;
+/// What one host's run of init needs, prepared from its answers.
+struct Prepared {
+    pub config: PathBuf,
+    pub facts: crate::host::facts::Facts,
+    pub vars: BTreeMap<String, String>,
+    pub config_text: String,
+    pub book: crate::playbook::Playbook,
+    pub svc: Box<dyn Services>,
+    pub opts: Options,
+    pub relocated: Vec<String>,
+    /// Holds a check run's log on a fresh host; removed on drop.
+    _scratch: tempfile::TempDir,
+}
+
+impl Prepared {
+    fn run<'a>(&'a self, global: &'a GlobalArgs, args: &'a InitArgs) -> apply::Run<'a> {
+        apply::Run {
+            global,
+            args,
+            facts: &self.facts,
+            book: &self.book,
+            opts: &self.opts,
+            svc: self.svc.as_ref(),
+            config: &self.config,
+            config_text: &self.config_text,
+        }
+    }
+}
+
+/// This host's facts; macOS is refused before anything is asked or changed.
+fn host_facts() -> Result<crate::host::facts::Facts, CommandError> {
     let facts = facts::detect(Path::new("/"))?;
     if facts.family == Family::MacOs {
         return Err(usage(
             "macOS: init's playbook has no Homebrew/launchd data yet, so it refuses rather than half-run; nothing was changed",
         ));
     }
-    let (answers, creds) = resolve_answers(&args, &config, &file)?;
-    let vars = host_vars(&answers, &facts);
+    Ok(facts)
+}
+
+/// The variables, the config to write, the playbook and the engine's options for this
+/// host, from its answers (and its place in a deployment of several hosts, if any); an
+/// earlier install's state moved first.
+fn prepare(
+    global: &GlobalArgs,
+    args: &InitArgs,
+    facts: crate::host::facts::Facts,
+    answers: &Answers,
+    creds: &Credentials,
+    deployment: Option<&Deployment>,
+) -> Result<Prepared, CommandError> {
+    let vars = host_vars(answers, &facts, deployment);
     let manager = match facts.init {
         InitSystem::Systemd => "systemd",
         InitSystem::OpenRc => "openrc",
         _ => "supervisor",
     };
-    let config_text = saved::render(&answers, &creds, manager, &vars);
+    let config_text = saved::render(answers, creds, manager, &vars);
     let book = crate::init::playbook::load(&fact_values(&facts), &vars, args.templates.as_deref())
         .map_err(|e| usage(e.to_string()))?;
     let svc: Box<dyn Services> = match facts.init {
@@ -129,7 +173,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
     };
     // --check touches nothing: on a fresh host its run log goes to a temporary directory.
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
-    let opts = engine_options(&args, scratch.path());
+    let opts = engine_options(args, scratch.path());
     // An earlier install's root state, out of the service user's reach first.
     let relocated = crate::init::relocate::relocate(args.check).map_err(|e| CommandError {
         status: ExitStatus::Failure,
@@ -140,28 +184,48 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
             println!("changed  {note}");
         }
     }
-    let run = apply::Run {
-        global,
-        args: &args,
-        facts: &facts,
-        book: &book,
-        opts: &opts,
-        svc: svc.as_ref(),
-        config: &config,
-        config_text: &config_text,
-    };
+    Ok(Prepared {
+        config: config_path(global),
+        facts,
+        vars,
+        config_text,
+        book,
+        svc,
+        opts,
+        relocated,
+        _scratch: scratch,
+    })
+}
+
+pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandError> {
+    if args.agent {
+        return agent::run(global, &args);
+    }
+    if let Some(inventory) = several::inventory(global, &args)? {
+        return several::run(global, &args, &inventory);
+    }
+    let config = config_path(global);
+    let (file, _) = ConfigFile::load(&config, false)?;
+    let facts = host_facts()?;
+    let (answers, creds) = resolve_answers(&args, &config, &file)?;
+    let prepared = prepare(global, &args, facts, &answers, &creds, None)?;
+    let (facts, vars, relocated) = (&prepared.facts, &prepared.vars, &prepared.relocated);
+    let run = prepared.run(global, &args);
     if args.check {
         return run.dry_run(relocated.len());
     }
-    let Some(mut recap) = run.apply(relocated.len())? else {
+    let mut recap = run.apply(relocated.len())?;
+    if recap.failed > 0 {
+        println!("{}", recap.line());
+        println!("init stopped at a failed step: fix what it says and run `provision init` again; it resumes, and pending reloads are kept");
         return Ok(ExitStatus::Failure);
-    };
+    }
     let data = match (&args.sqlite, args.demo) {
         (Some(p), _) => finish::Data::Sqlite(p.clone()),
         (None, true) => finish::Data::Demo(args.state_dir.join("demo-legacy.db")),
         _ => finish::Data::None,
     };
-    let database_url = saved::database_url(&answers, &vars);
+    let database_url = saved::database_url(&answers, vars);
     let env_file = Path::new(CONFIG_DIR).join(".env");
     let with_load = args.load || recap.changed > 0;
     let mut done = crate::commands::runtime()?
@@ -193,7 +257,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
         );
     }
     let admin_created = done.changed.iter().any(|c| c == "admin user");
-    finish::where_everything_is(&answers, &creds, &config, &facts, admin_created);
+    finish::where_everything_is(&answers, &creds, &config, facts, admin_created);
     println!("{}", recap.line());
     Ok(if done.report.passed {
         ExitStatus::Success
@@ -250,9 +314,13 @@ fn resolve_answers(
 }
 
 /// The playbook's variables for this host, with the instances to remove under systemd.
-fn host_vars(answers: &Answers, facts: &crate::host::facts::Facts) -> BTreeMap<String, String> {
+fn host_vars(
+    answers: &Answers,
+    facts: &crate::host::facts::Facts,
+    deployment: Option<&Deployment>,
+) -> BTreeMap<String, String> {
     let distro = distro::for_host(facts);
-    let mut vars = playbook_vars(answers, facts, &distro, None);
+    let mut vars = playbook_vars(answers, facts, &distro, deployment);
     if facts.init == InitSystem::Systemd {
         // Instances beyond the configured ones (the count went down) are stopped and
         // disabled; under supervisord, `supervisorctl update` removes them.

@@ -1,0 +1,221 @@
+//! `provision init --inventory FILE`: the stack across several hosts, from this machine
+//! (the controller). The answers and generated secrets are kept in the controller's
+//! config (0600); each host, stage by stage, gets provision's binary and its job over ssh
+//! and runs its part there; the terminal shows each host's steps as they happen and ends
+//! with a recap per host, like Ansible's PLAY RECAP. Verify then runs from here through
+//! the load balancer.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::{config_path, resolve_answers, usage, CommandError, ExitStatus};
+use crate::cli::{GlobalArgs, InitArgs};
+use crate::deploy::{self, HostRecap, Line, Plan};
+use crate::init::answers::Tls;
+use crate::init::saved;
+use crate::inventory::{Inventory, Role};
+use crate::playbook::engine::Status;
+use crate::remote::Transport;
+use crate::settings::{self, ConfigFile, Sources, VerifyFlags, VerifySettings};
+
+/// The inventory init works on, if one is named and it holds more than this one machine
+/// (an inventory of one local host is the single-host path itself).
+pub fn inventory(global: &GlobalArgs, args: &InitArgs) -> Result<Option<Inventory>, CommandError> {
+    // init writes the config: one named but not there yet is not an error here.
+    let (config, config_path) = ConfigFile::load(&config_path(global), false)?;
+    let sources = Sources {
+        config,
+        config_path,
+        env_file: Default::default(),
+    };
+    let Some(path) = settings::inventory_path(args.inventory.as_deref(), &sources) else {
+        return Ok(None);
+    };
+    let inv = Inventory::load(&path).map_err(|e| CommandError {
+        status: ExitStatus::Usage,
+        error: e.into(),
+    })?;
+    Ok((!inv.is_single_local()).then_some(inv))
+}
+
+pub fn run(
+    global: &GlobalArgs,
+    args: &InitArgs,
+    inv: &Inventory,
+) -> Result<ExitStatus, CommandError> {
+    if args.sqlite.is_some() && args.demo {
+        return Err(usage("--sqlite and --demo: give one"));
+    }
+    let config = config_path(global);
+    let (file, _) = ConfigFile::load(&config, false)?;
+    let (answers, creds) = resolve_answers(args, &config, &file)?;
+    // The controller's config: the answers, the secrets and the inventory it deploys.
+    let vars = crate::init::vars::vars(&answers, 1, 1024, "systemd");
+    let inventory_path = std::fs::canonicalize(&inv.path).unwrap_or(inv.path.clone());
+    let config_text = format!(
+        "{}inventory: {}\n",
+        saved::render(&answers, &creds, "auto", &vars),
+        serde_json::to_string(&inventory_path.display().to_string()).expect("a string")
+    );
+    // One deployment of this inventory at a time.
+    let key = format!("{:x}", Sha256::digest(inventory_path.display().to_string()));
+    let _lock =
+        crate::playbook::state::Lock::acquire(&args.state_dir.join("deployments").join(&key[..16]))
+            .map_err(|e| {
+                usage(format!(
+                    "{e} (another deployment of {} runs)",
+                    inv.path.display()
+                ))
+            })?;
+    if !args.check
+        && saved::write(&config, &config_text).map_err(|e| {
+            CommandError::from(
+                anyhow::Error::new(e).context(format!("cannot write {}", config.display())),
+            )
+        })?
+        && !global.json
+    {
+        println!("changed  config {} (mode 0600)", config.display());
+    }
+    let transport = Transport::new(&args.state_dir.join("ssh"), args.accept_new_host_keys)?;
+    let me = std::env::current_exe()
+        .map_err(|e| anyhow::Error::new(e).context("cannot find provision's own binary"))?;
+    let plan = Plan {
+        inventory: inv,
+        transport: &transport,
+        config: &config_text,
+        base_port: answers.base_port,
+        sqlite: args.sqlite.as_deref(),
+        demo: args.demo,
+        check: args.check,
+        diff: args.diff,
+        forks: usize::from(args.forks),
+        binary: &me,
+    };
+    let width = inv.hosts.iter().map(|h| h.name.len()).max().unwrap_or(4);
+    let show = |host: &str, line: &Line| show_line(global, args.diff, width, host, line);
+    let recaps = deploy::deploy(&plan, &show);
+    for h in &inv.hosts {
+        transport.close(h);
+    }
+    let failed = recaps.iter().any(|r| r.failed > 0 || r.error.is_some());
+    let changed: usize = recaps.iter().map(|r| r.changed).sum();
+    let mut status = if failed || (args.check && changed > 0) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    };
+    if !failed && !args.check {
+        status = verify_through(inv, &answers, &config, args.load)?;
+    }
+    print_recap(global, width, &recaps);
+    if failed {
+        println!(
+            "init stopped at a failed host: fix what it says and run `provision init` again; \
+             it resumes there, and each host keeps its pending reloads"
+        );
+    }
+    Ok(status)
+}
+
+/// One line a host sent, as the terminal shows it: `host  status  step (s)`.
+fn show_line(global: &GlobalArgs, diff: bool, width: usize, host: &str, line: &Line) {
+    if global.json {
+        let v = serde_json::json!({"host": host, "line": line});
+        println!("{v}");
+        return;
+    }
+    match line {
+        Line::Event(e) => {
+            if global.quiet && e.status != Status::Failed {
+                return;
+            }
+            let mut text = format!(
+                "{host:<width$}  {:<8} {}{} ({:.2}s)",
+                e.status.as_str(),
+                if e.handler { "handler: " } else { "" },
+                e.step,
+                e.seconds
+            );
+            if let Some(d) = &e.detail {
+                if e.status == Status::Changed || diff {
+                    for l in d.lines() {
+                        text.push_str(&format!("\n{:width$}           {l}", ""));
+                    }
+                }
+            }
+            if let Some(err) = &e.error {
+                text.push_str(&format!("\n{:width$}           error: {err}", ""));
+            }
+            println!("{text}");
+        }
+        Line::Changed(what) => println!("{host:<width$}  changed  {what}"),
+        Line::Text(text) => println!("{host:<width$}  {text}"),
+        Line::Recap { .. } => {}
+    }
+}
+
+/// Verify from here through the first nginx host, remote checks only (each host's own
+/// checks need its .env and services).
+fn verify_through(
+    inv: &Inventory,
+    answers: &crate::init::answers::Answers,
+    config: &Path,
+    with_load: bool,
+) -> Result<ExitStatus, CommandError> {
+    let lb = inv
+        .with(Role::Nginx)
+        .next()
+        .expect("a validated inventory has an nginx host");
+    let host = match lb.private_address {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        v4 => v4.to_string(),
+    };
+    let url = match answers.tls {
+        Tls::Off if answers.http_port == 80 => format!("http://{host}"),
+        Tls::Off => format!("http://{host}:{}", answers.http_port),
+        _ if answers.https_port == 443 => format!("https://{host}"),
+        _ => format!("https://{host}:{}", answers.https_port),
+    };
+    let sources = Sources::load(Some(config), None)?;
+    let settings = VerifySettings::resolve(
+        VerifyFlags {
+            url: Some(url),
+            remote_only: true,
+            wait: Some(Duration::from_secs(60)),
+            no_load: !with_load,
+            ..Default::default()
+        },
+        &sources,
+    )?;
+    let mut report = crate::commands::runtime()?
+        .block_on(crate::verify::run(&settings, &|_| {}))
+        .map_err(anyhow::Error::new)?;
+    let status = crate::commands::verify::settle(&mut report);
+    print!("{}", report.to_text());
+    Ok(status)
+}
+
+/// Each host's counts, aligned, then why the ones that failed (or did not run) did.
+fn print_recap(global: &GlobalArgs, width: usize, recaps: &[HostRecap]) {
+    if global.json {
+        println!("{}", serde_json::json!({ "recap": recaps }));
+        return;
+    }
+    println!("\nRECAP");
+    for r in recaps {
+        let state = match (&r.error, r.ran) {
+            (Some(_), false) => "  not run",
+            (Some(_), true) => "  unreachable or failed",
+            _ => "",
+        };
+        println!("{:<width$}  {}{state}", r.host, r.line());
+    }
+    for r in recaps {
+        if let Some(e) = &r.error {
+            eprintln!("{}: {e}", r.host);
+        }
+    }
+}
