@@ -13,7 +13,15 @@ pub enum LogComponent {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    /// Several hosts: each host's parts, over ssh [env: PROVISION_INVENTORY; config:
+    /// inventory]
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Where the ssh connections' control sockets live (several hosts)
+    #[arg(long, value_name = "DIR", default_value = crate::init::vars::PROVISION_STATE_DIR)]
+    pub state_dir: PathBuf,
+}
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -29,6 +37,15 @@ pub struct LogsArgs {
     /// At most this many lines (the newest) [default: 100 without --since]
     #[arg(short = 'n', long, value_name = "N")]
     pub lines: Option<usize>,
+    /// Several hosts: this host's logs, read there over ssh
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Several hosts: the inventory [env: PROVISION_INVENTORY; config: inventory]
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Where the ssh connections' control sockets live (several hosts)
+    #[arg(long, value_name = "DIR", default_value = crate::init::vars::PROVISION_STATE_DIR)]
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,30 +1,45 @@
 //! `provision hosts` (the inventory checked, its hosts, their deployment order and
 //! firewalls) and `provision ping` (every host reached over ssh and asked for its facts).
 
-use std::path::PathBuf;
-
 use super::{output, CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, HostsArgs, InventoryArgs, PingArgs};
 use crate::inventory::{Access, Inventory};
 use crate::remote::{Pong, Transport};
 use crate::settings::{self, Sources};
 
+/// The inventory named by the flag, the environment or the config file, if any (a config
+/// named but not there yet is not an error: init writes it); a usage error when the one
+/// named has problems.
+pub(crate) fn named_inventory(
+    global: &GlobalArgs,
+    flag: Option<&std::path::Path>,
+) -> Result<Option<Inventory>, CommandError> {
+    let (config, config_path) =
+        crate::settings::ConfigFile::load(&settings::config_path(global.config.as_deref()), false)?;
+    let sources = Sources {
+        config,
+        config_path,
+        env_file: Default::default(),
+    };
+    let Some(path) = settings::inventory_path(flag, &sources) else {
+        return Ok(None);
+    };
+    Inventory::load(&path).map(Some).map_err(|e| CommandError {
+        status: ExitStatus::Usage,
+        error: e.into(),
+    })
+}
+
 /// The inventory named by the flag, the environment or the config file; a usage error
 /// when none is, or when it has problems.
 fn inventory(global: &GlobalArgs, args: &InventoryArgs) -> Result<Inventory, CommandError> {
-    let sources = Sources::load(global.config.as_deref(), None)?;
-    let usage = |error: anyhow::Error| CommandError {
+    named_inventory(global, args.inventory.as_deref())?.ok_or_else(|| CommandError {
         status: ExitStatus::Usage,
-        error,
-    };
-    let path: PathBuf =
-        settings::inventory_path(args.inventory.as_deref(), &sources).ok_or_else(|| {
-            usage(anyhow::anyhow!(
-                "no inventory: give --inventory FILE (or PROVISION_INVENTORY, or inventory: in {})",
-                sources.config_name()
-            ))
-        })?;
-    Inventory::load(&path).map_err(|e| usage(e.into()))
+        error: anyhow::anyhow!(
+            "no inventory: give --inventory FILE (or PROVISION_INVENTORY, or inventory: in {})",
+            settings::config_path(global.config.as_deref()).display()
+        ),
+    })
 }
 
 fn ports(a: &Access) -> String {

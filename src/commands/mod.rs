@@ -98,7 +98,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Load(args) => load::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
         Command::Init(args) => init::run(&cli.global, args),
-        Command::Status(_) => ops::status(&cli.global),
+        Command::Status(args) => ops::status(&cli.global, &args),
         Command::Logs(args) => ops::logs(&cli.global, args),
         Command::Restart(args) => ops::restart(&cli.global, args),
         Command::Backup(args) => ops::backup(&cli.global, args),

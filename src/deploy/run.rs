@@ -160,6 +160,9 @@ fn run_job(
     if plan.check {
         args.push("--check");
     }
+    if plan.diff {
+        args.push("--diff");
+    }
     t.stream(host, &args, input, &mut on_line)?;
     Ok(())
 }

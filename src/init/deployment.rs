@@ -109,78 +109,103 @@ pub fn wiring(
     instances: u32,
     base_port: u16,
 ) -> BTreeMap<String, String> {
-    let port = |i: u32| u32::from(base_port) + i;
+    let v = match deployment {
+        None => single(instances, base_port),
+        Some(d) => several(d, base_port),
+    };
+    v.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// One host with every role: loopback only, no firewall.
+fn single(instances: u32, base_port: u16) -> Vec<(&'static str, String)> {
     let flag = |b: bool| b.to_string();
-    let v: Vec<(&str, String)> = match deployment {
-        None => vec![
-            ("role_postgres", flag(true)),
-            ("role_redis", flag(true)),
-            ("role_app", flag(true)),
-            ("role_nginx", flag(true)),
-            ("pg_listen_addresses", "localhost".into()),
-            ("pg_app_clients", String::new()),
-            ("redis_bind", "127.0.0.1 -::1".into()),
-            ("db_host", "127.0.0.1".into()),
-            ("redis_host", "127.0.0.1".into()),
-            ("instance_listen", "127.0.0.1".into()),
-            ("instance_peers", String::new()),
-            (
-                "upstreams",
-                (1..=instances)
-                    .map(|i| format!("127.0.0.1:{}", port(i)))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-            ("firewall", flag(false)),
-            ("nft_rules", String::new()),
-            ("deployment_host", String::new()),
-        ],
-        Some(d) => vec![
-            ("role_postgres", flag(d.has(Role::Postgres))),
-            ("role_redis", flag(d.has(Role::Redis))),
-            ("role_app", flag(d.has(Role::App))),
-            ("role_nginx", flag(d.has(Role::Nginx))),
-            ("pg_listen_addresses", format!("localhost,{}", d.address)),
-            (
-                "pg_app_clients",
+    vec![
+        ("role_postgres", flag(true)),
+        ("role_redis", flag(true)),
+        ("role_app", flag(true)),
+        ("role_nginx", flag(true)),
+        ("pg_listen_addresses", "localhost".into()),
+        ("pg_app_clients", String::new()),
+        ("redis_bind", "127.0.0.1 -::1".into()),
+        ("db_host", "127.0.0.1".into()),
+        ("redis_host", "127.0.0.1".into()),
+        ("instance_listen", "127.0.0.1".into()),
+        ("instance_peers", String::new()),
+        (
+            "upstreams",
+            (1..=instances)
+                .map(|i| format!("127.0.0.1:{}", u32::from(base_port) + i))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        ("firewall", flag(false)),
+        ("nft_rules", String::new()),
+        ("deployment_host", String::new()),
+    ]
+}
+
+/// A host of several: its roles, its private address, its peers, its firewall.
+fn several(d: &Deployment, base_port: u16) -> Vec<(&'static str, String)> {
+    let flag = |b: bool| b.to_string();
+    // The database and cache hosts reach their own service over loopback (their pg_hba
+    // and firewall admit the app hosts only, not themselves).
+    let own_or = |r: Role, peer: IpAddr| {
+        if d.has(r) {
+            "127.0.0.1".to_string()
+        } else {
+            url_host(peer)
+        }
+    };
+    let join = |items: Vec<String>| items.join(" ");
+    vec![
+        ("role_postgres", flag(d.has(Role::Postgres))),
+        ("role_redis", flag(d.has(Role::Redis))),
+        ("role_app", flag(d.has(Role::App))),
+        ("role_nginx", flag(d.has(Role::Nginx))),
+        ("pg_listen_addresses", format!("localhost,{}", d.address)),
+        (
+            "pg_app_clients",
+            join(
                 d.apps
                     .iter()
                     .map(|(ip, _)| match ip {
                         IpAddr::V4(_) => format!("{ip}/32"),
                         IpAddr::V6(_) => format!("{ip}/128"),
                     })
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                    .collect(),
             ),
-            ("redis_bind", format!("127.0.0.1 -::1 {}", d.address)),
-            ("db_host", url_host(d.postgres)),
-            ("redis_host", url_host(d.redis)),
-            ("instance_listen", url_host(d.address)),
-            (
-                "instance_peers",
-                [d.postgres, d.redis]
+        ),
+        ("redis_bind", format!("127.0.0.1 -::1 {}", d.address)),
+        ("db_host", own_or(Role::Postgres, d.postgres)),
+        ("redis_host", own_or(Role::Redis, d.redis)),
+        ("instance_listen", url_host(d.address)),
+        // Its own address too: the host's own probes (readiness, status) come from it.
+        (
+            "instance_peers",
+            join(
+                [d.address, d.postgres, d.redis]
                     .iter()
                     .chain(&d.nginx)
                     .map(|ip| ip.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                    .collect(),
             ),
-            (
-                "upstreams",
+        ),
+        (
+            "upstreams",
+            join(
                 d.apps
                     .iter()
                     .flat_map(|(ip, n)| {
-                        (1..=u32::from(*n)).map(move |i| format!("{}:{}", url_host(*ip), port(i)))
+                        (1..=u32::from(*n))
+                            .map(move |i| format!("{}:{}", url_host(*ip), u32::from(base_port) + i))
                     })
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                    .collect(),
             ),
-            ("firewall", flag(true)),
-            ("nft_rules", nft_rules(&d.firewall)),
-            ("deployment_host", d.host.clone()),
-        ],
-    };
-    v.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+        ),
+        ("firewall", flag(true)),
+        ("nft_rules", nft_rules(&d.firewall)),
+        ("deployment_host", d.host.clone()),
+    ]
 }
 
 #[cfg(test)]
@@ -199,6 +224,29 @@ mod tests {
         assert!(["role_postgres", "role_redis", "role_app", "role_nginx"]
             .iter()
             .all(|r| v[*r] == "true"));
+    }
+
+    #[test]
+    fn the_database_and_cache_hosts_reach_their_own_service_over_loopback() {
+        let inv = Inventory::parse(
+            std::path::Path::new("/srv/hosts.yaml"),
+            "hosts:\n  db1: {address: 192.0.2.10, roles: [postgres]}\n  \
+             cache1: {address: 192.0.2.11, roles: [redis]}\n  \
+             web1: {address: 192.0.2.20, roles: [app, nginx]}\n",
+        )
+        .unwrap();
+        let v = |h: &str| {
+            wiring(
+                Some(&Deployment::of(&inv, inv.host(h).unwrap(), 8000)),
+                2,
+                8000,
+            )
+        };
+        assert_eq!(v("db1")["db_host"], "127.0.0.1");
+        assert_eq!(v("db1")["redis_host"], "192.0.2.11");
+        assert_eq!(v("cache1")["redis_host"], "127.0.0.1");
+        assert_eq!(v("web1")["db_host"], "192.0.2.10");
+        assert_eq!(v("web1")["upstreams"], "192.0.2.20:8001 192.0.2.20:8002");
     }
 
     #[test]

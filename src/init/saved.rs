@@ -97,6 +97,14 @@ struct File<'a> {
     service: Service<'a>,
     verify: Verify<'a>,
     init: Init<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployment: Option<Deployment>,
+}
+/// A host of several: its name and roles (`status` looks only at what it holds).
+#[derive(Serialize)]
+struct Deployment {
+    host: String,
+    roles: Vec<&'static str>,
 }
 #[derive(Serialize)]
 struct Db {
@@ -111,6 +119,8 @@ struct Url {
 struct Server {
     instances: u32,
     base_port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<String>,
 }
 #[derive(Serialize)]
 struct Nginx<'a> {
@@ -195,6 +205,8 @@ pub fn render(
         server: Server {
             instances: a.instances,
             base_port: a.base_port,
+            host: Some(vars["instance_listen"].trim_matches(['[', ']']).to_string())
+                .filter(|h| h != "127.0.0.1"),
         },
         nginx: Nginx {
             http_port: a.http_port,
@@ -217,6 +229,15 @@ pub fn render(
             admin_user: &c.admin_user,
             admin_password: c.admin_password.expose(),
         },
+        deployment: Some(&vars["deployment_host"])
+            .filter(|h| !h.is_empty())
+            .map(|host| Deployment {
+                host: host.clone(),
+                roles: ["postgres", "redis", "app", "nginx"]
+                    .into_iter()
+                    .filter(|r| vars[&format!("role_{r}")] == "true")
+                    .collect(),
+            }),
     };
     format!(
         "# Written by `provision init`: its answers and generated secrets (mode 0600). Every\n\

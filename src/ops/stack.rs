@@ -80,6 +80,8 @@ pub struct Stack {
     database_url: Option<Secret>,
     redis_url: Option<Secret>,
     cache_prefix: String,
+    /// On a host of several: the parts it holds (None: every part, the single host).
+    roles: Option<Vec<String>>,
 }
 
 impl Stack {
@@ -115,7 +117,9 @@ impl Stack {
             sources.config.redis.prefix.clone(),
             "ld:".to_string(),
         )?;
+        let roles = sources.config.deployment.as_ref().map(|d| d.roles.clone());
         Ok(Stack {
+            roles,
             pool_size,
             database_url: sources.config.database.url.clone(),
             redis_url: sources.config.redis.url.clone(),
@@ -149,6 +153,17 @@ impl Stack {
             Manager::Systemd => services::for_init(InitSystem::Systemd),
             Manager::OpenRc => services::for_init(InitSystem::OpenRc),
         }
+    }
+
+    /// Whether this host runs `c` (on a host of several, only its roles' parts).
+    pub fn holds(&self, c: Component) -> bool {
+        let role = match c {
+            Component::Server => "app",
+            other => other.name(),
+        };
+        self.roles
+            .as_ref()
+            .map_or(true, |roles| roles.iter().any(|r| r == role))
     }
 
     pub fn pool_size(&self) -> Option<u64> {

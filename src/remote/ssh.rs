@@ -168,6 +168,23 @@ impl Transport {
         self.settle(host, &cmd, out)
     }
 
+    /// Runs `remote` on `host` and hands back how it ended, whatever its exit code (a
+    /// command whose codes carry a verdict, like `status`); only ssh's own failure is an
+    /// error.
+    pub fn run_any(&self, host: &Host, remote: &[&str]) -> Result<Output, RemoteError> {
+        let cmd = self.command(host, remote);
+        let out = cmd
+            .run_checked(true)
+            .map_err(|source| RemoteError::Command {
+                host: host.name.clone(),
+                source,
+            })?;
+        if out.code == Some(SSH_FAILED) {
+            return Err(self.unreachable(host, &out.stderr));
+        }
+        Ok(out)
+    }
+
     /// A finished ssh: its output when the remote command succeeded; ssh's own failure
     /// (exit 255) as unreachable; the remote command's failure with its code and stderr.
     fn settle(&self, host: &Host, cmd: &Cmd, out: Output) -> Result<Output, RemoteError> {

@@ -27,6 +27,17 @@ pub struct ConfigFile {
     pub init: InitSection,
     /// The inventory file (several hosts); relative to this file's directory.
     pub inventory: Option<PathBuf>,
+    /// On a host of a deployment of several: which one it is and what it holds.
+    pub deployment: Option<DeploymentSection>,
+}
+
+/// This host's place in a deployment of several hosts (init writes it there).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSection {
+    pub host: String,
+    /// postgres, redis, app, nginx.
+    pub roles: Vec<String>,
 }
 
 /// What `init` decided and generated, kept so a re-run asks nothing and changes nothing.
@@ -68,9 +79,12 @@ pub struct ServerSection {
     pub listen: Option<String>,
     pub request_timeout_ms: Option<u64>,
     pub workers: Option<usize>,
-    /// How many instances run (instance i listens on 127.0.0.1:base_port+i).
+    /// How many instances run (instance i listens on HOST:base_port+i).
     pub instances: Option<u16>,
     pub base_port: Option<u16>,
+    /// The address the instances listen on: 127.0.0.1, or an app host's private address
+    /// when the stack spans several hosts.
+    pub host: Option<String>,
 }
 
 /// The nginx site in front of the instances.

@@ -12,12 +12,18 @@ use super::{Secret, SettingsError, Sources};
 /// One server instance (docs/architecture.md: instance i listens on 127.0.0.1:8000+i).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
+    /// The address it listens on (127.0.0.1 unless the stack spans several hosts).
+    pub host: String,
     pub port: u16,
 }
 
 impl Instance {
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
     /// The service name under systemd: the template unit's instance.
     pub fn unit(&self) -> String {
@@ -158,8 +164,21 @@ fn instances(src: &Sources) -> Result<Vec<Instance>, SettingsError> {
             message: format!("{instances} instances from port {base_port} do not fit in 1..65535"),
         });
     }
+    let host = c
+        .server
+        .host
+        .as_deref()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .unwrap_or("127.0.0.1");
+    if host.parse::<std::net::IpAddr>().is_err() {
+        return Err(SettingsError::Invalid {
+            source_name: format!("server.host in {}", src.config_name()),
+            message: format!("{host:?} is not an IP address"),
+        });
+    }
     Ok((1..=instances)
         .map(|i| Instance {
+            host: host.to_string(),
             port: base_port + i,
         })
         .collect())

@@ -21,7 +21,7 @@ use helpers::Ran;
 /// the load balancer, a second run that changes nothing, and the firewall between them.
 #[test]
 fn five_hosts() {
-    let bed = Bed::start(&["db1", "cache1", "app1", "app2", "lb1"]);
+    let mut bed = Bed::start(&["db1", "cache1", "app1", "app2", "lb1"]);
     let inv = bed.inventory(&["postgres", "redis", "app", "app", "nginx"], "");
     let mut stages = stages::Stages::default();
     if !stages.run("ping", || ping(&bed, &inv)) {
@@ -32,7 +32,179 @@ fn five_hosts() {
     }
     stages.run("second run", || second_run(&bed, &inv));
     stages.run("firewall", || firewall(&bed));
+    stages.run("status", || status_all_up(&bed, &inv));
+    stages.run("one app host powered off", || {
+        power_off_app2(&mut bed, &inv)
+    });
     stages.finish();
+}
+
+fn status_run(bed: &Bed, inv: &std::path::Path) -> Ran {
+    let state = bed.dir.path().join("state");
+    bed.provision(&[
+        "status",
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ])
+}
+
+/// `status` across the hosts: each host's own parts (only what its roles hold), all ok.
+fn status_all_up(bed: &Bed, inv: &std::path::Path) {
+    let ran = status_run(bed, inv);
+    assert_eq!(ran.code, 0, "{}", show(&ran));
+    assert!(
+        ran.stdout
+            .lines()
+            .any(|l| l.starts_with("db1    postgresql    ok")),
+        "{}",
+        show(&ran)
+    );
+    let state = bed.dir.path().join("state");
+    let json = bed.provision(&[
+        "--json",
+        "status",
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(json.code, 0, "{}", show(&json));
+    let hosts = json.json();
+    let parts_of = |h: &str| -> Vec<String> {
+        let host = hosts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["host"] == h)
+            .unwrap_or_else(|| panic!("{h}: {}", show(&json)));
+        host["report"]["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["name"].as_str().unwrap(),
+                    p["state"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(parts_of("db1"), ["postgresql ok"]);
+    assert_eq!(parts_of("cache1"), ["redis ok"]);
+    assert_eq!(parts_of("lb1"), ["nginx ok"]);
+    for app in ["app1", "app2"] {
+        assert_eq!(parts_of(app), ["instance 8001 ok", "instance 8002 ok"]);
+    }
+    // One host's logs, read there: the instances' journal on app1.
+    let state = bed.dir.path().join("state");
+    let logs = bed.provision(&[
+        "logs",
+        "server",
+        "--host",
+        "app1",
+        "-n",
+        "20",
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(logs.code, 0, "{}", show(&logs));
+    assert!(
+        logs.stdout.contains("live-dashboard@800"),
+        "{}",
+        show(&logs)
+    );
+    let unknown = bed.provision(&[
+        "logs",
+        "--host",
+        "db9",
+        "--inventory",
+        inv.to_str().unwrap(),
+    ]);
+    assert_eq!(unknown.code, 2, "{}", show(&unknown));
+    assert!(
+        unknown.stderr.contains("--host db9: no such host in")
+            && unknown
+                .stderr
+                .contains("(its hosts: db1, cache1, app1, app2, lb1)"),
+        "{}",
+        show(&unknown)
+    );
+}
+
+/// The site answers through nginx from the controller: the status codes of `n` requests.
+fn site_codes(bed: &Bed, n: usize) -> Vec<String> {
+    let lb = &bed.host("lb1").address;
+    (0..n)
+        .map(|_| {
+            let out = std::process::Command::new("nsenter")
+                .arg(format!("--net=/run/netns/{}", bed.netns))
+                .args([
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "--max-time",
+                    "15",
+                    "-w",
+                    "%{http_code}",
+                ])
+                .arg(format!("http://{lb}/api/runs?limit=5"))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).to_string()
+        })
+        .collect()
+}
+
+/// One app host powered off: the site still answers (nginx passes over it), `status`
+/// names it down and exits 1; powered on, its instances start and it is back.
+fn power_off_app2(bed: &mut Bed, inv: &std::path::Path) {
+    bed.host_mut("app2").container.power_off();
+    let codes = site_codes(bed, 12);
+    assert!(
+        codes.iter().all(|c| c == "200"),
+        "through nginx with app2 off: {codes:?}"
+    );
+    let down = status_run(bed, inv);
+    assert_eq!(down.code, 1, "{}", show(&down));
+    assert!(
+        down.stdout
+            .lines()
+            .any(|l| l.starts_with("app2 ") && l.contains(" down ")),
+        "{}",
+        show(&down)
+    );
+    assert!(
+        down.stdout
+            .contains("app2 (192.0.2.13:22): ssh could not connect"),
+        "{}",
+        show(&down)
+    );
+    bed.host_mut("app2").container.power_on();
+    let started = std::time::Instant::now();
+    loop {
+        let up = status_run(bed, inv);
+        if up.code == 0 {
+            eprintln!("app2 back after {:.1} s", started.elapsed().as_secs_f64());
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(90),
+            "app2 not back in 90 s: {}",
+            show(&up)
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    let codes = site_codes(bed, 8);
+    assert!(
+        codes.iter().all(|c| c == "200"),
+        "with app2 back: {codes:?}"
+    );
 }
 
 fn show(r: &Ran) -> String {
@@ -74,9 +246,51 @@ fn recap_lines(ran: &Ran) -> Vec<String> {
         .collect()
 }
 
-/// The first deployment: every host changed, the demo data migrated on the database host,
-/// verify passing through the load balancer; a recap line per host.
+/// The first deployment, with one app host unreachable over ssh: it is named with ssh's
+/// reason, the hosts before it are deployed, the load balancer after it is not touched.
+/// Then, reachable again, the next run finishes the job: every host changed, the demo
+/// data migrated on the database host, verify passing through the load balancer.
 fn init(bed: &Bed, inv: &std::path::Path) {
+    let out = bed.exec("app2", &["systemctl", "stop", "ssh.service"]);
+    assert!(out.status.success());
+    let partial = init_run(bed, inv);
+    assert_eq!(partial.code, 1, "{}", show(&partial));
+    let lines = recap_lines(&partial);
+    let line = |h: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{h} ")))
+            .cloned()
+            .unwrap_or_else(|| panic!("{h}: {}", show(&partial)))
+    };
+    assert!(line("db1").ends_with(" failed=0"), "{}", show(&partial));
+    assert!(line("app1").ends_with(" failed=0"), "{}", show(&partial));
+    assert!(
+        line("app2").ends_with("  unreachable or failed"),
+        "{}",
+        show(&partial)
+    );
+    assert!(line("lb1").ends_with("  not run"), "{}", show(&partial));
+    assert!(
+        partial.stderr.lines().any(|l| l.starts_with(&format!(
+            "app2 ({}:22): ssh could not connect or log in: check that sshd runs there",
+            bed.host("app2").address
+        ))) && partial.stderr.contains("Connection refused"),
+        "{}",
+        show(&partial)
+    );
+    assert!(
+        partial
+            .stderr
+            .contains("lb1: not run: app2 failed in the app stage"),
+        "{}",
+        show(&partial)
+    );
+    let touched = bed.exec("lb1", &["test", "-e", "/var/lib/provision/bin/provision"]);
+    assert!(!touched.status.success(), "lb1 was touched");
+    let out = bed.exec("app2", &["systemctl", "start", "ssh.service"]);
+    assert!(out.status.success());
+
     let ran = init_run(bed, inv);
     // What follows the hosts' steps: verify through the load balancer, and the recap.
     let tail: Vec<&str> = ran
@@ -97,14 +311,18 @@ fn init(bed: &Bed, inv: &std::path::Path) {
         "{}",
         show(&ran)
     );
+    // The hosts the first run finished are left as they are; the rest are done now.
     for line in &lines {
         assert!(line.ends_with(" failed=0"), "{line}");
-        assert!(!line.contains(" changed=0 "), "{line}");
+        let finished_before = ["db1 ", "cache1 ", "app1 "]
+            .iter()
+            .any(|h| line.starts_with(h));
+        assert_eq!(line.contains(" changed=0 "), finished_before, "{line}");
     }
     assert!(
-        ran.stdout.contains("db1     changed  migrated"),
+        partial.stdout.contains("db1     changed  migrated"),
         "{}",
-        show(&ran)
+        show(&partial)
     );
     // The secrets stay in the controller's config, 0600.
     use std::os::unix::fs::PermissionsExt;
@@ -113,7 +331,8 @@ fn init(bed: &Bed, inv: &std::path::Path) {
     assert_eq!(mode & 0o777, 0o600);
 }
 
-/// A second run changes nothing on any host.
+/// A second run changes nothing on any host, and is fast; `plan` (= init --check --diff)
+/// agrees that nothing would change.
 fn second_run(bed: &Bed, inv: &std::path::Path) {
     let started = std::time::Instant::now();
     let ran = init_run(bed, inv);
@@ -126,6 +345,20 @@ fn second_run(bed: &Bed, inv: &std::path::Path) {
     for line in recap_lines(&ran) {
         assert!(line.contains(" changed=0 "), "{}", show(&ran));
     }
+    let config = bed.dir.path().join("provision.yaml");
+    let state = bed.dir.path().join("state");
+    let plan = bed.provision(&[
+        "--config",
+        config.to_str().unwrap(),
+        "plan",
+        "--yes",
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(plan.code, 0, "{}", show(&plan));
+    assert_eq!(recap_lines(&plan).len(), 5, "{}", show(&plan));
 }
 
 /// From the load balancer, PostgreSQL and Redis are refused; from an app host they answer.

@@ -122,6 +122,10 @@ impl Bed {
         self.hosts.iter().find(|h| h.name == name).unwrap()
     }
 
+    pub fn host_mut(&mut self, name: &str) -> &mut BedHost {
+        self.hosts.iter_mut().find(|h| h.name == name).unwrap()
+    }
+
     /// An inventory of the bed's hosts with `roles` per host (in the bed's order), beside
     /// a known_hosts file that does not exist yet; returns its path.
     pub fn inventory(&self, roles: &[&str], extra: &str) -> PathBuf {

@@ -175,6 +175,13 @@ impl Stack {
         ] {
             vars.insert(k.into(), v);
         }
+        // The upstreams as init wires them on one host: every instance on loopback.
+        let instances: u32 = vars
+            .get("instances")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2);
+        let wiring = provision::init::deployment::wiring(None, instances, upstream_base);
+        vars.insert("upstreams".into(), wiring["upstreams"].clone());
         let mut site = provision::render::Templates::default()
             .render("nginx/live-dashboard.conf", &vars)
             .unwrap();

@@ -18,26 +18,13 @@ use crate::init::saved;
 use crate::inventory::{Inventory, Role};
 use crate::playbook::engine::Status;
 use crate::remote::Transport;
-use crate::settings::{self, ConfigFile, Sources, VerifyFlags, VerifySettings};
+use crate::settings::{ConfigFile, Sources, VerifyFlags, VerifySettings};
 
 /// The inventory init works on, if one is named and it holds more than this one machine
 /// (an inventory of one local host is the single-host path itself).
 pub fn inventory(global: &GlobalArgs, args: &InitArgs) -> Result<Option<Inventory>, CommandError> {
-    // init writes the config: one named but not there yet is not an error here.
-    let (config, config_path) = ConfigFile::load(&config_path(global), false)?;
-    let sources = Sources {
-        config,
-        config_path,
-        env_file: Default::default(),
-    };
-    let Some(path) = settings::inventory_path(args.inventory.as_deref(), &sources) else {
-        return Ok(None);
-    };
-    let inv = Inventory::load(&path).map_err(|e| CommandError {
-        status: ExitStatus::Usage,
-        error: e.into(),
-    })?;
-    Ok((!inv.is_single_local()).then_some(inv))
+    let inv = crate::commands::hosts::named_inventory(global, args.inventory.as_deref())?;
+    Ok(inv.filter(|i| !i.is_single_local()))
 }
 
 pub fn run(
@@ -215,7 +202,12 @@ fn print_recap(global: &GlobalArgs, width: usize, recaps: &[HostRecap]) {
     }
     for r in recaps {
         if let Some(e) = &r.error {
-            eprintln!("{}: {e}", r.host);
+            // ssh's and the remote commands' errors start with the host already.
+            if e.starts_with(&format!("{} ", r.host)) || e.starts_with(&format!("{}:", r.host)) {
+                eprintln!("{e}");
+            } else {
+                eprintln!("{}: {e}", r.host);
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `provision logs`: one component's lines, from journald or its files, `-f` to follow.
+//! `provision logs`: one component's lines, from journald or its files, `-f` to follow;
+//! with `--host NAME`, that host's (of the inventory), read there over ssh as they come.
 
 use super::{load_stack, CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, LogComponent, LogsArgs};
@@ -7,6 +8,9 @@ use crate::ops::logs::{self, Source};
 use crate::ops::stack::Component;
 
 pub fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<ExitStatus, CommandError> {
+    if let Some(host) = &args.host {
+        return on_host(global, &args, host);
+    }
     let stack = load_stack(global)?;
     let component = match args.component {
         LogComponent::Server => Component::Server,
@@ -98,4 +102,55 @@ pub fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<ExitStatus, CommandEr
             Ok(ExitStatus::Success)
         }
     }
+}
+
+/// `provision logs … --host NAME`: the same command run on that host over ssh, its lines
+/// printed as they come (`-f` follows there).
+fn on_host(global: &GlobalArgs, args: &LogsArgs, name: &str) -> Result<ExitStatus, CommandError> {
+    let usage = |m: String| super::fail(ExitStatus::Usage, m);
+    let inv = crate::commands::hosts::named_inventory(global, args.inventory.as_deref())?
+        .ok_or_else(|| {
+            usage(
+                "--host needs an inventory: give --inventory FILE (or PROVISION_INVENTORY)".into(),
+            )
+        })?;
+    let host = inv.host(name).ok_or_else(|| {
+        let names: Vec<&str> = inv.hosts.iter().map(|h| h.name.as_str()).collect();
+        usage(format!(
+            "--host {name}: no such host in {} (its hosts: {})",
+            inv.path.display(),
+            names.join(", ")
+        ))
+    })?;
+    let component = match args.component {
+        LogComponent::Server => "server",
+        LogComponent::Postgres => "postgres",
+        LogComponent::Redis => "redis",
+        LogComponent::Nginx => "nginx",
+    };
+    let mut remote: Vec<String> = vec![
+        crate::init::vars::BINARY.into(),
+        "logs".into(),
+        component.into(),
+    ];
+    if args.follow {
+        remote.push("--follow".into());
+    }
+    if let Some(d) = args.since {
+        remote.push(format!("--since={}s", d.as_secs().max(1)));
+    }
+    if let Some(n) = args.lines {
+        remote.push(format!("--lines={n}"));
+    }
+    let transport = crate::remote::Transport::new(&args.state_dir.join("ssh"), false)?;
+    let words: Vec<&str> = remote.iter().map(String::as_str).collect();
+    let ran = transport.stream(
+        host,
+        &words,
+        crate::settings::Secret::new(""),
+        &mut |line| println!("{line}"),
+    );
+    transport.close(host);
+    ran?;
+    Ok(ExitStatus::Success)
 }

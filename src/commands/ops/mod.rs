@@ -7,6 +7,7 @@ mod logs;
 mod restart;
 mod rollback;
 mod status;
+mod status_hosts;
 mod uninstall;
 
 pub use backup::{backup, restore};

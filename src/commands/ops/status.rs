@@ -1,10 +1,16 @@
-//! `provision status`: the stack's state as a table, or JSON with `--json`.
+//! `provision status`: the stack's state as a table, or JSON with `--json` (across the
+//! inventory's hosts: `status_hosts`).
 
 use super::{load_stack, runtime, CommandError, ExitStatus};
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, StatusArgs};
 use crate::ops::status::{self, Report, State};
 
-pub fn status(global: &GlobalArgs) -> Result<ExitStatus, CommandError> {
+pub fn status(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitStatus, CommandError> {
+    if let Some(inv) = crate::commands::hosts::named_inventory(global, args.inventory.as_deref())?
+        .filter(|i| !i.is_single_local())
+    {
+        return super::status_hosts::status(global, args, &inv);
+    }
     let stack = load_stack(global)?;
     let report = runtime()?.block_on(status::gather(&stack));
     crate::commands::output(global, &report, || {

@@ -116,14 +116,21 @@ const LOW_DISK: f64 = 0.10;
 
 pub async fn gather(stack: &Stack) -> Report {
     let look = Look::new(stack);
-    let mut parts = vec![
-        look.postgres().await,
-        look.redis().await,
-        look.nginx().await,
-    ];
+    let mut parts = Vec::new();
+    if stack.holds(Component::Postgres) {
+        parts.push(look.postgres().await);
+    }
+    if stack.holds(Component::Redis) {
+        parts.push(look.redis().await);
+    }
+    if stack.holds(Component::Nginx) {
+        parts.push(look.nginx().await);
+    }
     let mut tally = Tally::default();
-    for i in stack.instances() {
-        parts.push(look.instance(i, &mut tally).await);
+    if stack.holds(Component::Server) {
+        for i in stack.instances() {
+            parts.push(look.instance(i, &mut tally).await);
+        }
     }
     let pool = Pool {
         waits: tally.counters.pool_waits as u64,

@@ -1,0 +1,109 @@
+//! `provision status` across the inventory's hosts: each host's own `provision status`
+//! (its parts: only what its roles hold), run there over ssh side by side, shown per host
+//! and per part, with one exit code for all — the worst; a host that cannot be reached
+//! counts as down and is named with ssh's reason.
+
+use serde_json::Value;
+
+use super::{CommandError, ExitStatus};
+use crate::cli::{GlobalArgs, StatusArgs};
+use crate::inventory::Inventory;
+use crate::remote::Transport;
+
+/// One host's answer: its report, or why there is none.
+struct Answer {
+    host: String,
+    report: Result<Value, String>,
+}
+
+pub fn status(
+    global: &GlobalArgs,
+    args: &StatusArgs,
+    inv: &Inventory,
+) -> Result<ExitStatus, CommandError> {
+    let transport = Transport::new(&args.state_dir.join("ssh"), false)?;
+    let binary = crate::init::vars::BINARY;
+    let answers = crate::remote::each(&inv.hosts, 8, |h| Answer {
+        host: h.name.clone(),
+        report: transport
+            .run_any(h, &[binary, "--json", "status"])
+            .map_err(|e| crate::causes::line(&e))
+            .and_then(|out| {
+                serde_json::from_str(&out.stdout).map_err(|_| {
+                    format!(
+                        "{}: `{binary} --json status` answered no report (exit {:?}): {}",
+                        h.name,
+                        out.code,
+                        crate::host::exec::tail(&out.stderr, 3)
+                    )
+                })
+            }),
+    });
+    for h in &inv.hosts {
+        transport.close(h);
+    }
+    let worst = answers
+        .iter()
+        .map(|a| match &a.report {
+            Ok(r) => match r["state"].as_str() {
+                Some("ok") => 0,
+                Some("degraded") => 1,
+                _ => 2,
+            },
+            Err(_) => 2,
+        })
+        .max()
+        .unwrap_or(0);
+    let json: Vec<Value> = answers
+        .iter()
+        .map(|a| match &a.report {
+            Ok(r) => serde_json::json!({"host": a.host, "report": r}),
+            Err(e) => serde_json::json!({"host": a.host, "state": "down", "error": e}),
+        })
+        .collect();
+    crate::commands::output(global, &json, || print!("{}", text(&answers)));
+    Ok(match worst {
+        0 => ExitStatus::Success,
+        1 => ExitStatus::Code(3),
+        _ => ExitStatus::Failure,
+    })
+}
+
+fn text(answers: &[Answer]) -> String {
+    let mut t = crate::table::plain(&["host", "part", "state", "health"], &[]);
+    let mut problems = Vec::new();
+    for a in answers {
+        match &a.report {
+            Ok(r) => {
+                for p in r["parts"].as_array().into_iter().flatten() {
+                    let name = p["name"].as_str().unwrap_or("?");
+                    t.add_row(vec![
+                        a.host.clone(),
+                        name.to_string(),
+                        p["state"].as_str().unwrap_or("?").to_string(),
+                        p["health"].as_str().unwrap_or("").to_string(),
+                    ]);
+                    for x in p["problems"].as_array().into_iter().flatten() {
+                        problems.push(format!("  {} {name}: {}", a.host, x.as_str().unwrap_or("")));
+                    }
+                }
+            }
+            Err(e) => {
+                t.add_row(vec![
+                    a.host.clone(),
+                    "-".into(),
+                    "down".into(),
+                    "unreachable".into(),
+                ]);
+                problems.push(format!("  {e}"));
+            }
+        }
+    }
+    let mut out = crate::table::lines(&t);
+    if !problems.is_empty() {
+        out.push_str("\nproblems:\n");
+        out.push_str(&problems.join("\n"));
+        out.push('\n');
+    }
+    out
+}
