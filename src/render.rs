@@ -190,6 +190,22 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_exemptions_join_loopback() {
+        let mut vars = nginx_defaults();
+        vars.insert("upstreams".into(), "127.0.0.1:8001".into());
+        vars.insert("api_exempt".into(), "192.0.2.1 2001:db8::/64".into());
+        let text = Templates::default()
+            .render("nginx/live-dashboard.conf", &vars)
+            .unwrap();
+        assert!(
+            text.contains(
+                "    127.0.0.0/8 1;\n    ::1 1;\n    192.0.2.1 1;\n    2001:db8::/64 1;\n}"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn tls_adds_the_redirect_the_certificate_and_hsts() {
         let mut vars = nginx_defaults();
         vars.insert("upstreams".into(), "127.0.0.1:8001".into());

@@ -51,8 +51,26 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct RestartArgs {
     /// One instance at a time, each taken out of nginx's rotation and drained first
+    /// (several hosts: one app host at a time, out of every nginx host's rotation)
     #[arg(long)]
     pub rolling: bool,
+    /// Several hosts: the inventory [env: PROVISION_INVENTORY; config: inventory]
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Where the ssh connections' control sockets live (several hosts)
+    #[arg(long, value_name = "DIR", default_value = crate::init::vars::PROVISION_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// On a load balancer, for the controller: mark these upstreams (HOST:PORT,…) down
+    #[arg(
+        long,
+        hide = true,
+        value_name = "HOST:PORT,…",
+        conflicts_with = "put_back"
+    )]
+    pub take_out: Option<String>,
+    /// On a load balancer, for the controller: put the site back as it was
+    #[arg(long, hide = true)]
+    pub put_back: bool,
 }
 
 #[derive(Debug, Args)]

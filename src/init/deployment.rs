@@ -27,6 +27,9 @@ pub struct Deployment {
     pub nginx: Vec<IpAddr>,
     /// This host's firewall: (first port, last port, what, allowed sources; none = any).
     pub firewall: Vec<(u16, u16, String, Vec<IpAddr>)>,
+    /// Addresses or networks exempt from nginx's per-address API limit.
+    #[serde(default)]
+    pub rate_limit_exempt: Vec<String>,
 }
 
 impl Deployment {
@@ -55,6 +58,7 @@ impl Deployment {
                 .into_iter()
                 .map(|a: Access| (a.ports.0, a.ports.1, a.what.to_string(), a.from))
                 .collect(),
+            rate_limit_exempt: inv.rate_limit_exempt.clone(),
         }
     }
 
@@ -141,6 +145,7 @@ fn single(instances: u32, base_port: u16) -> Vec<(&'static str, String)> {
         ("firewall", flag(false)),
         ("nft_rules", String::new()),
         ("deployment_host", String::new()),
+        ("api_exempt", String::new()),
     ]
 }
 
@@ -205,6 +210,7 @@ fn several(d: &Deployment, base_port: u16) -> Vec<(&'static str, String)> {
         ("firewall", flag(true)),
         ("nft_rules", nft_rules(&d.firewall)),
         ("deployment_host", d.host.clone()),
+        ("api_exempt", d.rate_limit_exempt.join(" ")),
     ]
 }
 
@@ -262,6 +268,7 @@ mod tests {
             apps: vec![(v6, 2)],
             nginx: vec!["2001:db8::30".parse().unwrap()],
             firewall: vec![(8001, 8002, "dashboard instances".into(), vec![v6])],
+            rate_limit_exempt: vec!["2001:db8::1".into()],
         };
         let v = wiring(Some(&d), 2, 8000);
         assert_eq!(v["db_host"], "[2001:db8::10]");

@@ -19,6 +19,9 @@ struct RawInventory {
     ssh: RawSsh,
     #[serde(default)]
     hosts: serde_yaml_ng::Mapping,
+    /// Addresses or networks (CIDR) exempt from nginx's per-address API limit.
+    #[serde(default)]
+    rate_limit_exempt: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -66,8 +69,9 @@ pub const MAX_INSTANCES: u32 = 64;
 /// Instances on an app host that does not say.
 pub const DEFAULT_INSTANCES: u16 = 2;
 
-/// Parses `text` (the file at `path`) into hosts, or every problem found with its line.
-pub fn parse(path: &Path, text: &str) -> Result<Vec<Host>, Vec<Problem>> {
+/// Parses `text` (the file at `path`) into hosts and the rate-limit exemptions, or every
+/// problem found with its line.
+pub fn parse(path: &Path, text: &str) -> Result<(Vec<Host>, Vec<String>), Vec<Problem>> {
     let raw: RawInventory = serde_yaml_ng::from_str(text).map_err(|e| {
         vec![Problem {
             line: e.location().map_or(0, |l| l.line()),
@@ -103,10 +107,35 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Host>, Vec<Problem>> {
             Err(e) => problems.push(Problem::at(line, format!("host {name}: {e}"))),
         }
     }
+    for net in &raw.rate_limit_exempt {
+        if !valid_network(net) {
+            problems.push(Problem::at(
+                lines.top("rate_limit_exempt").unwrap_or(0),
+                format!(
+                    "rate_limit_exempt: {net:?} is not an IP address or network (192.0.2.1, \
+                     192.0.2.0/24, 2001:db8::/64)"
+                ),
+            ));
+        }
+    }
     if problems.is_empty() {
-        Ok(hosts)
+        Ok((hosts, raw.rate_limit_exempt))
     } else {
         Err(problems)
+    }
+}
+
+/// An IP address, or one with a prefix length that fits it.
+fn valid_network(net: &str) -> bool {
+    let (ip, bits) = match net.split_once('/') {
+        Some((ip, bits)) => (ip, Some(bits)),
+        None => (net, None),
+    };
+    match (ip.parse::<IpAddr>(), bits.map(str::parse::<u8>)) {
+        (Ok(_), None) => true,
+        (Ok(IpAddr::V4(_)), Some(Ok(b))) => b <= 32,
+        (Ok(IpAddr::V6(_)), Some(Ok(b))) => b <= 128,
+        _ => false,
     }
 }
 

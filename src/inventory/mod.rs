@@ -83,7 +83,7 @@ impl Inventory {
                 problems,
             }
         };
-        let hosts = load::parse(path, text).map_err(invalid)?;
+        let (hosts, rate_limit_exempt) = load::parse(path, text).map_err(invalid)?;
         let problems = validate::check(&hosts);
         if !problems.is_empty() {
             return Err(invalid(problems));
@@ -91,6 +91,7 @@ impl Inventory {
         Ok(Inventory {
             path: path.to_path_buf(),
             hosts,
+            rate_limit_exempt,
         })
     }
 
@@ -113,6 +114,7 @@ impl Inventory {
                 },
                 line: 0,
             }],
+            rate_limit_exempt: Vec::new(),
         }
     }
 }

@@ -82,6 +82,9 @@ impl Host {
 pub struct Inventory {
     pub path: PathBuf,
     pub hosts: Vec<Host>,
+    /// Addresses or networks nginx's per-address API limit does not apply to (the
+    /// controller, so verify can load-test through the load balancer from it).
+    pub rate_limit_exempt: Vec<String>,
 }
 
 impl Inventory {

@@ -154,6 +154,10 @@ fn each_broken_rule_names_its_line() {
             "/srv/inv/hosts.yaml:2: ssh: unknown field `usr`, expected one of `user`, `port`, `identity_file`, `known_hosts` at line 2 column 3",
         ),
         (
+            "rate_limit_exempt: [192.0.2.1, 192.0.2.0/33]\nhosts:\n  a:\n    address: 192.0.2.10\n    roles: [postgres, redis, app, nginx]\n",
+            "/srv/inv/hosts.yaml:1: rate_limit_exempt: \"192.0.2.0/33\" is not an IP address or network (192.0.2.1, 192.0.2.0/24, 2001:db8::/64)",
+        ),
+        (
             "hosts: {}\n",
             "/srv/inv/hosts.yaml: no hosts: list them under `hosts:`, each with an address and roles",
         ),

@@ -27,9 +27,8 @@ pub enum RestartError {
     Failed(String),
 }
 
-/// The site with instance `port` marked `down` in its upstream block.
-pub fn drained(site: &str, port: u16) -> Result<String, String> {
-    let target = format!("127.0.0.1:{port}");
+/// The site with the upstream server `target` (`host:port`) marked `down`.
+pub fn drained(site: &str, target: &str) -> Result<String, String> {
     let mut in_upstream = false;
     let mut found = false;
     let mut out = String::with_capacity(site.len() + 8);
@@ -42,7 +41,7 @@ pub fn drained(site: &str, port: u16) -> Result<String, String> {
         }
         let is_target = in_upstream
             && t.starts_with("server ")
-            && t.split_whitespace().nth(1).map(|a| a.trim_end_matches(';')) == Some(&target);
+            && t.split_whitespace().nth(1).map(|a| a.trim_end_matches(';')) == Some(target);
         if is_target {
             let Some(semi) = line.rfind(';') else {
                 return Err(format!("the server line for {target} has no ';'"));
@@ -124,7 +123,7 @@ pub fn restart(stack: &Stack, rolling: bool, progress: Progress<'_>) -> Result<(
                 i.addr()
             )));
         }
-        take_out(stack, &site, &nginx, i, progress)?;
+        take_out(stack, &site, &nginx, &[i.addr()], progress)?;
         let old_pid = crate::host::proc::listener_pids(i.port).first().copied();
         let name = stack.instance_service(i);
         let restarted = svc.action(Action::Restart, &name).run();
@@ -178,10 +177,13 @@ fn take_out(
     stack: &Stack,
     site: &Site,
     nginx: &str,
-    i: &Instance,
+    targets: &[String],
     progress: Progress<'_>,
 ) -> Result<(), RestartError> {
-    let out = drained(&site.original, i.port).map_err(RestartError::Failed)?;
+    let mut out = site.original.clone();
+    for t in targets {
+        out = drained(&out, t).map_err(RestartError::Failed)?;
+    }
     std::fs::write(&site.saved, &site.original)
         .map_err(|e| RestartError::Failed(format!("{}: {e}", site.saved.display())))?;
     site.write(&out)?;
@@ -193,7 +195,7 @@ fn take_out(
     let clean = reload_nginx(stack, nginx)?;
     progress(&format!(
         "{} out of rotation; nginx's old workers {} after {:.1} s",
-        i.addr(),
+        targets.join(", "),
         if clean {
             "finished"
         } else {
@@ -201,6 +203,45 @@ fn take_out(
         },
         drain_started.elapsed().as_secs_f64()
     ));
+    Ok(())
+}
+
+/// On a load balancer of several hosts, for the controller's rolling restart: the
+/// upstream servers `targets` (an app host's instances) out of rotation, drained. The
+/// original stays saved until [`put_back`] (or the next restart) puts it back.
+pub fn take_out_upstreams(
+    stack: &Stack,
+    targets: &[String],
+    progress: Progress<'_>,
+) -> Result<(), RestartError> {
+    let _lock = crate::playbook::state::Lock::acquire(&stack.state_dir)
+        .map_err(|e| RestartError::Refused(e.to_string()))?;
+    let site = load_site(stack, progress)?;
+    take_out(
+        stack,
+        &site,
+        &stack.service_of(Component::Nginx),
+        targets,
+        progress,
+    )
+}
+
+/// The site as it was before [`take_out_upstreams`], reloaded (nothing to do when no
+/// restart left it changed).
+pub fn put_back(stack: &Stack, progress: Progress<'_>) -> Result<(), RestartError> {
+    let _lock = crate::playbook::state::Lock::acquire(&stack.state_dir)
+        .map_err(|e| RestartError::Refused(e.to_string()))?;
+    let saved = stack.state_dir.join("nginx-site-before-restart");
+    if let Ok(original) = std::fs::read_to_string(&saved) {
+        let site = Site {
+            path: stack.nginx_site(),
+            original,
+            saved,
+        };
+        site.put_back()?;
+        reload_nginx(stack, &stack.service_of(Component::Nginx))?;
+        progress("every upstream back in rotation");
+    }
     Ok(())
 }
 
@@ -291,20 +332,26 @@ mod tests {
 
     #[test]
     fn one_server_line_gets_down() {
-        let out = drained(SITE, 8002).unwrap();
+        let out = drained(SITE, "127.0.0.1:8002").unwrap();
         assert!(out.contains("server 127.0.0.1:8002 max_fails=3 fail_timeout=5s down;"));
         assert!(out.contains("server 127.0.0.1:8001 max_fails=3 fail_timeout=5s;"));
         assert_eq!(out.len(), SITE.len() + " down".len());
         assert!(
-            drained(&out, 8002).is_err(),
+            drained(&out, "127.0.0.1:8002").is_err(),
             "already down: nothing to mark"
         );
-        let e = drained(SITE, 8009).unwrap_err();
+        let e = drained(SITE, "127.0.0.1:8009").unwrap_err();
         assert!(e.contains("127.0.0.1:8009"), "{e}");
         let bare = "upstream u {\n server 127.0.0.1:8001;\n}\n";
         assert_eq!(
-            drained(bare, 8001).unwrap(),
+            drained(bare, "127.0.0.1:8001").unwrap(),
             "upstream u {\n server 127.0.0.1:8001 down;\n}\n"
+        );
+        // An app host's instance on its private address, on a load balancer of several.
+        let remote = "upstream u {\n    server 192.0.2.21:8001 max_fails=3;\n    server 192.0.2.22:8001 max_fails=3;\n}\n";
+        assert_eq!(
+            drained(remote, "192.0.2.22:8001").unwrap(),
+            "upstream u {\n    server 192.0.2.21:8001 max_fails=3;\n    server 192.0.2.22:8001 max_fails=3 down;\n}\n"
         );
     }
 }

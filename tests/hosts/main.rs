@@ -8,6 +8,8 @@ mod bed;
 mod container;
 #[path = "../support/helpers.rs"]
 mod helpers;
+#[path = "../support/load_report.rs"]
+mod load_report;
 #[path = "../support/root.rs"]
 mod root;
 #[path = "../support/stages.rs"]
@@ -22,7 +24,12 @@ use helpers::Ran;
 #[test]
 fn five_hosts() {
     let mut bed = Bed::start(&["db1", "cache1", "app1", "app2", "lb1"]);
-    let inv = bed.inventory(&["postgres", "redis", "app", "app", "nginx"], "");
+    // The controller load-tests through the load balancer: nginx's per-address API limit
+    // must not apply to it.
+    let inv = bed.inventory(
+        &["postgres", "redis", "app", "app", "nginx"],
+        &format!("rate_limit_exempt: [{}]\n", bed::CONTROLLER),
+    );
     let mut stages = stages::Stages::default();
     if !stages.run("ping", || ping(&bed, &inv)) {
         return stages.finish();
@@ -33,21 +40,61 @@ fn five_hosts() {
     stages.run("second run", || second_run(&bed, &inv));
     stages.run("firewall", || firewall(&bed));
     stages.run("status", || status_all_up(&bed, &inv));
+    stages.run("rolling restart under load", || {
+        rolling_under_load(&bed, &inv)
+    });
     stages.run("one app host powered off", || {
         power_off_app2(&mut bed, &inv)
     });
     stages.finish();
 }
 
+/// `restart --rolling` across the app hosts while verify's load runs through the load
+/// balancer at 200 req/s: every request answered.
+fn rolling_under_load(bed: &Bed, inv: &std::path::Path) {
+    let config = bed.dir.path().join("provision.yaml");
+    let lb = format!("http://{}", bed.host("lb1").address);
+    let (load, restart) = std::thread::scope(|s| {
+        let load = s.spawn(|| {
+            let mut args = vec![
+                "--config",
+                config.to_str().unwrap(),
+                "verify",
+                "--url",
+                &lb,
+                "--remote-only",
+            ];
+            args.extend_from_slice(load_report::LOAD_ARGS);
+            bed.provision(&args)
+        });
+        // After verify's checks, well inside the load's 25 s.
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        let restart = on_inventory(bed, inv, &["restart", "--rolling"]);
+        (load.join().unwrap(), restart)
+    });
+    eprintln!("rolling restart across hosts:\n{}", restart.stdout);
+    assert_eq!(restart.code, 0, "{}", show(&restart));
+    for app in ["app1", "app2"] {
+        assert!(
+            restart.stdout.contains(&format!("{app}  back in rotation")),
+            "{}",
+            show(&restart)
+        );
+    }
+    let start = load.stdout.find('{').unwrap_or(0);
+    let report: serde_json::Value = serde_json::from_str(&load.stdout[start..])
+        .unwrap_or_else(|e| panic!("{e}: {}", show(&load)));
+    let (ok, failed) = load_report::answered(&report);
+    eprintln!(
+        "under load: {ok} answered 2xx, {failed} not, {} resent on a closed keep-alive connection",
+        report["load"]["resent"]
+    );
+    assert!(ok > 3000, "{ok} requests answered: {}", show(&load));
+    assert_eq!(failed, 0, "{}", report["load"]["by_class"]);
+}
+
 fn status_run(bed: &Bed, inv: &std::path::Path) -> Ran {
-    let state = bed.dir.path().join("state");
-    bed.provision(&[
-        "status",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ])
+    on_inventory(bed, inv, &["status"])
 }
 
 /// `status` across the hosts: each host's own parts (only what its roles hold), all ok.
@@ -61,15 +108,7 @@ fn status_all_up(bed: &Bed, inv: &std::path::Path) {
         "{}",
         show(&ran)
     );
-    let state = bed.dir.path().join("state");
-    let json = bed.provision(&[
-        "--json",
-        "status",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
+    let json = on_inventory(bed, inv, &["--json", "status"]);
     assert_eq!(json.code, 0, "{}", show(&json));
     let hosts = json.json();
     let parts_of = |h: &str| -> Vec<String> {
@@ -99,19 +138,7 @@ fn status_all_up(bed: &Bed, inv: &std::path::Path) {
         assert_eq!(parts_of(app), ["instance 8001 ok", "instance 8002 ok"]);
     }
     // One host's logs, read there: the instances' journal on app1.
-    let state = bed.dir.path().join("state");
-    let logs = bed.provision(&[
-        "logs",
-        "server",
-        "--host",
-        "app1",
-        "-n",
-        "20",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
+    let logs = on_inventory(bed, inv, &["logs", "server", "--host", "app1", "-n", "20"]);
     assert_eq!(logs.code, 0, "{}", show(&logs));
     assert!(
         logs.stdout.contains("live-dashboard@800"),
@@ -207,6 +234,19 @@ fn power_off_app2(bed: &mut Bed, inv: &std::path::Path) {
     );
 }
 
+/// `provision ARGS --inventory INV --state-dir STATE` as the controller.
+fn on_inventory(bed: &Bed, inv: &std::path::Path, args: &[&str]) -> Ran {
+    let state = bed.dir.path().join("state");
+    let mut all = args.to_vec();
+    all.extend([
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    bed.provision(&all)
+}
+
 fn show(r: &Ran) -> String {
     format!(
         "exit {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -218,18 +258,17 @@ fn show(r: &Ran) -> String {
 /// controller in the bed's namespace.
 fn init_run(bed: &Bed, inv: &std::path::Path) -> Ran {
     let config = bed.dir.path().join("provision.yaml");
-    let state = bed.dir.path().join("state");
-    bed.provision(&[
-        "--config",
-        config.to_str().unwrap(),
-        "init",
-        "--yes",
-        "--demo",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ])
+    on_inventory(
+        bed,
+        inv,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "init",
+            "--yes",
+            "--demo",
+        ],
+    )
 }
 
 /// The recap's line for each host, after the `RECAP` heading.
@@ -346,17 +385,11 @@ fn second_run(bed: &Bed, inv: &std::path::Path) {
         assert!(line.contains(" changed=0 "), "{}", show(&ran));
     }
     let config = bed.dir.path().join("provision.yaml");
-    let state = bed.dir.path().join("state");
-    let plan = bed.provision(&[
-        "--config",
-        config.to_str().unwrap(),
-        "plan",
-        "--yes",
-        "--inventory",
-        inv.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
+    let plan = on_inventory(
+        bed,
+        inv,
+        &["--config", config.to_str().unwrap(), "plan", "--yes"],
+    );
     assert_eq!(plan.code, 0, "{}", show(&plan));
     assert_eq!(recap_lines(&plan).len(), 5, "{}", show(&plan));
 }
@@ -394,13 +427,10 @@ fn firewall(bed: &Bed) {
 /// (in parallel), facts read through it, and a second ping copies nothing. A host whose
 /// sshd is down is named with ssh's error while the others still answer.
 fn ping(bed: &Bed, inv: &std::path::Path) {
-    let inv = inv.to_str().unwrap();
-    let state = bed.dir.path().join("state");
-    let state = state.to_str().unwrap();
     let ping = |extra: &[&str]| {
-        let mut a = vec!["ping", "--inventory", inv, "--state-dir", state];
+        let mut a = vec!["ping"];
         a.extend_from_slice(extra);
-        bed.provision(&a)
+        on_inventory(bed, inv, &a)
     };
     let refused = ping(&[]);
     assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);

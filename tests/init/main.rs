@@ -14,6 +14,8 @@ mod attacks;
 mod container;
 #[path = "../support/day2.rs"]
 mod day2;
+#[path = "../support/load_report.rs"]
+mod load_report;
 #[path = "../support/root.rs"]
 mod root;
 #[path = "../support/stages.rs"]

@@ -146,20 +146,9 @@ fn under_load(
 ) -> (serde_json::Value, (i32, String)) {
     std::thread::scope(|s| {
         let load = s.spawn(|| {
-            run(
-                c,
-                &[
-                    "verify",
-                    "--rate",
-                    "200",
-                    "--duration",
-                    "25s",
-                    "--warmup",
-                    "1s",
-                    "--format",
-                    "json",
-                ],
-            )
+            let mut args = vec!["verify"];
+            args.extend_from_slice(crate::load_report::LOAD_ARGS);
+            run(c, &args)
         });
         // After the checks (a few seconds), well inside the load's 25 s.
         std::thread::sleep(Duration::from_secs(8));
@@ -170,21 +159,6 @@ fn under_load(
             serde_json::from_str(&json[start..]).unwrap_or_else(|e| panic!("{e}: {json}"));
         (v, result)
     })
-}
-
-fn failed_requests(v: &serde_json::Value) -> (u64, u64) {
-    let load = &v["load"];
-    let mut ok = 0;
-    let mut failed = 0;
-    for pair in load["by_class"].as_array().expect("a load ran") {
-        let n = pair[1].as_u64().unwrap();
-        if pair[0] == "ok2xx" {
-            ok += n;
-        } else {
-            failed += n;
-        }
-    }
-    (ok, failed)
 }
 
 fn rolling_restart_under_load(c: &Container) {
@@ -205,7 +179,7 @@ fn rolling_restart_under_load(c: &Container) {
         let (old, new) = pids.split_once(" → ").unwrap();
         assert_ne!(old, new, "{line}");
     }
-    let (ok, failed) = failed_requests(&report);
+    let (ok, failed) = crate::load_report::answered(&report);
     println!(
         "rolling restart under load: {ok} answered 2xx, {failed} failed, {} resent on a closed keep-alive connection",
         report["load"]["resent"]

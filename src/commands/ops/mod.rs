@@ -5,6 +5,7 @@
 mod backup;
 mod logs;
 mod restart;
+mod restart_hosts;
 mod rollback;
 mod status;
 mod status_hosts;

@@ -1,10 +1,19 @@
-//! `provision restart [--rolling]`: prints each step as it happens.
+//! `provision restart [--rolling]`: prints each step as it happens (across the inventory's
+//! hosts: `restart_hosts`).
 
 use super::{fail, load_stack, CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, RestartArgs};
 use crate::ops::rolling::{self, RestartError};
 
 pub fn restart(global: &GlobalArgs, args: RestartArgs) -> Result<ExitStatus, CommandError> {
+    if args.take_out.is_none() && !args.put_back {
+        if let Some(inv) =
+            crate::commands::hosts::named_inventory(global, args.inventory.as_deref())?
+                .filter(|i| !i.is_single_local())
+        {
+            return super::restart_hosts::restart(global, &args, &inv);
+        }
+    }
     let stack = load_stack(global)?;
     let started = std::time::Instant::now();
     let quiet = global.quiet;
@@ -13,6 +22,20 @@ pub fn restart(global: &GlobalArgs, args: RestartArgs) -> Result<ExitStatus, Com
             println!("{line}");
         }
     };
+    // The controller's rolling restart across hosts, on a load balancer.
+    if let Some(list) = &args.take_out {
+        let targets: Vec<String> = list.split(',').map(str::to_string).collect();
+        return match rolling::take_out_upstreams(&stack, &targets, &mut progress) {
+            Ok(()) => Ok(ExitStatus::Success),
+            Err(e) => Err(fail(ExitStatus::Failure, e)),
+        };
+    }
+    if args.put_back {
+        return match rolling::put_back(&stack, &mut progress) {
+            Ok(()) => Ok(ExitStatus::Success),
+            Err(e) => Err(fail(ExitStatus::Failure, e)),
+        };
+    }
     match rolling::restart(&stack, args.rolling, &mut progress) {
         Ok(()) => {
             println!(
