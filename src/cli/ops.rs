@@ -82,6 +82,17 @@ pub struct BackupArgs {
     /// /var/backups/live-dashboard]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Several hosts: the inventory (the backup is taken on its postgres host)
+    /// [env: PROVISION_INVENTORY; config: inventory]
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Several hosts: also copy the backup (and its manifest and checksum) into DIR here,
+    /// checked against its sha256
+    #[arg(long, value_name = "DIR")]
+    pub fetch: Option<PathBuf>,
+    /// Where the ssh connections' control sockets live (several hosts)
+    #[arg(long, value_name = "DIR", default_value = crate::init::vars::PROVISION_STATE_DIR)]
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -185,6 +185,44 @@ impl Transport {
         Ok(out)
     }
 
+    /// Copies the file `remote` on `host` to `local` (0600; written beside it and renamed
+    /// when whole).
+    pub fn fetch(&self, host: &Host, remote: &str, local: &Path) -> Result<(), RemoteError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let cmd = self.command(host, &["cat", "--", remote]);
+        let partial = local.with_extension("provision-partial");
+        let local_error = |source| RemoteError::Local {
+            path: partial.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+            .map_err(local_error)?;
+        let out = std::process::Command::new(&cmd.program)
+            .args(&cmd.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(file)
+            .output()
+            .map_err(local_error)?;
+        let out = Output {
+            code: out.status.code(),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        };
+        if let Err(e) = self.settle(host, &cmd, out) {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        std::fs::rename(&partial, local).map_err(|source| RemoteError::Local {
+            path: local.to_path_buf(),
+            source,
+        })
+    }
+
     /// A finished ssh: its output when the remote command succeeded; ssh's own failure
     /// (exit 255) as unreachable; the remote command's failure with its code and stderr.
     fn settle(&self, host: &Host, cmd: &Cmd, out: Output) -> Result<Output, RemoteError> {

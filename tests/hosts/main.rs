@@ -40,6 +40,7 @@ fn five_hosts() {
     stages.run("second run", || second_run(&bed, &inv));
     stages.run("firewall", || firewall(&bed));
     stages.run("status", || status_all_up(&bed, &inv));
+    stages.run("backup fetched", || backup_fetched(&bed, &inv));
     stages.run("rolling restart under load", || {
         rolling_under_load(&bed, &inv)
     });
@@ -47,6 +48,39 @@ fn five_hosts() {
         power_off_app2(&mut bed, &inv)
     });
     stages.finish();
+}
+
+/// A backup taken on the database host and fetched to the controller, checked there.
+fn backup_fetched(bed: &Bed, inv: &std::path::Path) {
+    let dir = bed.dir.path().join("fetched");
+    let ran = on_inventory(bed, inv, &["backup", "--fetch", dir.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{}", show(&ran));
+    assert!(ran.stdout.starts_with("db1: backed up "), "{}", show(&ran));
+    let dumps: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        dumps.len(),
+        3,
+        "the dump, its manifest and checksum: {dumps:?}"
+    );
+    let dump = dumps
+        .iter()
+        .find(|d| d.ends_with(".dump"))
+        .expect("a .dump");
+    assert!(
+        ran.stdout.contains(&format!(
+            "fetched to {} (checksum ok)",
+            dir.join(dump).display()
+        )),
+        "{}",
+        show(&ran)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
 }
 
 /// `restart --rolling` across the app hosts while verify's load runs through the load

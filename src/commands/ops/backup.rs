@@ -1,10 +1,25 @@
-//! `provision backup [--list]` and `provision restore FILE`.
+//! `provision backup [--list]` and `provision restore FILE` (the backup across the
+//! inventory's hosts: `backup_hosts`).
 
 use super::{fail, load_stack, runtime, CommandError, ExitStatus};
 use crate::cli::{BackupArgs, GlobalArgs, RestoreArgs};
 use crate::ops::backup::{self, BackupError};
 
 pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, CommandError> {
+    if !args.list {
+        if let Some(inv) =
+            crate::commands::hosts::named_inventory(global, args.inventory.as_deref())?
+                .filter(|i| !i.is_single_local())
+        {
+            return super::backup_hosts::backup(global, &args, &inv);
+        }
+    }
+    if args.fetch.is_some() {
+        return Err(fail(
+            ExitStatus::Usage,
+            "--fetch copies a backup from the postgres host of an inventory: give --inventory",
+        ));
+    }
     let stack = load_stack(global)?;
     let dir = backup::directory(args.dir.as_deref());
     if args.list {

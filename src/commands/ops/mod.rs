@@ -3,6 +3,7 @@
 //! to do) and renders what `crate::ops` returns.
 
 mod backup;
+mod backup_hosts;
 mod logs;
 mod restart;
 mod restart_hosts;
