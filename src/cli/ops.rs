@@ -12,15 +12,21 @@ pub enum LogComponent {
     Nginx,
 }
 
+/// Where the day-2 commands find the inventory's hosts, and how to reach them.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Several hosts: each host's parts, over ssh [env: PROVISION_INVENTORY; config:
-    /// inventory]
+pub struct AcrossHosts {
+    /// Several hosts: the inventory [env: PROVISION_INVENTORY; config: inventory]
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
     /// Where the ssh connections' control sockets live (several hosts)
     #[arg(long, value_name = "DIR", default_value = crate::init::vars::PROVISION_STATE_DIR)]
     pub state_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub hosts: AcrossHosts,
 }
 
 #[derive(Debug, Args)]
@@ -40,12 +46,8 @@ pub struct LogsArgs {
     /// Several hosts: this host's logs, read there over ssh
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
-    /// Several hosts: the inventory [env: PROVISION_INVENTORY; config: inventory]
-    #[arg(long, value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
-    /// Where the ssh connections' control sockets live (several hosts)
-    #[arg(long, value_name = "DIR", default_value = crate::init::vars::PROVISION_STATE_DIR)]
-    pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub hosts: AcrossHosts,
 }
 
 #[derive(Debug, Args)]
@@ -54,12 +56,8 @@ pub struct RestartArgs {
     /// (several hosts: one app host at a time, out of every nginx host's rotation)
     #[arg(long)]
     pub rolling: bool,
-    /// Several hosts: the inventory [env: PROVISION_INVENTORY; config: inventory]
-    #[arg(long, value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
-    /// Where the ssh connections' control sockets live (several hosts)
-    #[arg(long, value_name = "DIR", default_value = crate::init::vars::PROVISION_STATE_DIR)]
-    pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub hosts: AcrossHosts,
     /// On a load balancer, for the controller: mark these upstreams (HOST:PORT,…) down
     #[arg(
         long,
@@ -82,17 +80,12 @@ pub struct BackupArgs {
     /// /var/backups/live-dashboard]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Several hosts: the inventory (the backup is taken on its postgres host)
-    /// [env: PROVISION_INVENTORY; config: inventory]
-    #[arg(long, value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
-    /// Several hosts: also copy the backup (and its manifest and checksum) into DIR here,
-    /// checked against its sha256
+    /// Several hosts: also copy the backup (taken on the postgres host), its manifest and
+    /// checksum into DIR here, checked against its sha256
     #[arg(long, value_name = "DIR")]
     pub fetch: Option<PathBuf>,
-    /// Where the ssh connections' control sockets live (several hosts)
-    #[arg(long, value_name = "DIR", default_value = crate::init::vars::PROVISION_STATE_DIR)]
-    pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub hosts: AcrossHosts,
 }
 
 #[derive(Debug, Args)]

@@ -20,7 +20,7 @@ pub fn backup(
         .with(Role::Postgres)
         .next()
         .expect("a validated inventory has a postgres host");
-    let transport = Transport::new(&args.state_dir.join("ssh"), false)?;
+    let transport = Transport::new(&args.hosts.state_dir.join("ssh"), false)?;
     let mut remote = vec![BINARY.to_string(), "--json".into(), "backup".into()];
     if let Some(d) = &args.dir {
         remote.push(format!("--dir={}", d.display()));

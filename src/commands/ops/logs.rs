@@ -108,7 +108,7 @@ pub fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<ExitStatus, CommandEr
 /// printed as they come (`-f` follows there).
 fn on_host(global: &GlobalArgs, args: &LogsArgs, name: &str) -> Result<ExitStatus, CommandError> {
     let usage = |m: String| super::fail(ExitStatus::Usage, m);
-    let inv = crate::commands::hosts::named_inventory(global, args.inventory.as_deref())?
+    let inv = crate::commands::hosts::named_inventory(global, args.hosts.inventory.as_deref())?
         .ok_or_else(|| {
             usage(
                 "--host needs an inventory: give --inventory FILE (or PROVISION_INVENTORY)".into(),
@@ -142,7 +142,7 @@ fn on_host(global: &GlobalArgs, args: &LogsArgs, name: &str) -> Result<ExitStatu
     if let Some(n) = args.lines {
         remote.push(format!("--lines={n}"));
     }
-    let transport = crate::remote::Transport::new(&args.state_dir.join("ssh"), false)?;
+    let transport = crate::remote::Transport::new(&args.hosts.state_dir.join("ssh"), false)?;
     let words: Vec<&str> = remote.iter().map(String::as_str).collect();
     let ran = transport.stream(
         host,

@@ -16,7 +16,7 @@ pub fn restart(
     args: &RestartArgs,
     inv: &Inventory,
 ) -> Result<ExitStatus, CommandError> {
-    let transport = Transport::new(&args.state_dir.join("ssh"), false)?;
+    let transport = Transport::new(&args.hosts.state_dir.join("ssh"), false)?;
     let apps: Vec<&Host> = inv.with(Role::App).collect();
     let nginx: Vec<&Host> = inv.with(Role::Nginx).collect();
     let started = std::time::Instant::now();

@@ -6,8 +6,9 @@ use crate::cli::{GlobalArgs, StatusArgs};
 use crate::ops::status::{self, Report, State};
 
 pub fn status(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitStatus, CommandError> {
-    if let Some(inv) = crate::commands::hosts::named_inventory(global, args.inventory.as_deref())?
-        .filter(|i| !i.is_single_local())
+    if let Some(inv) =
+        crate::commands::hosts::named_inventory(global, args.hosts.inventory.as_deref())?
+            .filter(|i| !i.is_single_local())
     {
         return super::status_hosts::status(global, args, &inv);
     }

@@ -21,7 +21,7 @@ pub fn status(
     args: &StatusArgs,
     inv: &Inventory,
 ) -> Result<ExitStatus, CommandError> {
-    let transport = Transport::new(&args.state_dir.join("ssh"), false)?;
+    let transport = Transport::new(&args.hosts.state_dir.join("ssh"), false)?;
     let binary = crate::init::vars::BINARY;
     let answers = crate::remote::each(&inv.hosts, 8, |h| Answer {
         host: h.name.clone(),
