@@ -72,6 +72,31 @@ pub fn run(global: &GlobalArgs, args: PlayArgs) -> Result<ExitStatus, CommandErr
 
 /// Runs a playbook with a spinner naming the step in progress (on a terminal), each step's
 /// outcome printed as it ends (JSON lines with --json), and a hint when a step failed.
+/// One step's event as the terminal shows it: `status   step (s)`, then its detail (when
+/// it changed, or with `--diff`) and its error, indented under it; every line after
+/// `prefix` (a host's name when several run).
+pub(super) fn event_text(e: &Event, show_diff: bool, prefix: &str) -> String {
+    let pad = " ".repeat(prefix.chars().count());
+    let mut text = format!(
+        "{prefix}{:<8} {}{} ({:.2}s)",
+        e.status.as_str(),
+        if e.handler { "handler: " } else { "" },
+        e.step,
+        e.seconds
+    );
+    if let Some(d) = &e.detail {
+        if e.status == Status::Changed || show_diff {
+            for line in d.lines() {
+                text.push_str(&format!("\n{pad}         {line}"));
+            }
+        }
+    }
+    if let Some(err) = &e.error {
+        text.push_str(&format!("\n{pad}         error: {err}"));
+    }
+    text
+}
+
 pub(super) fn run_engine(
     global: &GlobalArgs,
     book: &Playbook,
@@ -102,23 +127,7 @@ pub(super) fn run_engine(
         if global.quiet && e.status != Status::Failed {
             return;
         }
-        let mut text = format!(
-            "{:<8} {}{} ({:.2}s)",
-            e.status.as_str(),
-            if e.handler { "handler: " } else { "" },
-            e.step,
-            e.seconds
-        );
-        if let Some(d) = &e.detail {
-            if e.status == Status::Changed || show_diff {
-                for line in d.lines() {
-                    text.push_str(&format!("\n         {line}"));
-                }
-            }
-        }
-        if let Some(err) = &e.error {
-            text.push_str(&format!("\n         error: {err}"));
-        }
+        let text = event_text(e, show_diff, "");
         match &spinner {
             Some(s) => s.println(text),
             None => println!("{text}"),

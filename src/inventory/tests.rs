@@ -33,6 +33,14 @@ fn parse(text: &str) -> Result<Inventory, InventoryError> {
     Inventory::parse(Path::new("/srv/inv/hosts.yaml"), text)
 }
 
+/// Each stage's role and hosts, in order.
+fn stages(inv: &Inventory) -> Vec<(Role, Vec<String>)> {
+    inv.stages()
+        .into_iter()
+        .map(|s| (s.role, s.hosts))
+        .collect()
+}
+
 fn refused(text: &str) -> String {
     parse(text).unwrap_err().to_string()
 }
@@ -51,13 +59,8 @@ fn four_hosts() {
     let lb = inv.host("lb1").unwrap();
     assert_eq!((lb.ssh.port, lb.ssh.user.as_str()), (22, "deploy"));
     assert_eq!(lb.private_address.to_string(), "192.0.2.30");
-    let stages: Vec<(Role, Vec<String>)> = inv
-        .stages()
-        .into_iter()
-        .map(|s| (s.role, s.hosts))
-        .collect();
     assert_eq!(
-        stages,
+        stages(&inv),
         [
             (Role::Postgres, vec!["db1".to_string()]),
             (Role::Redis, vec!["cache1".into()]),
@@ -83,13 +86,8 @@ fn shared_hosts_are_deployed_once() {
          web:\n    address: 192.0.2.20\n    roles: [nginx, app]\n",
     )
     .unwrap();
-    let stages: Vec<(Role, Vec<String>)> = inv
-        .stages()
-        .into_iter()
-        .map(|s| (s.role, s.hosts))
-        .collect();
     assert_eq!(
-        stages,
+        stages(&inv),
         [
             (Role::Postgres, vec!["data".to_string()]),
             (Role::App, vec!["web".into()]),

@@ -17,6 +17,15 @@ use super::RemoteError;
 /// codes are passed through otherwise).
 const SSH_FAILED: i32 = 255;
 
+/// Runs an ssh command line to its end, whatever its exit code.
+fn exec(host: &Host, cmd: &Cmd) -> Result<Output, RemoteError> {
+    cmd.run_checked(true)
+        .map_err(|source| RemoteError::Command {
+            host: host.name.clone(),
+            source,
+        })
+}
+
 /// How the controller reaches hosts over ssh.
 #[derive(Debug, Clone)]
 pub struct Transport {
@@ -104,12 +113,7 @@ impl Transport {
             Input::Secret(s) => cmd.stdin(s),
             Input::File(p) => cmd.stdin_file(p),
         };
-        let out = cmd
-            .run_checked(true)
-            .map_err(|source| RemoteError::Command {
-                host: host.name.clone(),
-                source,
-            })?;
+        let out = exec(host, &cmd)?;
         self.settle(host, &cmd, out)
     }
 
@@ -172,13 +176,7 @@ impl Transport {
     /// command whose codes carry a verdict, like `status`); only ssh's own failure is an
     /// error.
     pub fn run_any(&self, host: &Host, remote: &[&str]) -> Result<Output, RemoteError> {
-        let cmd = self.command(host, remote);
-        let out = cmd
-            .run_checked(true)
-            .map_err(|source| RemoteError::Command {
-                host: host.name.clone(),
-                source,
-            })?;
+        let out = exec(host, &self.command(host, remote))?;
         if out.code == Some(SSH_FAILED) {
             return Err(self.unreachable(host, &out.stderr));
         }

@@ -12,6 +12,8 @@ mod helpers;
 mod load_report;
 #[path = "../support/root.rs"]
 mod root;
+#[path = "../support/sshd.rs"]
+mod sshd;
 #[path = "../support/stages.rs"]
 mod stages;
 

@@ -11,6 +11,7 @@ use std::process::Command;
 
 use super::container::{Container, Network};
 use super::helpers::Ran;
+use super::sshd::{key_pair, keygen};
 
 pub const CONTROLLER: &str = "192.0.2.1";
 const BRIDGE: &str = "br0";
@@ -38,16 +39,6 @@ fn ip(args: &[&str]) {
     );
 }
 
-fn keygen(args: &[&str]) {
-    let out = Command::new("ssh-keygen").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ssh-keygen {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Bed {
     /// Boots one host per name, at 192.0.2.10, .11, … in order.
     pub fn start(names: &[&str]) -> Bed {
@@ -68,17 +59,7 @@ impl Bed {
         ]);
         ip(&["-n", &netns, "link", "set", BRIDGE, "up"]);
         let key = dir.path().join("id_ed25519");
-        keygen(&[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "controller",
-            "-f",
-            key.to_str().unwrap(),
-        ]);
+        key_pair(&key, "controller");
         let public = std::fs::read_to_string(dir.path().join("id_ed25519.pub")).unwrap();
         let mut bed = Bed {
             netns: netns.clone(),

@@ -1,6 +1,8 @@
 //! A real OpenSSH server on loopback for the tests: its own host key, one authorized
 //! client key, a free port, killed on drop. Runs as root (the test machine's user); no
-//! traffic leaves 127.0.0.1.
+//! traffic leaves 127.0.0.1. Also the key helpers the several-hosts bed uses.
+
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -12,30 +14,32 @@ pub struct Sshd {
     pub dir: tempfile::TempDir,
 }
 
-fn keygen(path: &Path) {
-    let st = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "provision-test",
-            "-f",
-        ])
-        .arg(path)
-        .status()
+/// `ssh-keygen ARGS`, which must succeed.
+pub fn keygen(args: &[&str]) {
+    let out = Command::new("ssh-keygen")
+        .args(args)
+        .output()
         .expect("ssh-keygen (openssh-client) is installed");
-    assert!(st.success(), "ssh-keygen -f {}", path.display());
+    assert!(
+        out.status.success(),
+        "ssh-keygen {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A new ed25519 key pair at `path` (and `path`.pub), without a passphrase.
+pub fn key_pair(path: &Path, comment: &str) {
+    let path = path.to_str().unwrap();
+    keygen(&["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path]);
 }
 
 impl Sshd {
     pub fn start() -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        keygen(&d.join("host_key"));
-        keygen(&d.join("id_ed25519"));
+        key_pair(&d.join("host_key"), "provision-test");
+        key_pair(&d.join("id_ed25519"), "provision-test");
         std::fs::copy(d.join("id_ed25519.pub"), d.join("authorized_keys")).unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
         let port = super::helpers::free_port();

@@ -119,24 +119,8 @@ fn show_line(global: &GlobalArgs, diff: bool, width: usize, host: &str, line: &L
             if global.quiet && e.status != Status::Failed {
                 return;
             }
-            let mut text = format!(
-                "{host:<width$}  {:<8} {}{} ({:.2}s)",
-                e.status.as_str(),
-                if e.handler { "handler: " } else { "" },
-                e.step,
-                e.seconds
-            );
-            if let Some(d) = &e.detail {
-                if e.status == Status::Changed || diff {
-                    for l in d.lines() {
-                        text.push_str(&format!("\n{:width$}           {l}", ""));
-                    }
-                }
-            }
-            if let Some(err) = &e.error {
-                text.push_str(&format!("\n{:width$}           error: {err}", ""));
-            }
-            println!("{text}");
+            let prefix = format!("{host:<width$}  ");
+            println!("{}", crate::commands::play::event_text(e, diff, &prefix));
         }
         Line::Changed(what) => println!("{host:<width$}  changed  {what}"),
         Line::Text(text) => println!("{host:<width$}  {text}"),
