@@ -30,6 +30,16 @@ pub(crate) fn named_inventory(
     })
 }
 
+/// The inventory named by the flag, the environment or the config file when it holds more
+/// than this one machine: the commands then work across its hosts (an inventory of one
+/// local host is the single-host path itself).
+pub(crate) fn several_hosts(
+    global: &GlobalArgs,
+    flag: Option<&std::path::Path>,
+) -> Result<Option<Inventory>, CommandError> {
+    Ok(named_inventory(global, flag)?.filter(|i| !i.is_single_local()))
+}
+
 /// The inventory named by the flag, the environment or the config file; a usage error
 /// when none is, or when it has problems.
 fn inventory(global: &GlobalArgs, args: &InventoryArgs) -> Result<Inventory, CommandError> {

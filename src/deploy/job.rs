@@ -15,10 +15,9 @@ pub struct Job {
     /// made from it, with its addresses.
     pub config: String,
     pub deployment: Deployment,
-    /// Legacy data, migrated on the database host.
+    /// Legacy data, migrated on the database host. (`--check` and `--diff` travel as the
+    /// agent's own flags.)
     pub data: JobData,
-    pub check: bool,
-    pub diff: bool,
 }
 
 /// Legacy data for the database host.

@@ -139,8 +139,6 @@ fn run_job(
         config: plan.config.to_string(),
         deployment: Deployment::of(plan.inventory, host, plan.base_port),
         data,
-        check: plan.check,
-        diff: plan.diff,
     };
     let input = Secret::new(serde_json::to_string(&job).expect("a job serializes"));
     let mut on_line = |text: &str| {

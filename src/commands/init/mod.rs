@@ -201,7 +201,9 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
     if args.agent {
         return agent::run(global, &args);
     }
-    if let Some(inventory) = several::inventory(global, &args)? {
+    if let Some(inventory) =
+        crate::commands::hosts::several_hosts(global, args.inventory.as_deref())?
+    {
         return several::run(global, &args, &inventory);
     }
     let config = config_path(global);

@@ -20,13 +20,6 @@ use crate::playbook::engine::Status;
 use crate::remote::Transport;
 use crate::settings::{ConfigFile, Sources, VerifyFlags, VerifySettings};
 
-/// The inventory init works on, if one is named and it holds more than this one machine
-/// (an inventory of one local host is the single-host path itself).
-pub fn inventory(global: &GlobalArgs, args: &InitArgs) -> Result<Option<Inventory>, CommandError> {
-    let inv = crate::commands::hosts::named_inventory(global, args.inventory.as_deref())?;
-    Ok(inv.filter(|i| !i.is_single_local()))
-}
-
 pub fn run(
     global: &GlobalArgs,
     args: &InitArgs,

@@ -8,8 +8,7 @@ use crate::ops::backup::{self, BackupError};
 pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, CommandError> {
     if !args.list {
         if let Some(inv) =
-            crate::commands::hosts::named_inventory(global, args.hosts.inventory.as_deref())?
-                .filter(|i| !i.is_single_local())
+            crate::commands::hosts::several_hosts(global, args.hosts.inventory.as_deref())?
         {
             return super::backup_hosts::backup(global, &args, &inv);
         }

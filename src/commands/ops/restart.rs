@@ -8,8 +8,7 @@ use crate::ops::rolling::{self, RestartError};
 pub fn restart(global: &GlobalArgs, args: RestartArgs) -> Result<ExitStatus, CommandError> {
     if args.take_out.is_none() && !args.put_back {
         if let Some(inv) =
-            crate::commands::hosts::named_inventory(global, args.hosts.inventory.as_deref())?
-                .filter(|i| !i.is_single_local())
+            crate::commands::hosts::several_hosts(global, args.hosts.inventory.as_deref())?
         {
             return super::restart_hosts::restart(global, &args, &inv);
         }

@@ -7,8 +7,7 @@ use crate::ops::status::{self, Report, State};
 
 pub fn status(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitStatus, CommandError> {
     if let Some(inv) =
-        crate::commands::hosts::named_inventory(global, args.hosts.inventory.as_deref())?
-            .filter(|i| !i.is_single_local())
+        crate::commands::hosts::several_hosts(global, args.hosts.inventory.as_deref())?
     {
         return super::status_hosts::status(global, args, &inv);
     }
