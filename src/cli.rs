@@ -11,8 +11,8 @@ mod hosts;
 mod ops;
 pub use hosts::{HostsArgs, InventoryArgs, PingArgs};
 pub use ops::{
-    AcrossHosts, BackupArgs, LogComponent, LogsArgs, RestartArgs, RestoreArgs, RollbackArgs,
-    StatusArgs, UninstallArgs,
+    AcrossHosts, BackupArgs, LogComponent, LogsArgs, RestartArgs, RestoreArgs, RestorePhase,
+    RollbackArgs, StatusArgs, UninstallArgs,
 };
 
 #[derive(Debug, Parser)]

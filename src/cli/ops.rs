@@ -69,6 +69,13 @@ pub struct RestartArgs {
     /// On a load balancer, for the controller: put the site back as it was
     #[arg(long, hide = true)]
     pub put_back: bool,
+    /// With --take-out: an app host leaving the deployment (nothing saved to put back)
+    #[arg(long, hide = true, requires = "take_out")]
+    pub for_good: bool,
+    /// On an app host leaving the deployment, for the controller: stop and disable its
+    /// instances
+    #[arg(long, hide = true, conflicts_with_all = ["take_out", "put_back", "rolling"])]
+    pub retire: bool,
 }
 
 #[derive(Debug, Args)]
@@ -90,11 +97,38 @@ pub struct BackupArgs {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// A backup file (`provision backup --list` shows them)
-    pub file: PathBuf,
+    /// A backup file (`provision backup --list` shows them); several hosts: a file on the
+    /// postgres host, or on this machine with --push
+    #[arg(required_unless_present = "phase")]
+    pub file: Option<PathBuf>,
     /// Restore even without a matching .sha256 beside the file
     #[arg(long)]
     pub no_checksum: bool,
+    /// Several hosts: FILE is on this machine; copy it with its manifest and checksum to
+    /// the postgres host first
+    #[arg(long)]
+    pub push: bool,
+    #[command(flatten)]
+    pub hosts: AcrossHosts,
+    /// One phase of a restore across hosts, run on a host by the controller
+    #[arg(long, hide = true, value_enum)]
+    pub phase: Option<RestorePhase>,
+    /// The staged database the phase works on (swap, discard)
+    #[arg(long, hide = true, value_name = "DATABASE")]
+    pub staging: Option<String>,
+}
+
+/// The phases of a restore across hosts, each run where it belongs: the database host
+/// stages, swaps or discards; the app hosts stop and start their instances; one app host
+/// invalidates the shared cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RestorePhase {
+    Stage,
+    Swap,
+    Discard,
+    StopInstances,
+    StartInstances,
+    InvalidateCache,
 }
 
 #[derive(Debug, Args)]
@@ -108,4 +142,6 @@ pub struct UninstallArgs {
     /// Confirm --purge-data without a question (needed when not on a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub hosts: AcrossHosts,
 }

@@ -14,9 +14,9 @@ use crate::settings::Secret;
 
 /// Where provision keeps its own copy on each host (root's state directory); the
 /// playbook's `provision binary` step installs it where the units run it.
-pub const REMOTE_BINARY: &str = "/var/lib/provision/bin/provision";
+pub const REMOTE_BINARY: &str = crate::init::vars::AGENT_BINARY;
 /// Where the controller's legacy SQLite file goes on the database host.
-const REMOTE_DATA_DIR: &str = "/var/lib/provision/data";
+pub const REMOTE_DATA_DIR: &str = "/var/lib/provision/data";
 
 /// What to deploy, and how.
 pub struct Plan<'a> {

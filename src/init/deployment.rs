@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::inventory::{Access, Inventory, Role};
+use crate::inventory::{url_host, Access, Inventory, Role};
 
 /// One host's place in a deployment of several hosts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -69,14 +69,6 @@ impl Deployment {
     /// Every app host's instances together (PostgreSQL's connections are sized for them).
     pub fn total_instances(&self) -> u32 {
         self.apps.iter().map(|(_, n)| u32::from(*n)).sum()
-    }
-}
-
-/// An address as a URL's host: IPv6 in brackets.
-fn url_host(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
     }
 }
 

@@ -23,6 +23,10 @@ pub struct Tuning {
     pub pool_size: u32,
 }
 
+/// Several hosts: max_connections is sized for the instances rounded up to a multiple of
+/// this, so the inventory can grow or shrink within it without restarting PostgreSQL.
+pub const INSTANCE_STEP: u32 = 8;
+
 /// The sizing for a host with `cpus` and `memory_mb`, running `instances` servers.
 /// PostgreSQL's connections for `instances` instances on hosts of any size: the largest
 /// pool each, plus the headroom.

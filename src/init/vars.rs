@@ -30,6 +30,12 @@ pub const LEGACY_STATE_DIR: &str = "/var/lib/live-dashboard/provision";
 pub const LEGACY_BACKUP_DIR: &str = "/var/lib/live-dashboard/backups";
 pub const SERVICE_USER: &str = "live-dashboard";
 pub const BINARY: &str = "/usr/local/bin/provision";
+/// Several hosts: the copy of provision the controller keeps on each host (root's state
+/// directory) and runs there; the playbook's `provision binary` step installs [`BINARY`].
+pub const AGENT_BINARY: &str = "/var/lib/provision/bin/provision";
+/// The host firewall (several hosts): its rules and the unit that loads them at boot.
+pub const FIREWALL_RULES: &str = "/etc/live-dashboard/firewall.nft";
+pub const FIREWALL_UNIT: &str = "live-dashboard-firewall.service";
 /// The dashboard's Redis user (the default user is off).
 pub const REDIS_USER: &str = "live-dashboard";
 
@@ -49,8 +55,13 @@ pub fn vars_for(
 ) -> BTreeMap<String, String> {
     let mut t = tune(cpus, memory_mb, a.instances);
     if let Some(d) = deployment {
-        // The app hosts size their pools by their own CPUs: room for the largest pool.
-        t.max_connections = super::tuning::max_connections_for(d.total_instances());
+        // The app hosts size their pools by their own CPUs: room for the largest pool,
+        // for the instances rounded up to a step, so that adding or removing an app host
+        // within a step does not change max_connections (a PostgreSQL restart).
+        t.max_connections = super::tuning::max_connections_for(
+            d.total_instances().div_ceil(super::tuning::INSTANCE_STEP)
+                * super::tuning::INSTANCE_STEP,
+        );
     }
     let (tls, cert, key) = match &a.tls {
         Tls::Off => ("false", String::new(), String::new()),

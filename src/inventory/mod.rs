@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 pub use load::{DEFAULT_INSTANCES, MAX_INSTANCES};
-pub use model::{Connection, Host, Inventory, Role, Ssh};
+pub use model::{url_host, Connection, Host, Inventory, Role, Ssh};
 pub use order::{Access, Stage};
 
 /// One broken rule: the line it is on (0 for the file as a whole) and what to do.

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// A part of the stack a host holds. A host may hold several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Postgres,
@@ -33,7 +35,7 @@ impl Role {
 
 /// How the controller reaches a host: the system's `ssh`, or nothing at all for the
 /// machine provision runs on.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Connection {
     Local,
@@ -41,7 +43,7 @@ pub enum Connection {
 }
 
 /// SSH settings: the inventory's, overridable per host.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ssh {
     pub user: String,
     pub port: u16,
@@ -52,8 +54,16 @@ pub struct Ssh {
     pub known_hosts: PathBuf,
 }
 
+/// An address as a URL's host: IPv6 in brackets.
+pub fn url_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
 /// One host of the inventory.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Host {
     pub name: String,
     /// What ssh connects to (an IP or a DNS name).
@@ -74,6 +84,19 @@ pub struct Host {
 impl Host {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// The private address as a URL's (or an upstream's) host: IPv6 in brackets.
+    pub fn url_address(&self) -> String {
+        url_host(self.private_address)
+    }
+
+    /// Its instances as a load balancer's upstream names them (`address:port`).
+    pub fn upstreams(&self, base_port: u16) -> Vec<String> {
+        let address = self.url_address();
+        (1..=self.instances)
+            .map(|i| format!("{address}:{}", u32::from(base_port) + u32::from(i)))
+            .collect()
     }
 }
 

@@ -27,32 +27,17 @@ pub async fn restore(
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Restored, BackupError> {
     let started = Instant::now();
-    let url = stack.database_url().ok_or_else(|| {
-        BackupError::Database("the config file has no database.url (run `provision init`)".into())
-    })?;
-    let admin = Admin {
-        socket_dir: stack.distro.postgresql.socket_dir.clone(),
-        port: stack.postgres_port(),
-    };
-    let (staging, counts) = stage(url, &admin, file, &stack.backup_dir(), unchecked).await?;
+    let (staging, counts) = stage_file(stack, file, unchecked).await?;
     let rows: i64 = counts.values().sum();
     progress(&format!(
         "loaded into {staging}: {} tables, {rows} rows, matching the backup",
         counts.len()
     ));
-    let svc = stack.services();
-    for i in stack.instances() {
-        let name = stack.instance_service(i);
-        svc.action(Action::Stop, &name)
-            .run()
-            .map_err(|e| BackupError::Failed(e.to_string()))?;
-    }
+    stop_instances(stack)?;
     progress("instances stopped");
-    let swapped = swap(url, &admin, &staging);
-    let bumped = bump_cache(stack).await;
-    for i in stack.instances() {
-        let _ = svc.action(Action::Start, &stack.instance_service(i)).run();
-    }
+    let swapped = swap_in(stack, &staging);
+    let bumped = invalidate_cache(stack).await;
+    let started_again = start_instances(stack);
     let kept_as = swapped?;
     match bumped {
         Ok(()) => progress("cache invalidated"),
@@ -60,10 +45,7 @@ pub async fn restore(
             "the cache could not be invalidated ({e}); its entries expire with their TTL"
         )),
     }
-    for i in stack.instances() {
-        super::rolling::wait_ready(i)
-            .map_err(|e| BackupError::Failed(format!("after the restore: {e}")))?;
-    }
+    started_again?;
     progress("instances started and ready");
     Ok(Restored {
         database: stack.database_name().unwrap_or_default(),
@@ -74,8 +56,79 @@ pub async fn restore(
     })
 }
 
+fn app_url(stack: &Stack) -> Result<&Secret, BackupError> {
+    stack.database_url().ok_or_else(|| {
+        BackupError::Database("the config file has no database.url (run `provision init`)".into())
+    })
+}
+
+fn admin(stack: &Stack) -> Admin {
+    Admin {
+        socket_dir: stack.distro.postgresql.socket_dir.clone(),
+        port: stack.postgres_port(),
+    }
+}
+
+/// The first phase, on the database's host: `file` checked and loaded into a new database
+/// beside the live one (see [`stage`]). Returns its name and its row counts.
+pub async fn stage_file(
+    stack: &Stack,
+    file: &Path,
+    unchecked: bool,
+) -> Result<(String, BTreeMap<String, i64>), BackupError> {
+    stage(
+        app_url(stack)?,
+        &admin(stack),
+        file,
+        &stack.backup_dir(),
+        unchecked,
+    )
+    .await
+}
+
+/// The staged database swapped in (see [`swap`]); the old one's new name.
+pub fn swap_in(stack: &Stack, staging: &str) -> Result<String, BackupError> {
+    swap(app_url(stack)?, &admin(stack), staging)
+}
+
+/// A staged database that will not be swapped in, dropped.
+pub fn discard(stack: &Stack, staging: &str) -> Result<(), BackupError> {
+    admin(stack)
+        .run(format!("DROP DATABASE IF EXISTS {};", ident(staging)))
+        .map(|_| ())
+}
+
+/// Every instance of this host stopped (no one may be connected during the swap).
+pub fn stop_instances(stack: &Stack) -> Result<(), BackupError> {
+    let svc = stack.services();
+    for i in stack.instances() {
+        svc.action(Action::Stop, &stack.instance_service(i))
+            .run()
+            .map_err(|e| BackupError::Failed(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Every instance of this host started (each one tried), then each waited for.
+pub fn start_instances(stack: &Stack) -> Result<(), BackupError> {
+    let svc = stack.services();
+    let started: Vec<_> = stack
+        .instances()
+        .iter()
+        .map(|i| svc.action(Action::Start, &stack.instance_service(i)).run())
+        .collect();
+    for r in started {
+        r.map_err(|e| BackupError::Failed(format!("after the restore: {e}")))?;
+    }
+    for i in stack.instances() {
+        super::rolling::wait_ready(i)
+            .map_err(|e| BackupError::Failed(format!("after the restore: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Bumps the cache generation (`PREFIX gen`): every cached body becomes unreachable.
-async fn bump_cache(stack: &Stack) -> Result<(), String> {
+pub async fn invalidate_cache(stack: &Stack) -> Result<(), String> {
     let url = stack.redis_url().ok_or("no REDIS_URL")?;
     let client = redis::Client::open(url.expose()).map_err(|e| e.to_string())?;
     let mut conn = client

@@ -70,11 +70,11 @@ const NGINX_PID: &str = "/run/nginx.pid";
 /// What a restart did, line by line, for the command to show.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
 
-struct Site {
-    path: PathBuf,
-    original: String,
+pub(super) struct Site {
+    pub(super) path: PathBuf,
+    pub(super) original: String,
     /// The original, kept while an instance is out of rotation.
-    saved: PathBuf,
+    pub(super) saved: PathBuf,
 }
 
 impl Site {
@@ -186,7 +186,21 @@ fn take_out(
     }
     std::fs::write(&site.saved, &site.original)
         .map_err(|e| RestartError::Failed(format!("{}: {e}", site.saved.display())))?;
-    site.write(&out)?;
+    drain(stack, site, nginx, &out, targets, progress)
+}
+
+/// Writes `out` (the site with `targets` marked down) over the live site, checks it with
+/// `nginx -t` (the original put back when refused), reloads nginx and waits for its old
+/// workers.
+pub(super) fn drain(
+    stack: &Stack,
+    site: &Site,
+    nginx: &str,
+    out: &str,
+    targets: &[String],
+    progress: Progress<'_>,
+) -> Result<(), RestartError> {
+    site.write(out)?;
     if let Err(e) = nginx_test() {
         site.put_back()?;
         return Err(e);
@@ -246,7 +260,7 @@ pub fn put_back(stack: &Stack, progress: Progress<'_>) -> Result<(), RestartErro
 }
 
 /// The live site, after putting back the original an interrupted restart left saved.
-fn load_site(stack: &Stack, progress: Progress<'_>) -> Result<Site, RestartError> {
+pub(super) fn load_site(stack: &Stack, progress: Progress<'_>) -> Result<Site, RestartError> {
     let path = stack.nginx_site();
     let saved = stack.state_dir.join("nginx-site-before-restart");
     if let Ok(original) = std::fs::read_to_string(&saved) {

@@ -1,6 +1,6 @@
 //! `provision uninstall`: takes away what init made — the instances and their service
 //! definitions, the nginx site, the settings files, the config and `.env`, the installed
-//! binary, the service user — and puts back the files init had replaced (PostgreSQL's
+//! binary, the host firewall of a host of several, the service user — and puts back the files init had replaced (PostgreSQL's
 //! pg_hba.conf, redis.conf, nginx's default site) as they were before provision first
 //! wrote them, from the oldest recorded versions. provision's own files are removed even
 //! when something stood there before (a hand-written config). The data stays (the database and its
@@ -10,18 +10,19 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::stack::{Component, Stack};
 use crate::host::exec::Cmd;
 use crate::host::psql::{ident, literal};
 use crate::host::services::{is_active, Action, Services};
 use crate::init::vars::{
-    BACKUP_DIR, BINARY, CONFIG_DIR, LOG_DIR, PROVISION_STATE_DIR, SERVICE_HOME, SERVICE_USER,
+    AGENT_BINARY, BACKUP_DIR, BINARY, CONFIG_DIR, FIREWALL_RULES, FIREWALL_UNIT, LOG_DIR,
+    PROVISION_STATE_DIR, SERVICE_HOME, SERVICE_USER,
 };
 use crate::playbook::history;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Uninstalled {
     pub removed: Vec<String>,
     pub restored: Vec<String>,
@@ -43,6 +44,9 @@ fn init_files(stack: &Stack) -> Vec<PathBuf> {
         PathBuf::from(crate::settings::DEFAULT_CONFIG),
         stack.config_path.clone(),
         PathBuf::from(BINARY),
+        PathBuf::from(AGENT_BINARY),
+        PathBuf::from(FIREWALL_RULES),
+        Path::new("/etc/systemd/system").join(FIREWALL_UNIT),
     ]
 }
 
@@ -54,6 +58,7 @@ pub fn uninstall(
     let mut u = Uninstalled::default();
     let svc = stack.services();
     u.stop_instances(stack, svc.as_ref());
+    u.firewall(stack, svc.as_ref());
     u.files(stack, managed);
     u.reload_services(stack, svc.as_ref());
     if purge_data {
@@ -89,6 +94,29 @@ impl Uninstalled {
             if stack.is_systemd() {
                 let _ = svc.action(Action::Disable, &name).run();
             }
+        }
+    }
+
+    /// The host firewall of a host of several: its unit stopped and disabled, its table
+    /// taken out of the kernel (before the files go).
+    fn firewall(&mut self, stack: &Stack, svc: &dyn Services) {
+        if stack.is_systemd()
+            && Path::new("/etc/systemd/system")
+                .join(FIREWALL_UNIT)
+                .exists()
+        {
+            let _ = svc.action(Action::Stop, FIREWALL_UNIT).run();
+            let _ = svc.action(Action::Disable, FIREWALL_UNIT).run();
+        }
+        let table = ["list", "table", "inet", "live_dashboard"];
+        if Cmd::new("nft", &table)
+            .run_checked(true)
+            .is_ok_and(|o| o.code == Some(0))
+        {
+            self.run(
+                "firewall table inet live_dashboard".into(),
+                Cmd::new("nft", &["delete", "table", "inet", "live_dashboard"]),
+            );
         }
     }
 

@@ -127,10 +127,7 @@ pub(super) fn where_everything_is(
         answers.domain.clone()
     } else {
         crate::verify::public_address()
-            .map(|ip| match ip {
-                std::net::IpAddr::V4(v4) => v4.to_string(),
-                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-            })
+            .map(crate::inventory::url_host)
             .unwrap_or_else(|| "127.0.0.1".into())
     };
     let port = match (scheme, answers.http_port, answers.https_port) {

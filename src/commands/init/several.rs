@@ -3,15 +3,16 @@
 //! config (0600); each host, stage by stage, gets provision's binary and its job over ssh
 //! and runs its part there; the terminal shows each host's steps as they happen and ends
 //! with a recap per host, like Ansible's PLAY RECAP. Verify then runs from here through
-//! the load balancer.
+//! the load balancer. App hosts that left the inventory since the last deployment are
+//! drained and stopped before anything else.
 
 use std::path::Path;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::{config_path, resolve_answers, usage, CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, InitArgs};
+use crate::deploy::record::{deployment_dir, Record};
+use crate::deploy::retire::retire;
 use crate::deploy::{self, HostRecap, Line, Plan};
 use crate::init::answers::Tls;
 use crate::init::saved;
@@ -40,15 +41,16 @@ pub fn run(
         serde_json::to_string(&inventory_path.display().to_string()).expect("a string")
     );
     // One deployment of this inventory at a time.
-    let key = format!("{:x}", Sha256::digest(inventory_path.display().to_string()));
-    let _lock =
-        crate::playbook::state::Lock::acquire(&args.state_dir.join("deployments").join(&key[..16]))
-            .map_err(|e| {
-                usage(format!(
-                    "{e} (another deployment of {} runs)",
-                    inv.path.display()
-                ))
-            })?;
+    let deployment_dir = deployment_dir(&args.state_dir, &inv.path);
+    let _lock = crate::playbook::state::Lock::acquire(&deployment_dir).map_err(|e| {
+        usage(format!(
+            "{e} (another deployment of {} runs)",
+            inv.path.display()
+        ))
+    })?;
+    // What the last deployment reached: the app hosts that left the inventory since.
+    let record_path = Record::path(&deployment_dir);
+    let last = Record::load(&record_path).map_err(usage)?;
     if !args.check
         && saved::write(&config, &config_text).map_err(|e| {
             CommandError::from(
@@ -76,6 +78,26 @@ pub fn run(
     };
     let width = inv.hosts.iter().map(|h| h.name.len()).max().unwrap_or(4);
     let show = |host: &str, line: &Line| show_line(global, args.diff, width, host, line);
+    if let Some(last) = &last {
+        let leaving = last.leaving_apps(inv);
+        let balancers = last.kept_balancers(inv);
+        retire(
+            &transport,
+            &me,
+            &leaving,
+            &balancers,
+            last.base_port,
+            args.check,
+            &show,
+        )
+        .map_err(|e| CommandError {
+            status: ExitStatus::Failure,
+            error: anyhow::anyhow!(
+                "{}; nothing else was changed: run `provision init` again once it is fixed",
+                crate::causes::line(&e)
+            ),
+        })?;
+    }
     let recaps = deploy::deploy(&plan, &show);
     for h in &inv.hosts {
         transport.close(h);
@@ -88,6 +110,11 @@ pub fn run(
         ExitStatus::Success
     };
     if !failed && !args.check {
+        Record::of(inv, answers.base_port)
+            .save(&record_path)
+            .map_err(|e| {
+                anyhow::Error::new(e).context(format!("cannot write {}", record_path.display()))
+            })?;
         status = verify_through(inv, &answers, &config, args.load)?;
     }
     print_recap(global, width, &recaps);
@@ -133,10 +160,7 @@ fn verify_through(
         .with(Role::Nginx)
         .next()
         .expect("a validated inventory has an nginx host");
-    let host = match lb.private_address {
-        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-        v4 => v4.to_string(),
-    };
+    let host = lb.url_address();
     let url = match answers.tls {
         Tls::Off if answers.http_port == 80 => format!("http://{host}"),
         Tls::Off => format!("http://{host}:{}", answers.http_port),

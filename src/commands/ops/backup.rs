@@ -1,9 +1,9 @@
-//! `provision backup [--list]` and `provision restore FILE` (the backup across the
-//! inventory's hosts: `backup_hosts`).
+//! `provision backup [--list]` (the backup across the inventory's hosts:
+//! `backup_hosts`).
 
 use super::{fail, load_stack, runtime, CommandError, ExitStatus};
-use crate::cli::{BackupArgs, GlobalArgs, RestoreArgs};
-use crate::ops::backup::{self, BackupError};
+use crate::cli::{BackupArgs, GlobalArgs};
+use crate::ops::backup;
 
 pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, CommandError> {
     if !args.list {
@@ -67,39 +67,4 @@ pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, Comma
         );
     });
     Ok(ExitStatus::Success)
-}
-
-pub fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<ExitStatus, CommandError> {
-    let stack = load_stack(global)?;
-    let quiet = global.quiet;
-    let mut progress = |l: &str| {
-        if !quiet {
-            println!("{l}");
-        }
-    };
-    let r = runtime()?.block_on(crate::ops::restore::restore(
-        &stack,
-        &args.file,
-        args.no_checksum,
-        &mut progress,
-    ));
-    match r {
-        Ok(r) => {
-            crate::commands::output(global, &r, || {
-                println!(
-                    "restored {} from {} ({} tables, {} rows) in {:.1} s; the database it replaced is kept as {} (DROP DATABASE it when no longer needed)",
-                    r.database,
-                    args.file.display(),
-                    r.tables,
-                    r.rows,
-                    r.seconds,
-                    r.kept_as
-                );
-            });
-            Ok(ExitStatus::Success)
-        }
-        Err(e @ BackupError::Missing { .. }) => Err(fail(ExitStatus::Usage, e)),
-        Err(e @ BackupError::Corrupt { .. }) => Err(fail(ExitStatus::Code(3), e)),
-        Err(e) => Err(fail(ExitStatus::Failure, e)),
-    }
 }

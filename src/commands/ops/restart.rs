@@ -3,10 +3,11 @@
 
 use super::{fail, load_stack, CommandError, ExitStatus};
 use crate::cli::{GlobalArgs, RestartArgs};
+use crate::ops::retire;
 use crate::ops::rolling::{self, RestartError};
 
 pub fn restart(global: &GlobalArgs, args: RestartArgs) -> Result<ExitStatus, CommandError> {
-    if args.take_out.is_none() && !args.put_back {
+    if args.take_out.is_none() && !args.put_back && !args.retire {
         if let Some(inv) =
             crate::commands::hosts::several_hosts(global, args.hosts.inventory.as_deref())?
         {
@@ -22,18 +23,23 @@ pub fn restart(global: &GlobalArgs, args: RestartArgs) -> Result<ExitStatus, Com
         }
     };
     // The controller's rolling restart across hosts, on a load balancer.
+    let done = |r: Result<(), RestartError>| match r {
+        Ok(()) => Ok(ExitStatus::Success),
+        Err(e) => Err(fail(ExitStatus::Failure, e)),
+    };
     if let Some(list) = &args.take_out {
         let targets: Vec<String> = list.split(',').map(str::to_string).collect();
-        return match rolling::take_out_upstreams(&stack, &targets, &mut progress) {
-            Ok(()) => Ok(ExitStatus::Success),
-            Err(e) => Err(fail(ExitStatus::Failure, e)),
-        };
+        return done(if args.for_good {
+            retire::retire_upstreams(&stack, &targets, &mut progress)
+        } else {
+            rolling::take_out_upstreams(&stack, &targets, &mut progress)
+        });
     }
     if args.put_back {
-        return match rolling::put_back(&stack, &mut progress) {
-            Ok(()) => Ok(ExitStatus::Success),
-            Err(e) => Err(fail(ExitStatus::Failure, e)),
-        };
+        return done(rolling::put_back(&stack, &mut progress));
+    }
+    if args.retire {
+        return done(retire::retire_instances(&stack, &mut progress));
     }
     match rolling::restart(&stack, args.rolling, &mut progress) {
         Ok(()) => {

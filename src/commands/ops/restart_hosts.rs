@@ -87,14 +87,7 @@ fn rolling(
     say: &(dyn Fn(&str, &str) + Sync),
 ) -> Result<(), RemoteError> {
     for (n, app) in apps.iter().enumerate() {
-        let address = match app.private_address {
-            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-            v4 => v4.to_string(),
-        };
-        let targets: Vec<String> = (1..=app.instances)
-            .map(|i| format!("{address}:{}", base_port + i))
-            .collect();
-        let list = targets.join(",");
+        let list = app.upstreams(base_port).join(",");
         for lb in nginx {
             run_there(
                 transport,
