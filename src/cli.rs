@@ -350,6 +350,11 @@ pub struct VerifyArgs {
     /// Also write a self-contained HTML report here
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub hosts: AcrossHosts,
+    /// On a host of several, for the controller: this host's own checks only
+    #[arg(long, hide = true, conflicts_with_all = ["url", "remote_only"])]
+    pub on_host: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,8 @@ pub mod ops;
 pub mod play;
 pub mod serve;
 pub mod verify;
+mod verify_hosts;
+mod verify_run;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 

@@ -98,6 +98,23 @@ fn nft_rules(firewall: &[(u16, u16, String, Vec<IpAddr>)]) -> String {
     lines.join(";")
 }
 
+/// The site's URL through the inventory's first nginx host (its private address), as the
+/// controller reaches it.
+pub fn site_url(inv: &Inventory, answers: &super::answers::Answers) -> String {
+    use super::answers::Tls;
+    let lb = inv
+        .with(Role::Nginx)
+        .next()
+        .expect("a validated inventory has an nginx host");
+    let host = lb.url_address();
+    match answers.tls {
+        Tls::Off if answers.http_port == 80 => format!("http://{host}"),
+        Tls::Off => format!("http://{host}:{}", answers.http_port),
+        _ if answers.https_port == 443 => format!("https://{host}"),
+        _ => format!("https://{host}:{}", answers.https_port),
+    }
+}
+
 /// The playbook's wiring variables for this host: `deployment`, or the single host with
 /// `instances` instances from `base_port + 1`.
 pub fn wiring(
@@ -138,6 +155,7 @@ fn single(instances: u32, base_port: u16) -> Vec<(&'static str, String)> {
         ("nft_rules", String::new()),
         ("deployment_host", String::new()),
         ("api_exempt", String::new()),
+        ("trusted_proxies", String::new()),
     ]
 }
 
@@ -203,6 +221,11 @@ fn several(d: &Deployment, base_port: u16) -> Vec<(&'static str, String)> {
         ("nft_rules", nft_rules(&d.firewall)),
         ("deployment_host", d.host.clone()),
         ("api_exempt", d.rate_limit_exempt.join(" ")),
+        // The instances believe X-Real-IP from the load balancers (loopback is always).
+        (
+            "trusted_proxies",
+            join(d.nginx.iter().map(|ip| ip.to_string()).collect()),
+        ),
     ]
 }
 

@@ -45,6 +45,10 @@ pub struct Limits {
     pub login_window: Duration,
     /// WebSocket clients per instance (more are refused with 503).
     pub ws_max_clients: usize,
+    /// Besides loopback, the peers whose `X-Real-IP` names the client: the load
+    /// balancers of a deployment of several hosts (`PROVISION_TRUSTED_PROXIES`, addresses
+    /// separated by spaces or commas).
+    pub trusted_proxies: Proxies,
     /// How long one send to a WebSocket client may take before the client is dropped.
     pub ws_send_timeout: Duration,
 }
@@ -59,6 +63,7 @@ impl Default for Limits {
             login_failures_per_address: 50,
             login_window: Duration::from_secs(900),
             ws_max_clients: 4096,
+            trusted_proxies: Proxies::default(),
             ws_send_timeout: Duration::from_secs(10),
         }
     }
@@ -94,6 +99,12 @@ impl Limits {
                 d.login_window.as_secs(),
             )?),
             ws_max_clients: src.pick(None, "PROVISION_WS_MAX_CLIENTS", None, d.ws_max_clients)?,
+            trusted_proxies: src.pick(
+                None,
+                "PROVISION_TRUSTED_PROXIES",
+                None,
+                d.trusted_proxies,
+            )?,
             ws_send_timeout: Duration::from_millis(src.pick(
                 None,
                 "PROVISION_WS_SEND_TIMEOUT_MS",
@@ -101,6 +112,22 @@ impl Limits {
                 d.ws_send_timeout.as_millis() as u64,
             )?),
         })
+    }
+}
+
+/// Addresses a list setting names (spaces or commas between them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proxies(pub Vec<std::net::IpAddr>);
+
+impl std::str::FromStr for Proxies {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .map(|w| w.parse().map_err(|_| format!("{w:?} is not an IP address")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Proxies)
     }
 }
 
@@ -268,5 +295,20 @@ impl ServeSettings {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Proxies;
+
+    #[test]
+    fn trusted_proxies_are_addresses_separated_by_spaces_or_commas() {
+        let p: Proxies = "192.0.2.30, 192.0.2.31 2001:db8::30".parse().unwrap();
+        assert_eq!(p.0.len(), 3);
+        assert_eq!(p.0[2].to_string(), "2001:db8::30");
+        assert_eq!("".parse::<Proxies>().unwrap(), Proxies::default());
+        let e = "192.0.2.30,lb1".parse::<Proxies>().unwrap_err();
+        assert_eq!(e, "\"lb1\" is not an IP address");
     }
 }

@@ -58,6 +58,8 @@ pub struct VerifyFlags {
     pub concurrency: Option<usize>,
     pub public_address: Option<IpAddr>,
     pub ca_cert: Option<PathBuf>,
+    /// Only this host's own checks (a host of several, asked by the controller).
+    pub host_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +99,19 @@ pub struct VerifySettings {
     pub resolve: Option<(String, std::net::SocketAddr)>,
     /// On the host under TLS: nginx's plain-http address, which must redirect to https.
     pub https_redirect_from: Option<String>,
+    /// On a host of several: the roles it holds (its checks are those of its parts).
+    pub roles: Option<Vec<String>>,
+    /// Only the on-host checks: no remote checks, no load.
+    pub host_only: bool,
+}
+
+impl VerifySettings {
+    /// Whether this host holds `role` (a single host holds every one).
+    pub fn holds(&self, role: &str) -> bool {
+        self.roles
+            .as_ref()
+            .map_or(true, |roles| roles.iter().any(|r| r == role))
+    }
 }
 
 impl VerifySettings {
@@ -146,6 +161,8 @@ impl VerifySettings {
                 )
             }),
             https_redirect_from: on_host_tls.then(|| format!("http://127.0.0.1:{http_port}")),
+            roles: c.deployment.as_ref().map(|d| d.roles.clone()),
+            host_only: flags.host_only,
         })
     }
 }

@@ -140,16 +140,21 @@ fn is_loopback(ip: &std::net::IpAddr) -> bool {
     }
 }
 
-/// PostgreSQL's and Redis's ports have listeners on loopback addresses only (the listeners
-/// of the host at `root`, read by the facts' own `/proc/net/tcp*` reader).
-pub fn loopback_only(services: &[(&str, u16)], root: &Path) -> Verdict {
+/// PostgreSQL's and Redis's ports have listeners on loopback addresses only — and on a
+/// host of several, on its `private` address too — (the listeners of the host at `root`,
+/// read by the facts' own `/proc/net/tcp*` reader).
+pub fn loopback_only(
+    services: &[(&str, u16)],
+    private: &[std::net::IpAddr],
+    root: &Path,
+) -> Verdict {
     let all = crate::host::proc::listeners(root);
     let mut public = Vec::new();
     let mut seen = Vec::new();
     for (what, port) in services {
         for l in all.iter().filter(|l| l.port == *port) {
             let (ip, p) = (l.address, l.port);
-            if is_loopback(&ip) {
+            if is_loopback(&ip) || private.contains(&ip) {
                 seen.push(format!("{what} {ip}:{p}"));
             } else {
                 public.push(format!("{what} on {ip}:{p}"));
@@ -162,7 +167,13 @@ pub fn loopback_only(services: &[(&str, u16)], root: &Path) -> Verdict {
             public.join(", ")
         ));
     }
-    Ok(Passed::Saw(format!("loopback only: {}", seen.join(", "))))
+    let only = if private.is_empty() {
+        "loopback only".to_string()
+    } else {
+        let p: Vec<String> = private.iter().map(|ip| ip.to_string()).collect();
+        format!("loopback and {} only", p.join(", "))
+    };
+    Ok(Passed::Saw(format!("{only}: {}", seen.join(", "))))
 }
 
 /// Each instance is active under its service manager.
@@ -274,11 +285,32 @@ mod tests {
         );
         let l = crate::host::proc::listeners(dir.path());
         assert_eq!(l.len(), 2);
-        assert!(loopback_only(&[("postgres", 5432)], dir.path()).is_ok());
-        let err = match loopback_only(&[("redis", 6379)], dir.path()) {
+        assert!(loopback_only(&[("postgres", 5432)], &[], dir.path()).is_ok());
+        let err = match loopback_only(&[("redis", 6379)], &[], dir.path()) {
             Err(e) => e,
             Ok(_) => panic!("0.0.0.0:6379 is public"),
         };
         assert!(err.contains("redis on 0.0.0.0:6379"), "{err}");
+    }
+
+    #[test]
+    fn a_host_of_several_may_listen_on_its_private_address_too() {
+        // PostgreSQL on 127.0.0.1 and 192.0.2.10 (0A0200C0: its bytes in host order).
+        let dir = proc_root(
+            "   0: 0100007F:1538 00000000:0000 0A
+   1: 0A0200C0:1538 00000000:0000 0A
+",
+            "",
+        );
+        let private: Vec<std::net::IpAddr> = vec!["192.0.2.10".parse().unwrap()];
+        match loopback_only(&[("postgres", 5432)], &private, dir.path()) {
+            Ok(Passed::Saw(m)) => assert!(
+                m.starts_with("loopback and 192.0.2.10 only: postgres 127.0.0.1:5432"),
+                "{m}"
+            ),
+            _ => panic!("its own private address is allowed"),
+        }
+        let other: Vec<std::net::IpAddr> = vec!["192.0.2.11".parse().unwrap()];
+        assert!(loopback_only(&[("postgres", 5432)], &other, dir.path()).is_err());
     }
 }

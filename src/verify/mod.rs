@@ -115,6 +115,13 @@ pub async fn run(
         targets: Vec::new(),
         suggestions: Vec::new(),
     };
+    if s.host_only {
+        // A host of several, asked by the controller: its own checks only.
+        progress(Progress::Checking);
+        report.checks = suite::host_checks(s, &client).await;
+        report.conclude(false);
+        return Ok(report);
+    }
     if let Some(wait) = s.wait {
         progress(Progress::Waiting(&s.url));
         let started = std::time::Instant::now();

@@ -179,29 +179,49 @@ async fn redirect_check(
 
 pub async fn host_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<CheckResult> {
     let t = s.check_timeout;
+    // On a host of several, each check looks at this host's parts only: the app hosts
+    // reach PostgreSQL and Redis on theirs, the database and cache hosts over loopback.
+    let app = s.holds("app");
+    let uses_pg = app || s.holds("postgres");
+    let uses_redis = app || s.holds("redis");
+    let not_here = |what: &str| -> Verdict {
+        Ok(Passed::NothingToCheck(format!(
+            "no {what} on this host (its roles: {})",
+            s.roles.as_deref().unwrap_or_default().join(", ")
+        )))
+    };
     let mut ports = Vec::new();
-    for i in &s.instances {
-        ports.push(("instance".to_string(), "127.0.0.1".to_string(), i.port));
+    if app {
+        for i in &s.instances {
+            ports.push(("instance".to_string(), i.host.clone(), i.port));
+        }
     }
-    if let Some((h, p)) =
-        host_checks::host_port(&s.url, if s.url.starts_with("https") { 443 } else { 80 })
-    {
-        ports.push(("nginx".into(), h, p));
+    if s.holds("nginx") {
+        if let Some((h, p)) =
+            host_checks::host_port(&s.url, if s.url.starts_with("https") { 443 } else { 80 })
+        {
+            ports.push(("nginx".into(), h, p));
+        }
     }
     let pg = s
         .database_url
         .as_ref()
-        .and_then(|u| host_checks::host_port(u.expose(), 5432));
+        .and_then(|u| host_checks::host_port(u.expose(), 5432))
+        .filter(|_| uses_pg);
     let redis = s
         .redis_url
         .as_ref()
-        .and_then(|u| host_checks::host_port(u.expose(), 6379));
+        .and_then(|u| host_checks::host_port(u.expose(), 6379))
+        .filter(|_| uses_redis);
     for (what, hp) in [("postgres", &pg), ("redis", &redis)] {
         if let Some((h, p)) = hp {
             ports.push((what.into(), h.clone(), *p));
         }
     }
     let direct = async {
+        if !app {
+            return not_here("instances");
+        }
         let mut seen = Vec::new();
         for i in &s.instances {
             for path in ["/health", "/ready"] {
@@ -212,34 +232,53 @@ pub async fn host_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<Ch
         Ok(Passed::Saw(seen.join("; ")))
     };
     let loopback_metrics = async {
+        if !app {
+            return not_here("instances");
+        }
         let addrs: Vec<String> = s.instances.iter().map(|i| i.addr()).collect();
         metrics::scrape(client, &addrs).await?;
         Ok(Passed::Saw(format!("readable on {}", addrs.join(", "))))
     };
-    let listen: Vec<(&str, u16)> = [
-        ("postgres", pg.as_ref().map_or(5432, |p| p.1)),
-        ("redis", redis.as_ref().map_or(6379, |p| p.1)),
-    ]
-    .to_vec();
+    // The database and cache listen on loopback, and on a host of several on its private
+    // address too (the instances' address there).
+    let mut listen: Vec<(&str, u16)> = Vec::new();
+    if s.holds("postgres") {
+        listen.push(("postgres", pg.as_ref().map_or(5432, |p| p.1)));
+    }
+    if s.holds("redis") {
+        listen.push(("redis", redis.as_ref().map_or(6379, |p| p.1)));
+    }
+    let private: Vec<std::net::IpAddr> = match &s.roles {
+        Some(_) => s
+            .instances
+            .iter()
+            .filter_map(|i| i.host.parse().ok())
+            .take(1)
+            .collect(),
+        None => Vec::new(),
+    };
     let service_manager = s.service.clone();
     let instances = s.instances.clone();
     let (ports, postgres, redis, direct, lm, service, env, listeners) = tokio::join!(
         check::run("tcp ports", Scope::Host, t, host_checks::ports(ports)),
-        check::run(
-            "postgres login",
-            Scope::Host,
-            t,
-            host_checks::postgres(s.database_url.as_ref())
-        ),
-        check::run(
-            "redis login",
-            Scope::Host,
-            t,
-            host_checks::redis(s.redis_url.as_ref())
-        ),
+        check::run("postgres login", Scope::Host, t, async {
+            if !uses_pg {
+                return not_here("PostgreSQL client");
+            }
+            host_checks::postgres(s.database_url.as_ref()).await
+        }),
+        check::run("redis login", Scope::Host, t, async {
+            if !uses_redis {
+                return not_here("Redis client");
+            }
+            host_checks::redis(s.redis_url.as_ref()).await
+        }),
         check::run("health and ready per instance", Scope::Host, t, direct),
         check::run("/metrics on loopback", Scope::Host, t, loopback_metrics),
         check::run("service active", Scope::Host, t, async move {
+            if !app {
+                return not_here("instances");
+            }
             tokio::task::spawn_blocking(move || host_checks::service(&service_manager, &instances))
                 .await
                 .map_err(|e| e.to_string())?
@@ -248,13 +287,23 @@ pub async fn host_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<Ch
             ".env root-owned, not world-readable",
             Scope::Host,
             t,
-            async { host_checks::env_file_mode(s.env_file.as_deref()) }
+            async {
+                if !app {
+                    return not_here("server environment");
+                }
+                host_checks::env_file_mode(s.env_file.as_deref())
+            }
         ),
         check::run(
             "postgres and redis on loopback only",
             Scope::Host,
             t,
-            async { host_checks::loopback_only(&listen, Path::new("/")) }
+            async {
+                if listen.is_empty() {
+                    return not_here("PostgreSQL or Redis");
+                }
+                host_checks::loopback_only(&listen, &private, Path::new("/"))
+            }
         ),
     );
     vec![ports, postgres, redis, direct, lm, service, env, listeners]

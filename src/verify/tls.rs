@@ -47,17 +47,30 @@ pub fn client_config(extra: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, 
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-        Arc::new(roots),
-        Arc::clone(&provider),
-    )
-    .build()
-    .map_err(VerifyError::TrustAnchors)?;
+    let algorithms = provider.signature_verification_algorithms;
+    // A host without trust anchors (no ca-certificates) can still verify over plain
+    // http, or a certificate --ca-cert pins; any other certificate is refused then.
+    let webpki = if roots.is_empty() {
+        None
+    } else {
+        Some(
+            rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                Arc::clone(&provider),
+            )
+            .build()
+            .map_err(VerifyError::TrustAnchors)?,
+        )
+    };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(VerifyError::Tls)?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedOrWebPki { webpki, pinned }))
+        .with_custom_certificate_verifier(Arc::new(PinnedOrWebPki {
+            webpki,
+            pinned,
+            algorithms,
+        }))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
@@ -67,8 +80,10 @@ pub fn client_config(extra: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, 
 /// named is accepted as it is (its expiry is still judged by [`check`]).
 #[derive(Debug)]
 struct PinnedOrWebPki {
-    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// None on a host with no trust anchors.
+    webpki: Option<Arc<rustls::client::WebPkiServerVerifier>>,
     pinned: Vec<CertificateDer<'static>>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
 }
 
 impl rustls::client::danger::ServerCertVerifier for PinnedOrWebPki {
@@ -87,8 +102,16 @@ impl rustls::client::danger::ServerCertVerifier for PinnedOrWebPki {
         {
             return Ok(rustls::client::danger::ServerCertVerified::assertion());
         }
-        self.webpki
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        match &self.webpki {
+            Some(w) => {
+                w.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(rustls::Error::General(
+                "this host has no trust anchors (install ca-certificates), and the \
+                 certificate is not the one --ca-cert names"
+                    .into(),
+            )),
+        }
     }
 
     fn verify_tls12_signature(
@@ -97,7 +120,7 @@ impl rustls::client::danger::ServerCertVerifier for PinnedOrWebPki {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -106,11 +129,11 @@ impl rustls::client::danger::ServerCertVerifier for PinnedOrWebPki {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 

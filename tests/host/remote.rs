@@ -254,3 +254,53 @@ fn ping_reaches_pushes_and_reads_facts() {
     assert_eq!(json[0]["facts"]["facts"]["family"], "debian");
     assert!(json[0]["error"].is_null());
 }
+
+/// One deployment of an inventory at a time: while its lock is held (a first `init
+/// --inventory` running), a second one is refused before it reaches any host. It runs in
+/// a network namespace of its own with no interface up, so nothing could leave even if
+/// it tried.
+#[test]
+fn a_second_deployment_of_one_inventory_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let key = work.path().join("id");
+    std::fs::write(&key, "not read: the lock refuses first\n").unwrap();
+    let inv = work.path().join("hosts.yaml");
+    std::fs::write(
+        &inv,
+        format!(
+            "ssh:\n  identity_file: {}\nhosts:\n  db1: {{address: 192.0.2.10, roles: [postgres, redis]}}\n  \
+             web1: {{address: 192.0.2.20, roles: [app, nginx]}}\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let state = work.path().join("state");
+    let dir = provision::deploy::record::deployment_dir(&state, &inv);
+    let _first = provision::playbook::state::Lock::acquire(&dir).unwrap();
+    let out = std::process::Command::new("unshare")
+        .arg("--net")
+        .arg(env!("CARGO_BIN_EXE_provision"))
+        .arg("--config")
+        .arg(work.path().join("provision.yaml"))
+        .args(["init", "--yes", "--inventory"])
+        .arg(&inv)
+        .arg("--state-dir")
+        .arg(&state)
+        .env("PROVISION_ENV_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("(another deployment of {} runs)", inv.display())),
+        "{stderr}"
+    );
+    assert!(
+        !work.path().join("state/ssh").exists()
+            || std::fs::read_dir(work.path().join("state/ssh"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "no ssh connection was opened"
+    );
+}

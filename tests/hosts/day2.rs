@@ -232,3 +232,80 @@ pub fn power_off_app2(bed: &mut Bed, inv: &std::path::Path) {
         "with app2 back: {codes:?}"
     );
 }
+
+/// `verify --inventory`: the remote checks through the load balancer and each host's own
+/// checks over ssh, each host checking only the parts it holds; Redis stopped on the cache
+/// host fails its own check and the app hosts' logins, with exit 1.
+pub fn verify_across(bed: &Bed, inv: &std::path::Path) {
+    let config = bed.dir.path().join("provision.yaml");
+    let run = || {
+        on_inventory(
+            bed,
+            inv,
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--json",
+                "verify",
+                "--no-load",
+            ],
+        )
+    };
+    let outcomes = |ran: &Ran| -> Vec<(String, String)> {
+        let start = ran.stdout.find('{').unwrap_or(0);
+        let v: serde_json::Value = serde_json::from_str(&ran.stdout[start..])
+            .unwrap_or_else(|e| panic!("{e}: {}", show(ran)));
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let ok = run();
+    assert_eq!(ok.code, 0, "{}", show(&ok));
+    let all = outcomes(&ok);
+    let of = |all: &[(String, String)], name: &str| {
+        all.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, o)| o.clone())
+            .unwrap_or_else(|| panic!("no check {name}: {all:?}"))
+    };
+    for (name, want) in [
+        ("db1: postgres login", "passed"),
+        ("db1: postgres and redis on loopback only", "passed"),
+        ("db1: service active", "skipped"),
+        ("cache1: redis login", "passed"),
+        ("cache1: postgres login", "skipped"),
+        ("app1: postgres login", "passed"),
+        ("app2: redis login", "passed"),
+        ("app1: health and ready per instance", "passed"),
+        ("app2: service active", "passed"),
+        ("app1: .env root-owned, not world-readable", "passed"),
+        ("lb1: tcp ports", "passed"),
+        ("lb1: redis login", "skipped"),
+    ] {
+        assert_eq!(of(&all, name), want, "{name}: {}", show(&ok));
+    }
+
+    let stop = bed.exec("cache1", &["systemctl", "stop", "redis-server"]);
+    assert!(stop.status.success());
+    let down = run();
+    let start = bed.exec("cache1", &["systemctl", "start", "redis-server"]);
+    assert!(start.status.success());
+    assert_eq!(down.code, 1, "{}", show(&down));
+    let all = outcomes(&down);
+    for name in [
+        "cache1: redis login",
+        "app1: redis login",
+        "app2: redis login",
+    ] {
+        assert_eq!(of(&all, name), "failed", "{name}: {}", show(&down));
+    }
+    assert_eq!(of(&all, "db1: postgres login"), "passed");
+}

@@ -48,6 +48,7 @@ fn five_hosts() {
     stages.run("second run", || deploy::second_run(&bed, &inv));
     stages.run("firewall", || deploy::firewall(&bed));
     stages.run("status", || day2::status_all_up(&bed, &inv));
+    stages.run("verify across hosts", || day2::verify_across(&bed, &inv));
     stages.run("backup fetched", || day2::backup_fetched(&bed, &inv));
     stages.run("restore pushed", || restore::restore_pushed(&bed, &inv));
     stages.run("rolling restart under load", || {

@@ -243,7 +243,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitStatus, CommandErr
             status: ExitStatus::Failure,
             error,
         })?;
-    super::verify::settle(&mut done.report);
+    super::verify_run::settle(&mut done.report);
     for c in &done.changed {
         println!("changed  {c}");
     }

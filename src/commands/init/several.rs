@@ -14,12 +14,11 @@ use crate::cli::{GlobalArgs, InitArgs};
 use crate::deploy::record::{deployment_dir, Record};
 use crate::deploy::retire::retire;
 use crate::deploy::{self, HostRecap, Line, Plan};
-use crate::init::answers::Tls;
 use crate::init::saved;
-use crate::inventory::{Inventory, Role};
+use crate::inventory::Inventory;
 use crate::playbook::engine::Status;
 use crate::remote::Transport;
-use crate::settings::{ConfigFile, Sources, VerifyFlags, VerifySettings};
+use crate::settings::{ConfigFile, VerifyFlags};
 
 pub fn run(
     global: &GlobalArgs,
@@ -115,7 +114,7 @@ pub fn run(
             .map_err(|e| {
                 anyhow::Error::new(e).context(format!("cannot write {}", record_path.display()))
             })?;
-        status = verify_through(inv, &answers, &config, args.load)?;
+        status = verify_through(global, inv, &config, &transport, args.load)?;
     }
     print_recap(global, width, &recaps);
     if failed {
@@ -148,40 +147,22 @@ fn show_line(global: &GlobalArgs, diff: bool, width: usize, host: &str, line: &L
     }
 }
 
-/// Verify from here through the first nginx host, remote checks only (each host's own
-/// checks need its .env and services).
+/// Verify from here through the first nginx host (remote checks, with load when asked)
+/// and each host's own checks over ssh.
 fn verify_through(
+    global: &GlobalArgs,
     inv: &Inventory,
-    answers: &crate::init::answers::Answers,
     config: &Path,
+    transport: &Transport,
     with_load: bool,
 ) -> Result<ExitStatus, CommandError> {
-    let lb = inv
-        .with(Role::Nginx)
-        .next()
-        .expect("a validated inventory has an nginx host");
-    let host = lb.url_address();
-    let url = match answers.tls {
-        Tls::Off if answers.http_port == 80 => format!("http://{host}"),
-        Tls::Off => format!("http://{host}:{}", answers.http_port),
-        _ if answers.https_port == 443 => format!("https://{host}"),
-        _ => format!("https://{host}:{}", answers.https_port),
+    let flags = VerifyFlags {
+        wait: Some(Duration::from_secs(60)),
+        no_load: !with_load,
+        ..Default::default()
     };
-    let sources = Sources::load(Some(config), None)?;
-    let settings = VerifySettings::resolve(
-        VerifyFlags {
-            url: Some(url),
-            remote_only: true,
-            wait: Some(Duration::from_secs(60)),
-            no_load: !with_load,
-            ..Default::default()
-        },
-        &sources,
-    )?;
-    let mut report = crate::commands::runtime()?
-        .block_on(crate::verify::run(&settings, &|_| {}))
-        .map_err(anyhow::Error::new)?;
-    let status = crate::commands::verify::settle(&mut report);
+    let mut report = crate::commands::verify_hosts::across(global, inv, config, flags, transport)?;
+    let status = crate::commands::verify_run::settle(&mut report);
     print!("{}", report.to_text());
     Ok(status)
 }

@@ -56,10 +56,11 @@ impl Keys {
 }
 
 /// The client's address: nginx's `X-Real-IP` when the connection comes from loopback
-/// (nginx on this host), else the connection's own peer.
-pub fn client_address(peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
+/// (nginx on this host) or from one of `proxies` (the load balancers of several hosts),
+/// else the connection's own peer.
+pub fn client_address(peer: Option<SocketAddr>, headers: &HeaderMap, proxies: &[IpAddr]) -> IpAddr {
     let peer_ip = peer.map(|p| p.ip());
-    let from_nginx = peer_ip.map_or(true, |ip| ip.is_loopback());
+    let from_nginx = peer_ip.map_or(true, |ip| ip.is_loopback() || proxies.contains(&ip));
     let forwarded = headers
         .get("x-real-ip")
         .and_then(|v| v.to_str().ok())
@@ -138,7 +139,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ipv6_clients_count_by_their_64_and_nginx_is_believed_only_on_loopback() {
+    fn ipv6_clients_count_by_their_64_and_nginx_is_believed_only_on_loopback_or_as_a_proxy() {
         let a = Keys::new("u", "2001:db8:1:2:aaaa::1".parse().unwrap());
         let b = Keys::new("u", "2001:db8:1:2:bbbb::9".parse().unwrap());
         assert_eq!(a.address(), "2001:db8:1:2::/64");
@@ -149,15 +150,26 @@ mod tests {
         h.insert("x-real-ip", "192.0.2.9".parse().unwrap());
         let lo: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let far: SocketAddr = "192.0.2.50:5000".parse().unwrap();
-        assert_eq!(client_address(Some(lo), &h).to_string(), "192.0.2.9");
+        assert_eq!(client_address(Some(lo), &h, &[]).to_string(), "192.0.2.9");
         assert_eq!(
-            client_address(Some(far), &h).to_string(),
+            client_address(Some(far), &h, &[]).to_string(),
             "192.0.2.50",
             "a direct client cannot pick its address"
         );
         assert_eq!(
-            client_address(Some(lo), &HeaderMap::new()).to_string(),
+            client_address(Some(lo), &HeaderMap::new(), &[]).to_string(),
             "127.0.0.1"
+        );
+        // A load balancer on another host (several hosts) is believed when named.
+        let lb: IpAddr = "192.0.2.50".parse().unwrap();
+        assert_eq!(
+            client_address(Some(far), &h, &[lb]).to_string(),
+            "192.0.2.9"
+        );
+        let other: SocketAddr = "192.0.2.51:5000".parse().unwrap();
+        assert_eq!(
+            client_address(Some(other), &h, &[lb]).to_string(),
+            "192.0.2.51"
         );
     }
 }

@@ -93,7 +93,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Res
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0);
-    let client = throttle::client_address(peer, req.headers());
+    let proxies = &state.settings.limits.trusted_proxies.0;
+    let client = throttle::client_address(peer, req.headers(), proxies);
     let bytes = extract::read_body(req.into_body()).await?;
     let body: Login = extract::parse_json(&bytes)?;
     let failed = || ApiError::unauthorized("unknown user, wrong password or inactive account");
