@@ -122,8 +122,7 @@ pub fn hosts(global: &GlobalArgs, args: HostsArgs) -> Result<ExitStatus, Command
 pub fn ping(global: &GlobalArgs, args: PingArgs) -> Result<ExitStatus, CommandError> {
     let inv = inventory(global, &args.inventory)?;
     let transport = Transport::new(&args.state_dir.join("ssh"), args.accept_new_host_keys)?;
-    let me = std::env::current_exe()
-        .map_err(|e| anyhow::Error::new(e).context("cannot find provision's own binary"))?;
+    let me = crate::commands::own_binary()?;
     let pongs = crate::remote::ping(
         &transport,
         &inv,

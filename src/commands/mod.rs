@@ -42,6 +42,14 @@ pub fn chain_once(e: &anyhow::Error) -> String {
     crate::causes::line(e.as_ref())
 }
 
+/// This provision binary, to copy to the inventory's hosts.
+pub(crate) fn own_binary() -> Result<std::path::PathBuf, CommandError> {
+    crate::host::fs::own_binary().map_err(|e| CommandError {
+        status: ExitStatus::Failure,
+        error: anyhow::Error::new(e).context("cannot find provision's own binary"),
+    })
+}
+
 /// The async runtime the commands that do network work block on (serve builds its own,
 /// sized by its settings).
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {

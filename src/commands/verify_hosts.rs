@@ -41,14 +41,16 @@ pub fn across(
     flags.url = Some(crate::init::deployment::site_url(inv, &answers));
     flags.remote_only = true;
     flags.host_only = false;
+    if answers.tls == crate::init::answers::Tls::SelfSigned && flags.ca_cert.is_none() {
+        flags.ca_cert = Some(self_signed(inv, config, transport)?);
+    }
     let sources = Sources::load(Some(config), None)?;
     let settings = VerifySettings::resolve(flags, &sources)?;
     let mut report = run_verify(global, &settings)?;
     if report.verdict == Verdict::NotReady {
         return Ok(report);
     }
-    let me = std::env::current_exe()
-        .map_err(|e| anyhow::Error::new(e).context("cannot find provision's own binary"))?;
+    let me = crate::commands::own_binary()?;
     let hosts: Vec<_> = inv.hosts.iter().collect();
     let found = remote::each(&hosts, hosts.len().min(8), |h| {
         let r = own_checks(transport, &me, h);
@@ -76,6 +78,29 @@ pub fn across(
     report.remote_only = false;
     report.conclude(false);
     Ok(report)
+}
+
+/// The self-signed certificate init made on the first nginx host, fetched over ssh beside
+/// the controller's config (`NAME.site-cert.pem`): the one certificate the remote checks
+/// then trust besides the system's.
+fn self_signed(
+    inv: &Inventory,
+    config: &Path,
+    transport: &Transport,
+) -> Result<std::path::PathBuf, CommandError> {
+    let lb = inv
+        .with(crate::inventory::Role::Nginx)
+        .next()
+        .expect("a validated inventory has an nginx host");
+    let local = config.with_file_name(format!("{}.site-cert.pem", lb.name));
+    let remote = format!("{}/tls/cert.pem", crate::init::vars::CONFIG_DIR);
+    let fetched = transport.fetch(lb, &remote, &local);
+    transport.close(lb);
+    fetched.map_err(|e| CommandError {
+        status: ExitStatus::Failure,
+        error: anyhow::anyhow!("the site's certificate: {}", crate::causes::line(&e)),
+    })?;
+    Ok(local)
 }
 
 /// `provision --json verify --on-host` on `host` (this binary copied there first): its

@@ -80,6 +80,16 @@ pub fn remove_foreign(dir: &Path, uid: u32) -> Vec<PathBuf> {
     removed
 }
 
+/// The running provision binary, readable even when its file was replaced or deleted since
+/// it started (provision upgraded during a run): `/proc/self/exe` where there is one.
+pub fn own_binary() -> std::io::Result<PathBuf> {
+    let proc = Path::new("/proc/self/exe");
+    if proc.exists() {
+        return Ok(proc.to_path_buf());
+    }
+    std::env::current_exe()
+}
+
 /// Writes `content` to `path` atomically with `mode` and, when given, `(uid, gid)`.
 pub fn write_atomic(
     path: &Path,

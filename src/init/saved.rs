@@ -157,14 +157,21 @@ pub fn database_url(a: &Answers, vars: &std::collections::BTreeMap<String, Strin
     database_url_at(a, vars, &vars["db_host"])
 }
 
-/// The app's database URL with `host` (the database host's own loopback, say).
+/// The app's database URL with `host` (the database host's own loopback, say). Across
+/// hosts with the site's TLS on, the connection must be encrypted (`pg_hba` is `hostssl`
+/// for the app hosts): `sslmode=require`, as the `.env` template renders it too.
 pub fn database_url_at(
     a: &Answers,
     vars: &std::collections::BTreeMap<String, String>,
     host: &str,
 ) -> Secret {
+    let ssl = if vars["tls"] == "true" && host != "127.0.0.1" {
+        "?sslmode=require"
+    } else {
+        ""
+    };
     Secret::new(format!(
-        "postgresql://{}:{}@{host}:{}/{}",
+        "postgresql://{}:{}@{host}:{}/{}{ssl}",
         a.db_user,
         a.db_password.expose(),
         vars["pg_port"],

@@ -150,10 +150,16 @@ impl VerifySettings {
             targets: c.verify.targets.clone(),
             check_timeout: Duration::from_secs(10),
             public_address: flags.public_address,
-            ca_cert: flags
-                .ca_cert
-                .clone()
-                .or_else(|| (!remote).then(|| c.nginx.tls_cert.clone()).flatten()),
+            // On the host, the site's own certificate — where the host holds nginx.
+            ca_cert: flags.ca_cert.clone().or_else(|| {
+                let site_here = c
+                    .deployment
+                    .as_ref()
+                    .map_or(true, |d| d.roles.iter().any(|r| r == "nginx"));
+                (!remote && site_here)
+                    .then(|| c.nginx.tls_cert.clone())
+                    .flatten()
+            }),
             resolve: on_host_tls.then(|| {
                 (
                     tls_name,

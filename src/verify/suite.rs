@@ -200,6 +200,11 @@ pub async fn host_checks(s: &VerifySettings, client: &reqwest::Client) -> Vec<Ch
         if let Some((h, p)) =
             host_checks::host_port(&s.url, if s.url.starts_with("https") { 443 } else { 80 })
         {
+            // The site's name, on the host, is reached at the address it resolves to.
+            let h = match &s.resolve {
+                Some((name, addr)) if *name == h => addr.ip().to_string(),
+                _ => h,
+            };
             ports.push(("nginx".into(), h, p));
         }
     }

@@ -21,6 +21,7 @@ mod day2;
 mod deploy;
 mod grow;
 mod restore;
+mod tls;
 mod uninstall;
 
 use bed::Bed;
@@ -59,6 +60,9 @@ fn five_hosts() {
     });
     stages.run("an app host leaves and comes back", || {
         grow::leaves_and_returns(&bed, &inv)
+    });
+    stages.run("TLS between the hosts", || {
+        tls::tls_between_hosts(&bed, &inv)
     });
     stages.run("uninstall", || uninstall::uninstall_everywhere(&bed, &inv));
     stages.finish();

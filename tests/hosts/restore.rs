@@ -7,7 +7,7 @@ use crate::day2::site_codes;
 use crate::{on_inventory, show};
 
 /// `psql -Atc SQL DATABASE` as postgres on db1: its output, trimmed.
-fn psql(bed: &Bed, database: &str, sql: &str) -> String {
+pub fn psql(bed: &Bed, database: &str, sql: &str) -> String {
     let out = bed.exec(
         "db1",
         &[

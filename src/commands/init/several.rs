@@ -61,8 +61,7 @@ pub fn run(
         println!("changed  config {} (mode 0600)", config.display());
     }
     let transport = Transport::new(&args.state_dir.join("ssh"), args.accept_new_host_keys)?;
-    let me = std::env::current_exe()
-        .map_err(|e| anyhow::Error::new(e).context("cannot find provision's own binary"))?;
+    let me = crate::commands::own_binary()?;
     let plan = Plan {
         inventory: inv,
         transport: &transport,

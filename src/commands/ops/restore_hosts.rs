@@ -34,8 +34,7 @@ pub fn restore(
         .expect("a validated inventory has a postgres host");
     let apps: Vec<&Host> = inv.with(Role::App).collect();
     let transport = Transport::new(&args.hosts.state_dir.join("ssh"), false)?;
-    let me = std::env::current_exe()
-        .map_err(|e| anyhow::Error::new(e).context("cannot find provision's own binary"))?;
+    let me = crate::commands::own_binary()?;
     let quiet = global.quiet;
     let say = |host: &str, line: &str| {
         if !quiet {

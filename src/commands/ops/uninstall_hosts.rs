@@ -24,8 +24,7 @@ pub fn uninstall(
     let (answers, _, _) = crate::init::saved::read(&file);
     confirm_purge(args, &answers.db_name)?;
     let transport = Transport::new(&args.hosts.state_dir.join("ssh"), false)?;
-    let me = std::env::current_exe()
-        .map_err(|e| anyhow::Error::new(e).context("cannot find provision's own binary"))?;
+    let me = crate::commands::own_binary()?;
     let mut report = Vec::new();
     let mut failed = false;
     for host in reverse_order(inv) {

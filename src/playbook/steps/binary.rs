@@ -10,7 +10,7 @@ use crate::playbook::model::BinaryStep;
 
 fn source(b: &BinaryStep, ctx: &Ctx<'_>) -> Result<PathBuf, StepError> {
     if b.src == "self" {
-        return std::env::current_exe()
+        return crate::host::fs::own_binary()
             .map_err(|e| StepError::Other(format!("locating this program: {e}")));
     }
     let p = Path::new(&b.src);
