@@ -24,6 +24,16 @@ pub async fn apply(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
 
+/// Only the migration ledger and quarantine (`provision migrate` of a database that is not
+/// the dashboard's, into a target without the dashboard schema): the ledger migration's
+/// tables, created where missing.
+pub async fn apply_ledger(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let sql = include_str!("../migrations/20261129000002_migrate_ledger.sql")
+        .replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+        .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ");
+    sqlx::raw_sql(&sql).execute(pool).await.map(|_| ())
+}
+
 /// The newest migration version this binary knows (what `verify` compares against).
 pub fn latest_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)

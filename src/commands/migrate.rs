@@ -92,7 +92,7 @@ fn exit_code(e: &migrate::MigrateError) -> u8 {
         E::Unsupported(_) => 2,
         E::Refused(_) => 4,
         E::Strict { .. } => 5,
-        E::Verify(_) | E::Target { .. } | E::Stage(_) | E::Read(_) => 1,
+        E::Verify(_) | E::Target { .. } | E::Stage(_) | E::Read(_) | E::Collision { .. } => 1,
     }
 }
 

@@ -17,6 +17,19 @@ pub enum MigrateError {
     Strict { count: usize, first: String },
     #[error("verification failed, nothing was swapped in: {0}")]
     Verify(String),
+    #[error(
+        "{table}: {key} — values SQLite kept apart (1 and '1', say) are equal once converted, \
+         and {index} must hold them once: rows {rows}; nothing was migrated (make them \
+         distinct in the source, or drop the uniqueness there)"
+    )]
+    Collision {
+        table: String,
+        index: String,
+        /// PostgreSQL's `Key (…)=(…) is duplicated.`
+        key: String,
+        /// The colliding rows as JSON, when they could be read.
+        rows: String,
+    },
     #[error("PostgreSQL at {target}: {what}: {source}{}", hint(source))]
     Target {
         target: String,

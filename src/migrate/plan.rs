@@ -56,11 +56,16 @@ fn absurd_password_hashes(
     Ok(notes)
 }
 
-pub fn plan(src: &Source, mode: SchemaMode, report: &mut Report) -> Result<Plan, MigrateError> {
+pub fn plan(
+    src: &Source,
+    mode: SchemaMode,
+    target_dashboard: bool,
+    report: &mut Report,
+) -> Result<Plan, MigrateError> {
     let schema = src.describe()?;
     let dashboard_tables = dashboard::tables();
     let legacy = is_legacy(src, &schema, mode)?;
-    let to_infer = sort_tables(src, &schema, &dashboard_tables, legacy)?;
+    let to_infer = sort_tables(src, &schema, &dashboard_tables, legacy, target_dashboard)?;
     let conn = src.connect()?;
     if legacy {
         report.notes.extend(absurd_password_hashes(&conn)?);
@@ -119,14 +124,16 @@ fn is_legacy(
     Ok(legacy)
 }
 
-/// The source's tables that are not the dashboard's own, whose types are inferred. A
-/// dashboard-named table of another shape, or a legacy table with columns the dashboard
-/// has no place for, is refused: nothing is dropped silently.
+/// The source's tables that are not the dashboard's own, whose types are inferred. Into a
+/// target that holds the dashboard schema, a dashboard-named table of another shape is
+/// refused; into one that does not, it is a table like any other. A legacy table with
+/// columns the dashboard has no place for is refused: nothing is dropped silently.
 fn sort_tables(
     src: &Source,
     schema: &source::Schema,
     dashboard_tables: &[Table],
     legacy: bool,
+    target_dashboard: bool,
 ) -> Result<Vec<String>, MigrateError> {
     let mut extra_columns = Vec::new();
     let mut to_infer = Vec::new();
@@ -138,15 +145,16 @@ fn sort_tables(
                     .filter(|c| d.column(c).is_none())
                     .map(|c| format!("{}.{c}", t.name)),
             ),
-            Some(_) => {
+            Some(_) if target_dashboard => {
                 return Err(MigrateError::Unsupported(format!(
                     "{}: table {} has the name of one of the dashboard's own tables but not its \
-                     shape; migrate this database into a database of its own",
+                     shape, and the target holds the dashboard schema: migrate this database \
+                     into a database of its own",
                     src.path.display(),
                     t.name
                 )))
             }
-            None => to_infer.push(t.name.clone()),
+            Some(_) | None => to_infer.push(t.name.clone()),
         }
     }
     if !extra_columns.is_empty() {

@@ -34,7 +34,17 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     let started_at = chrono::Utc::now();
     let src = Arc::new(open(&opts.from).await?);
     let mut report = Report::new(opts.from.display().to_string(), Outcome::Migrated);
-    let plan = plan::plan(&src, opts.schema, &mut report)?;
+    // The dashboard schema goes only where the source is the legacy dashboard or the
+    // target holds it already; a dry run without a target plans for an empty one.
+    let target = match (&opts.to, opts.dry_run) {
+        (None, true) => None,
+        (to, _) => Some(Target::connect(to.as_ref()).await?),
+    };
+    let target_dashboard = match &target {
+        Some(t) => t.holds_dashboard().await?,
+        None => false,
+    };
+    let plan = plan::plan(&src, opts.schema, target_dashboard, &mut report)?;
 
     if opts.dry_run || opts.strict {
         let scanned = scan(&src, &plan, opts.strict).await?;
@@ -52,7 +62,8 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     let sha = tokio::task::spawn_blocking(move || sha_src.sha256());
     let quick_check = tokio::task::spawn_blocking(move || check_src.quick_check());
 
-    let target = Target::connect(opts.to.as_ref()).await?;
+    let target = target.expect("a target unless --dry-run");
+    target.apply_schema(plan.legacy || target_dashboard).await?;
     let sha = joined(sha).await??;
     report.source_sha256 = Some(sha.clone());
     let names = Names::of(&plan);
@@ -74,45 +85,95 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     }
     let ddl = prepare(&mut conn, &plan, &names, &target).await?;
     drop(conn);
-
-    let load_started = Instant::now();
-    let (loaded, tasks) = load(&src, &plan, &ddl, &target, opts.progress.clone()).await?;
-    report.timings.load_s = load_started.elapsed().as_secs_f64();
-    let phase2 = Instant::now();
-    let target_hashes = indexes_and_read_back(tasks, &ddl, &loaded).await?;
-    let mut conn = target.conn().await?;
-    let next_ids = constrain(&mut conn, &plan, &ddl, &names, &target, &mut report).await?;
-    report.timings.index_and_verify_s = phase2.elapsed().as_secs_f64();
-    joined(quick_check).await??;
-
-    report.tables = loaded
-        .iter()
-        .map(|l| {
-            let (t, s, _) = l;
-            let mut r = table_report(l);
-            let got = target_hashes.get(t.name);
-            r.target_rows = got.map(|h| h.rows);
-            r.target_hash = got.map(|h| h.hex());
-            r.hash_ok = got.map(|h| *h == s.hash);
-            r.next_id = next_ids.iter().find(|(n, _)| n == t.name).map(|(_, v)| *v);
-            r
-        })
-        .collect();
-    report.quarantine = quarantine(&loaded);
-    let swap = Swap {
+    let staged = Staged {
+        src: &src,
+        plan: &plan,
+        ddl: &ddl,
+        names: &names,
+        target: &target,
         sha: &sha,
-        source: &src.path.display().to_string(),
+        opts,
+        started,
         started_at,
-        replace: opts.replace,
     };
-    let id = swap
-        .commit(&mut conn, &names, &target, &mut report, started)
-        .await?;
+    let id = match staged.finish(&mut report, quick_check).await {
+        Ok(id) => id,
+        Err(e) => {
+            // Nothing of a failed run stays: the staging schema goes before the error.
+            let mut conn = target.conn().await?;
+            if let Err(cleanup) = stage::discard(&mut conn).await {
+                tracing::warn!("{cleanup}");
+            }
+            drop(conn);
+            target.pool.close().await;
+            return Err(e);
+        }
+    };
     report.migration_id = Some(id);
-    // Every connection back before closing: close() waits for them.
-    drop(conn);
+    // Every connection is back (close() waits for them).
     target.pool.close().await;
     Ok(report)
+}
+
+/// A run past its staging schema: what the phases from the load to the swap need.
+struct Staged<'a> {
+    src: &'a Arc<Source>,
+    plan: &'a Plan,
+    ddl: &'a Ddl,
+    names: &'a Names,
+    target: &'a Target,
+    sha: &'a str,
+    opts: &'a Options,
+    started: Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Staged<'_> {
+    /// Load → indexes and read-back → constraints → the swap; the migration's id.
+    async fn finish(
+        &self,
+        report: &mut Report,
+        quick_check: tokio::task::JoinHandle<Result<(), super::source::SourceError>>,
+    ) -> Result<i64, MigrateError> {
+        let (src, plan, ddl, names, target) =
+            (self.src, self.plan, self.ddl, self.names, self.target);
+
+        let load_started = Instant::now();
+        let (loaded, tasks) = load(src, plan, ddl, target, self.opts.progress.clone()).await?;
+        report.timings.load_s = load_started.elapsed().as_secs_f64();
+        let phase2 = Instant::now();
+        let target_hashes = indexes_and_read_back(tasks, ddl, &loaded).await?;
+        let mut conn = target.conn().await?;
+        let next_ids = constrain(&mut conn, plan, ddl, names, target, report).await?;
+        report.timings.index_and_verify_s = phase2.elapsed().as_secs_f64();
+        joined(quick_check).await??;
+
+        report.tables = loaded
+            .iter()
+            .map(|l| {
+                let (t, s, _) = l;
+                let mut r = table_report(l);
+                let got = target_hashes.get(t.name);
+                r.target_rows = got.map(|h| h.rows);
+                r.target_hash = got.map(|h| h.hex());
+                r.hash_ok = got.map(|h| *h == s.hash);
+                r.next_id = next_ids.iter().find(|(n, _)| n == t.name).map(|(_, v)| *v);
+                r
+            })
+            .collect();
+        report.quarantine = quarantine(&loaded);
+        let swap = Swap {
+            sha: self.sha,
+            source: &src.path.display().to_string(),
+            started_at: self.started_at,
+            replace: self.opts.replace,
+        };
+        let id = swap
+            .commit(&mut conn, names, target, report, self.started)
+            .await?;
+        drop(conn);
+        Ok(id)
+    }
 }
 
 /// Opens the source off the async threads (it may read a whole WAL snapshot).
@@ -165,7 +226,7 @@ struct Target {
 }
 
 impl Target {
-    /// Connects to the target and applies the dashboard schema.
+    /// Connects to the target.
     async fn connect(url: Option<&Secret>) -> Result<Self, MigrateError> {
         let url = url.ok_or_else(|| {
             MigrateError::Unsupported(
@@ -188,18 +249,64 @@ impl Target {
             .connect_with(options.clone())
             .await
             .map_err(MigrateError::at(&shown, "connecting"))?;
-        crate::schema::apply(&pool)
-            .await
-            .map_err(|e| MigrateError::Target {
-                target: shown.clone(),
-                what: "applying the dashboard schema".into(),
-                source: sqlx::Error::Migrate(Box::new(e)),
-            })?;
         Ok(Target {
             pool,
             options,
             shown,
         })
+    }
+
+    /// Whether the target holds the dashboard schema (its migrations table).
+    async fn holds_dashboard(&self) -> Result<bool, MigrateError> {
+        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(MigrateError::at(
+                &self.shown,
+                "looking for the dashboard schema",
+            ))
+    }
+
+    /// The dashboard schema (brought up to date), or — for any other database — only the
+    /// migration ledger and quarantine. A target that holds an earlier migration of another
+    /// database cannot take the dashboard's schema on top of it.
+    async fn apply_schema(&self, dashboard: bool) -> Result<(), MigrateError> {
+        let failed = |what: &str| {
+            let (target, what) = (self.shown.clone(), what.to_string());
+            move |e: sqlx::migrate::MigrateError| MigrateError::Target {
+                target,
+                what,
+                source: sqlx::Error::Migrate(Box::new(e)),
+            }
+        };
+        if !dashboard {
+            return crate::schema::apply_ledger(&self.pool)
+                .await
+                .map_err(MigrateError::at(
+                    &self.shown,
+                    "creating the migration ledger",
+                ));
+        }
+        let ledger_only: bool = sqlx::query_scalar(
+            "SELECT to_regclass('public._sqlx_migrations') IS NULL \
+             AND to_regclass('public.provision_migrations') IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(MigrateError::at(
+            &self.shown,
+            "looking for the dashboard schema",
+        ))?;
+        if ledger_only {
+            return Err(MigrateError::Refused(format!(
+                "{} holds a migration of another SQLite database (not the dashboard's): \
+                 migrate the legacy dashboard into a database of its own",
+                self.shown
+            )));
+        }
+        crate::schema::apply(&self.pool)
+            .await
+            .map_err(failed("applying the dashboard schema"))
     }
 
     async fn conn(&self) -> Result<PoolConnection<Postgres>, MigrateError> {
@@ -402,6 +509,13 @@ async fn constrain(
     let next_ids =
         stage::continue_identities(conn, &plan.identities(), &|t| schema.sequence(t)).await?;
     stage::check_schema(conn, &names.dashboard).await?;
+    let tables: Vec<&str> = names
+        .dashboard
+        .iter()
+        .map(|t| t.name)
+        .chain(names.inferred.iter().copied())
+        .collect();
+    stage::analyze(conn, &tables).await?;
     Ok(next_ids)
 }
 

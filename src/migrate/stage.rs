@@ -32,6 +32,28 @@ pub fn db(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StageError {
     move |source| StageError::Db { what, source }
 }
 
+/// Planner statistics for every staged table before the swap (they move with the table),
+/// so the first queries after a migration are not planned on empty statistics.
+pub async fn analyze(conn: &mut PgConnection, tables: &[&str]) -> Result<(), StageError> {
+    for name in tables {
+        sqlx::query(&format!("ANALYZE {STAGE}.{}", q(name)))
+            .execute(&mut *conn)
+            .await
+            .map_err(db(format!("ANALYZE {name}")))?;
+    }
+    Ok(())
+}
+
+/// The staging schema of a run that failed, dropped (it holds nothing the target needs;
+/// a `kill -9` leftover is dropped by the next run's [`prepare`] instead).
+pub async fn discard(conn: &mut PgConnection) -> Result<(), StageError> {
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {STAGE} CASCADE"))
+        .execute(&mut *conn)
+        .await
+        .map_err(db("dropping the staging schema of a failed run"))?;
+    Ok(())
+}
+
 /// Drops a stage left by an interrupted run (only if it carries our mark), then creates
 /// the stage tables: the dashboard's like the public ones, inferred ones by `creates`.
 pub async fn prepare(
@@ -334,12 +356,84 @@ pub async fn build_index(
     super::MigrateError,
 > {
     let started = std::time::Instant::now();
-    sqlx::raw_sql(&sql)
-        .execute(&pool)
-        .await
-        .map_err(super::MigrateError::at(&target, format!("building {sql}")))?;
+    match sqlx::raw_sql(&sql).execute(&pool).await {
+        Ok(_) => {}
+        Err(e) => {
+            if let Some(collision) = collision(&pool, &sql, &e).await {
+                return Err(collision);
+            }
+            return Err(super::MigrateError::at(&target, format!("building {sql}"))(
+                e,
+            ));
+        }
+    }
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), %sql, "index built");
     Ok(None)
+}
+
+/// A unique index that failed on duplicates (23505): the table, PostgreSQL's key and the
+/// colliding rows, read from the staged table by the index's own columns.
+async fn collision(pool: &sqlx::PgPool, sql: &str, e: &sqlx::Error) -> Option<super::MigrateError> {
+    let db = e.as_database_error()?;
+    if db.code().as_deref() != Some("23505") {
+        return None;
+    }
+    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    let key = pg
+        .detail()
+        .unwrap_or("a key is duplicated")
+        .trim_end_matches('.');
+    // CREATE UNIQUE INDEX "name" ON provision_stage."table" (cols) [WHERE …]
+    let (head, rest) = sql.split_once(&format!(" ON {STAGE}."))?;
+    let index = head.rsplit(' ').next()?.trim_matches('"').to_string();
+    let open = rest.find(" (")?;
+    let table = &rest[..open];
+    let (cols, tail) = split_group(&rest[open + 1..])?;
+    let filter = tail
+        .trim()
+        .strip_prefix("WHERE ")
+        .map(|w| format!("WHERE {w}"));
+    let query = format!(
+        "SELECT string_agg(row_to_json(t)::text, ' and ') FROM (SELECT * FROM {STAGE}.{table} s \
+         {where_} {and_} ({cols}) IN (SELECT {cols} FROM {STAGE}.{table} {filter} GROUP BY {cols} \
+         HAVING count(*) > 1 LIMIT 1) LIMIT 2) t",
+        where_ = if filter.is_some() { "" } else { "WHERE" },
+        and_ = match &filter {
+            Some(f) => format!("{f} AND"),
+            None => String::new(),
+        },
+        filter = filter.clone().unwrap_or_default(),
+    );
+    let rows: Option<String> = sqlx::query_scalar(&query)
+        .fetch_one(pool)
+        .await
+        .ok()
+        .flatten();
+    Some(super::MigrateError::Collision {
+        table: table.trim_matches('"').to_string(),
+        index,
+        key: key.to_string(),
+        rows: rows.unwrap_or_else(|| "(they could not be read back)".into()),
+    })
+}
+
+/// `(…) rest` → (`…`, `rest`), parentheses nested.
+fn split_group(s: &str) -> Option<(&str, &str)> {
+    let s = s.strip_prefix('(')?;
+    let mut depth = 1;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((&s[..i], &s[i + 1..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Adds an inferred table's foreign key. Rows that violate it are migrated as they are
@@ -374,6 +468,16 @@ pub async fn add_inferred_fk(
             if matches!(e.code().as_deref(), Some("42830") | Some("42804")) =>
         {
             Ok(note(format!("not created: {}", e.message())))
+        }
+        // SQLite accepts a key naming a table or column that does not exist (it checks
+        // nothing until foreign_keys is on); PostgreSQL cannot have it.
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("42P01") | Some("42703")) =>
+        {
+            Ok(note(format!(
+                "not created: it names what the source does not have ({})",
+                e.message()
+            )))
         }
         Err(e) => Err(StageError::Db {
             what: format!("adding {sql}"),

@@ -37,6 +37,15 @@ async fn clean_legacy_database_arrives_exactly_and_a_rerun_is_a_noop() {
         "validation_results",
     ] {
         assert_eq!(count(&pool, t).await, sqlite_count(&db, t), "{t}");
+        // Analyzed before the swap: the planner knows the rows (a table this small is
+        // sampled whole), never the -1 of a table without statistics.
+        let reltuples: f32 = sqlx::query_scalar(&format!(
+            "SELECT reltuples FROM pg_class WHERE oid = 'public.{t}'::regclass"
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(reltuples as i64, sqlite_count(&db, t), "{t}: statistics");
     }
     // Values: a run's timestamps and JSON, a result's REAL, a user's boolean.
     let src = rusqlite::Connection::open(&db).unwrap();
@@ -360,6 +369,13 @@ async fn the_verifier_catches_a_changed_cell_and_nothing_is_swapped_in() {
         "nothing swapped in"
     );
     assert_eq!(count(&pool, "provision_migrations").await, 0);
+    // Nothing of the failed run stays behind: its staging schema went before it exited.
+    let staging: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'provision_stage'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(staging, 0, "the failed run's staging schema stays");
     // A deleted row is caught too.
     let run = migrate_env(
         &db,

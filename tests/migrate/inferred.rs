@@ -184,3 +184,144 @@ async fn row_counts(pool: &PgPool, tables: &[String]) -> Vec<i64> {
     }
     out
 }
+
+/// `1` and `'1'` in a UNIQUE column without a type: two values in SQLite, one once
+/// converted. The run aborts naming the table, the key and both rows, with PostgreSQL's
+/// message once, and leaves nothing behind (no table, no staging schema, no ledger row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_that_collide_only_once_converted_abort_naming_both_rows() {
+    let dir = Dir::new();
+    let db = dir.path("collide.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE things (id INTEGER PRIMARY KEY, code UNIQUE, note TEXT);
+         INSERT INTO things (code, note) VALUES (1, 'int one'), ('1', 'text one'), ('2', 'two');",
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for part in [
+        "things: Key (code)=(1) is duplicated",
+        r#"{"id":1,"code":"1","note":"int one"} and {"id":2,"code":"1","note":"text one"}"#,
+        "nothing was migrated",
+    ] {
+        assert!(run.stderr.contains(part), "{part}: {}", run.stderr);
+    }
+    assert_eq!(
+        run.stderr.matches("is duplicated").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let pool = PgPool::connect(&url).await.unwrap();
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'provision_stage'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "the staging schema stays");
+    let things: Option<String> = sqlx::query_scalar("SELECT to_regclass('public.things')::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(things, None);
+}
+
+/// A database that is not the dashboard's, with a `users` table of its own, into an empty
+/// target: migrated by inference with no dashboard table created; the ledger still makes
+/// a second run a no-op; the legacy dashboard is then refused there (a database of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_database_gets_no_dashboard_schema_and_may_have_a_users_table() {
+    let dir = Dir::new();
+    let db = dir.path("shop.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE users (handle TEXT PRIMARY KEY, karma INTEGER);
+         INSERT INTO users VALUES ('ada', 3), ('bob', 5);",
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["mode"], "inferred");
+    let pool = PgPool::connect(&url).await.unwrap();
+    let present = |t: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(&format!("SELECT to_regclass('public.{t}') IS NOT NULL"))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        !present("validation_runs").await,
+        "a dashboard table was created"
+    );
+    assert!(!present("_sqlx_migrations").await);
+    assert!(present("provision_migrations").await);
+    let karma: i64 = sqlx::query_scalar("SELECT karma FROM users WHERE handle = 'bob'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(karma, 5);
+    let again = migrate(&db, &url, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.json()["outcome"], "already_migrated");
+
+    let legacy = dir.path("legacy.db");
+    fixture(&legacy, 5, false);
+    let refused = migrate(&legacy, &url, &[]);
+    assert_eq!(refused.code, 4, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("into a database of its own"),
+        "{}",
+        refused.stderr
+    );
+}
+
+/// SQLite keeps a FOREIGN KEY naming a table or a column that does not exist; PostgreSQL
+/// cannot. Every row arrives and the key is reported as not created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_key_to_nothing_is_reported_not_fatal() {
+    let dir = Dir::new();
+    let db = dir.path("dangling.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+         CREATE TABLE orders (id INTEGER PRIMARY KEY, customer INTEGER REFERENCES customers(id),
+             parent INTEGER REFERENCES parent(no_such_column));
+         INSERT INTO parent (name) VALUES ('p');
+         INSERT INTO orders (customer, parent) VALUES (7, 1), (8, 1);",
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let fks: Vec<String> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(report["notes"].as_array().unwrap())
+        .filter(|s| s["kind"] == "foreign key")
+        .map(|s| s["why"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fks.len(), 2, "{report}");
+    assert!(
+        fks.iter()
+            .all(|w| w.starts_with("not created: it names what the source does not have")),
+        "{fks:?}"
+    );
+    let pool = PgPool::connect(&url).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+}
