@@ -234,31 +234,163 @@ fn column(
     (def, column)
 }
 
-/// A SQLite column default as PostgreSQL SQL, when it is a literal we can translate.
+/// A SQLite column default as PostgreSQL SQL, when it is one we can translate: literals
+/// (numbers, quoted text, `X'…'` blobs, NULL, booleans) and the time of the insert
+/// (`CURRENT_TIMESTAMP`, `CURRENT_DATE`, `CURRENT_TIME`, `datetime('now')`, `date('now')`,
+/// `time('now')`, `strftime('%s','now')`), in the column's PostgreSQL type. SQLite's
+/// text timestamps are UTC, and so are the defaults that stand for them.
 fn translate_default(d: &str, kind: Kind) -> Option<String> {
-    let t = d.trim();
+    let t = unwrap_parens(d.trim());
     let upper = t.to_ascii_uppercase();
+    let compact: String = upper.chars().filter(|c| !c.is_whitespace()).collect();
     if upper == "NULL" {
         return Some("NULL".into());
     }
-    if upper == "CURRENT_TIMESTAMP" && kind == Kind::Timestamptz {
-        return Some("now()".into());
+    if let Some(now) = insert_time(&compact, kind) {
+        return now;
     }
-    let numeric = t.parse::<i64>().is_ok() || t.parse::<f64>().is_ok_and(|f| f.is_finite());
+    if let Some(hex) = upper.strip_prefix("X'").and_then(|x| x.strip_suffix('\'')) {
+        let hex_ok = hex.len() % 2 == 0 && hex.chars().all(|c| c.is_ascii_hexdigit());
+        return (kind == Kind::Bytea && hex_ok)
+            .then(|| format!("'\\x{}'::bytea", hex.to_lowercase()));
+    }
+    // A quoted literal (SQLite lets numbers and booleans be quoted too).
+    let quoted = t
+        .strip_prefix('\'')
+        .and_then(|x| x.strip_suffix('\''))
+        .filter(|x| !x.replace("''", "").contains('\''));
+    let bare = quoted.unwrap_or(t);
+    let integer = bare.parse::<i64>().is_ok();
+    let numeric = integer || bare.parse::<f64>().is_ok_and(|f| f.is_finite());
+    let lower = bare.to_ascii_lowercase();
     match kind {
-        Kind::Int8 if t.parse::<i64>().is_ok() => Some(t.into()),
-        Kind::Float8 | Kind::Numeric if numeric => Some(t.into()),
-        Kind::Bool if t == "0" || t == "1" => Some(if t == "1" { "true" } else { "false" }.into()),
-        Kind::Bool if upper == "TRUE" || upper == "FALSE" => Some(upper.to_lowercase()),
-        Kind::Text if t.starts_with('\'') && t.ends_with('\'') && t.len() >= 2 => Some(t.into()),
+        Kind::Int8 if integer => Some(bare.into()),
+        Kind::Float8 | Kind::Numeric if numeric => Some(bare.into()),
+        Kind::Bool => match lower.as_str() {
+            "1" | "true" | "t" | "yes" => Some("true".into()),
+            "0" | "false" | "f" | "no" => Some("false".into()),
+            _ => None,
+        },
+        Kind::Text if quoted.is_some() => Some(t.into()),
         Kind::Text if numeric => Some(format!("'{t}'")),
+        Kind::Bytea if quoted.is_some() => Some(format!("convert_to({t}, 'UTF8')")),
+        Kind::Jsonb
+            if quoted.is_some_and(|q| {
+                serde_json::from_str::<serde_json::Value>(&q.replace("''", "'")).is_ok()
+            }) =>
+        {
+            Some(format!("{t}::jsonb"))
+        }
+        Kind::Jsonb if numeric => Some(format!("'{bare}'::jsonb")),
+        Kind::Timestamptz if quoted.is_some() && bare.len() >= 10 && bare.as_bytes()[4] == b'-' => {
+            Some(format!("({t}::timestamp AT TIME ZONE 'UTC')"))
+        }
         _ => None,
     }
+}
+
+/// `((x))` → `x`: the parentheses SQLite keeps around an expression default, when they
+/// enclose all of it.
+fn unwrap_parens(mut t: &str) -> &str {
+    while let Some(inner) = t.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
+        let mut depth = 0i32;
+        let encloses = inner.chars().all(|c| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            depth >= 0
+        });
+        if !encloses || depth != 0 {
+            break;
+        }
+        t = inner.trim();
+    }
+    t
+}
+
+/// The time of the insert, as SQLite's defaults name it, in `kind`; `Some(None)` for one
+/// that has no meaning in that type.
+fn insert_time(compact: &str, kind: Kind) -> Option<Option<String>> {
+    let (timestamp, text_format) = match compact {
+        "CURRENT_TIMESTAMP" | "DATETIME('NOW')" => ("now()", "YYYY-MM-DD HH24:MI:SS"),
+        "CURRENT_DATE" | "DATE('NOW')" => (
+            "(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')",
+            "YYYY-MM-DD",
+        ),
+        "CURRENT_TIME" | "TIME('NOW')" => ("", "HH24:MI:SS"),
+        "STRFTIME('%S','NOW')" => {
+            let epoch = "(extract(epoch FROM now()))::bigint";
+            return Some(match kind {
+                Kind::Int8 => Some(epoch.into()),
+                Kind::Float8 | Kind::Numeric => Some(format!("{epoch}::{}", kind.sql())),
+                Kind::Text => Some(format!("{epoch}::text")),
+                Kind::Timestamptz => Some("date_trunc('second', now())".into()),
+                _ => None,
+            });
+        }
+        _ => return None,
+    };
+    Some(match kind {
+        Kind::Timestamptz if !timestamp.is_empty() => Some(timestamp.into()),
+        Kind::Text => Some(format!(
+            "to_char(now() AT TIME ZONE 'UTC', '{text_format}')"
+        )),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_become_their_postgresql_equivalents() {
+        let cases: [(&str, Kind, Option<&str>); 18] = [
+            ("''", Kind::Text, Some("''")),
+            ("'it''s'", Kind::Text, Some("'it''s'")),
+            ("-1", Kind::Int8, Some("-1")),
+            ("(-1)", Kind::Int8, Some("-1")),
+            ("'42'", Kind::Int8, Some("42")),
+            ("-2.5e3", Kind::Float8, Some("-2.5e3")),
+            ("X'00ff'", Kind::Bytea, Some("'\\x00ff'::bytea")),
+            ("X'0'", Kind::Bytea, None),
+            ("'yes'", Kind::Bool, Some("true")),
+            ("CURRENT_TIMESTAMP", Kind::Timestamptz, Some("now()")),
+            ("(datetime('now'))", Kind::Timestamptz, Some("now()")),
+            (
+                "CURRENT_TIMESTAMP",
+                Kind::Text,
+                Some("to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"),
+            ),
+            (
+                "CURRENT_DATE",
+                Kind::Text,
+                Some("to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+            ),
+            (
+                "CURRENT_TIME",
+                Kind::Text,
+                Some("to_char(now() AT TIME ZONE 'UTC', 'HH24:MI:SS')"),
+            ),
+            ("CURRENT_TIME", Kind::Timestamptz, None),
+            (
+                "(strftime('%s', 'now'))",
+                Kind::Int8,
+                Some("(extract(epoch FROM now()))::bigint"),
+            ),
+            ("(random())", Kind::Int8, None),
+            ("(1) + (2)", Kind::Int8, None),
+        ];
+        for (sqlite, kind, want) in cases {
+            assert_eq!(
+                translate_default(sqlite, kind).as_deref(),
+                want,
+                "{sqlite} as {kind:?}"
+            );
+        }
+    }
 
     #[test]
     fn long_names_are_shortened_without_collisions() {

@@ -325,3 +325,48 @@ async fn a_foreign_key_to_nothing_is_reported_not_fatal() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+/// Literal defaults (empty text, negative numbers, blobs) and the time of the insert
+/// become PostgreSQL's equivalents; a default that is neither is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defaults_arrive_as_their_postgresql_equivalents() {
+    let dir = Dir::new();
+    let db = dir.path("defaults.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE d (id INTEGER PRIMARY KEY, e TEXT DEFAULT '', n INTEGER DEFAULT -1,
+             b BLOB DEFAULT X'00FF', ts DATETIME DEFAULT CURRENT_TIMESTAMP,
+             day TEXT DEFAULT CURRENT_DATE, epoch INTEGER DEFAULT (strftime('%s','now')),
+             odd INTEGER DEFAULT (abs(random()) % 10));
+         INSERT INTO d (id) VALUES (1);",
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let defaults: Vec<String> = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "default")
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(defaults, ["d.odd"], "{report}");
+    let pool = PgPool::connect(&url).await.unwrap();
+    let row = sqlx::query(
+        "INSERT INTO d DEFAULT VALUES RETURNING e, n, encode(b, 'hex') AS b, \
+         ts > now() - interval '1 minute' AS ts_now, day = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS today, \
+         epoch > 1700000000 AS epoch_now, odd IS NULL AS no_odd",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<String, _>("e"), "");
+    assert_eq!(row.get::<i64, _>("n"), -1);
+    assert_eq!(row.get::<String, _>("b"), "00ff");
+    for flag in ["ts_now", "today", "epoch_now", "no_odd"] {
+        assert!(row.get::<bool, _>(flag), "{flag}");
+    }
+}
