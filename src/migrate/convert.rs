@@ -154,15 +154,28 @@ pub fn convert(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>), Probl
             ValueRef::Integer(1) => plain(Out::Bool(true)),
             ValueRef::Integer(i) => Err(Problem(format!("{i} is not a boolean (0 or 1)"))),
             ValueRef::Real(f) => Err(Problem(format!("{f} is not a boolean (0 or 1)"))),
-            ValueRef::Text(b) => Err(Problem(format!(
-                "text {} is not a boolean (0 or 1)",
-                shown(b)
-            ))),
+            ValueRef::Text(b) => match std::str::from_utf8(b).ok().and_then(text_bool) {
+                Some(v) => plain(Out::Bool(v)),
+                None => Err(Problem(format!(
+                    "text {} is not a boolean (true/false, t/f, yes/no, 1/0)",
+                    shown(b)
+                ))),
+            },
             ValueRef::Blob(_) => Err(Problem("a BLOB where a boolean was expected".into())),
             ValueRef::Null => unreachable!(),
         },
         Kind::Timestamptz => to_timestamp(v),
         Kind::Jsonb => to_json(v),
+    }
+}
+
+/// A boolean word as SQLite databases store them: `true`/`false`, `t`/`f`, `yes`/`no`,
+/// `1`/`0`, in any case (nothing else, not even with spaces around).
+pub fn text_bool(t: &str) -> Option<bool> {
+    match t.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "1" => Some(true),
+        "false" | "f" | "no" | "0" => Some(false),
+        _ => None,
     }
 }
 
@@ -393,6 +406,12 @@ mod tests {
         assert!(convert(Kind::Timestamptz, Real(946_684_800.1234567)).is_err());
         assert_eq!(convert(Kind::Bool, Integer(1)).unwrap().0, Out::Bool(true));
         assert!(convert(Kind::Bool, Integer(2)).is_err());
+        assert_eq!(
+            convert(Kind::Bool, Text(b"YES")).unwrap().0,
+            Out::Bool(true)
+        );
+        assert_eq!(convert(Kind::Bool, Text(b"f")).unwrap().0, Out::Bool(false));
+        assert!(convert(Kind::Bool, Text(b" true")).is_err());
         assert!(convert(Kind::Float8, Text(b"n/a")).is_err());
         assert_eq!(
             convert(Kind::Float8, Integer(3)).unwrap().0,

@@ -3,7 +3,7 @@
 
 use rusqlite::types::ValueRef;
 
-use super::convert::{parse_timestamp, Kind};
+use super::convert::{parse_timestamp, text_bool, Kind};
 use super::json::check_json;
 
 #[derive(Default, Debug)]
@@ -17,6 +17,8 @@ pub struct Seen {
     pub texts_utf8: bool,
     pub texts_timestamps: bool,
     pub texts_json: bool,
+    /// Every text is a boolean word (`true`/`false`/`t`/`f`/`yes`/`no`/`1`/`0`, any case).
+    pub texts_bool: bool,
     pub reals_integral_epoch_ok: bool,
 }
 
@@ -29,6 +31,7 @@ impl Seen {
             texts_utf8: true,
             texts_timestamps: true,
             texts_json: true,
+            texts_bool: true,
             reals_integral_epoch_ok: true,
             ..Default::default()
         }
@@ -58,6 +61,7 @@ impl Seen {
                         if self.texts_json && check_json(t).is_err() {
                             self.texts_json = false;
                         }
+                        self.texts_bool &= text_bool(t).is_some();
                     }
                     _ => self.texts_utf8 = false,
                 }
@@ -89,6 +93,10 @@ pub fn decide(declared: &str, s: &Seen) -> (Kind, Option<String>) {
         return (Kind::Bytea, why);
     }
     if s.texts > 0 {
+        // A BOOLEAN column of words (and 0/1): boolean, when every value maps.
+        if boolish && s.texts_bool && s.reals == 0 && s.all_01 {
+            return (Kind::Bool, None);
+        }
         if timeish && s.texts_timestamps && (s.reals == 0 || s.reals_integral_epoch_ok) {
             return (Kind::Timestamptz, None);
         }
@@ -148,7 +156,7 @@ mod tests {
     #[test]
     fn types_hold_every_value() {
         type Case = (&'static str, fn(&mut Seen), Kind);
-        let cases: [Case; 10] = [
+        let cases: [Case; 12] = [
             ("INTEGER", |x| x.ints = 3, Kind::Int8),
             ("BOOLEAN", |x| x.ints = 3, Kind::Bool),
             ("BOOLEAN", |x| (x.ints, x.all_01) = (3, false), Kind::Int8),
@@ -171,6 +179,12 @@ mod tests {
                 Kind::Bytea,
             ),
             ("DOUBLE", |_| {}, Kind::Float8),
+            ("BOOLEAN", |x| (x.texts, x.ints) = (2, 1), Kind::Bool),
+            (
+                "BOOLEAN",
+                |x| (x.texts, x.texts_bool) = (2, false),
+                Kind::Text,
+            ),
         ];
         for (declared, set, want) in cases {
             let mut seen = Seen::new();

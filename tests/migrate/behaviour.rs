@@ -144,7 +144,7 @@ async fn loose_values_are_quarantined_with_their_originals() {
              UPDATE validation_results SET created_at = 1700000000 WHERE id = 5;
              UPDATE validation_results SET details = '{\"a\": 1, \"a\": 2}' WHERE id = 6;
              UPDATE validation_runs SET triggered_by = 4242 WHERE id = 9;
-             UPDATE users SET is_active = 'yes' WHERE id = 2;",
+             UPDATE users SET is_active = 'maybe' WHERE id = 2;",
         )
         .unwrap();
     }
@@ -207,13 +207,14 @@ async fn loose_values_are_quarantined_with_their_originals() {
         Some("triggered_by")
     );
     assert_eq!(count(&pool, "validation_runs WHERE id = 9").await, 1);
-    // A non-boolean in NOT NULL is_active: the whole row, every original value.
+    // A non-boolean in NOT NULL is_active (not 0/1 nor a word like yes/no): the whole row,
+    // every original value.
     let rows = q("users", "id=2").await;
     assert_eq!(rows[0].get::<Option<String>, _>("column_name"), None);
     let original: serde_json::Value = serde_json::from_str(&rows[0].get::<String, _>("o")).unwrap();
     assert_eq!(
         original["is_active"],
-        serde_json::json!({"type": "text", "value": "yes"})
+        serde_json::json!({"type": "text", "value": "maybe"})
     );
     assert_eq!(original["username"]["value"], "user2");
     // Every source row is either loaded or quarantined as a row; the report agrees with the table.

@@ -370,3 +370,47 @@ async fn defaults_arrive_as_their_postgresql_equivalents() {
         assert!(row.get::<bool, _>(flag), "{flag}");
     }
 }
+
+/// A BOOLEAN column holding words (any case) and 0/1 becomes boolean when every value
+/// maps; one that holds anything else stays text, every value as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boolean_words_become_booleans_when_every_value_maps() {
+    let dir = Dir::new();
+    let db = dir.path("flags.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE f (id INTEGER PRIMARY KEY, ok BOOLEAN, maybe BOOLEAN);
+         INSERT INTO f (ok, maybe) VALUES ('TRUE', 'yes'), ('f', 'no'), (1, 'perhaps'),
+             ('No', NULL), (0, 't');",
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pool = PgPool::connect(&url).await.unwrap();
+    let types: Vec<(String, String)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text FROM information_schema.columns \
+         WHERE table_name = 'f' AND column_name IN ('ok', 'maybe') ORDER BY column_name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        types,
+        [
+            ("maybe".to_string(), "text".to_string()),
+            ("ok".to_string(), "boolean".to_string())
+        ]
+    );
+    let ok: Vec<bool> = sqlx::query_scalar("SELECT ok FROM f ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(ok, [true, false, true, false, false]);
+    let maybe: Vec<Option<String>> = sqlx::query_scalar("SELECT maybe FROM f ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(maybe[2].as_deref(), Some("perhaps"));
+}
