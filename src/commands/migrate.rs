@@ -185,6 +185,15 @@ pub fn render(r: &Report) -> String {
     };
     out.push_str(&head);
     out.push('\n');
+    if !r.lost_uniqueness.is_empty() {
+        out.push_str(
+            "\nLOST UNIQUENESS GUARANTEES (the target does not refuse what the source refused):\n",
+        );
+        for l in &r.lost_uniqueness {
+            out.push_str(&format!("  {}: {}\n", l.name, l.why));
+        }
+        out.push('\n');
+    }
     let mut table = crate::table::plain(
         &[
             "table",

@@ -95,6 +95,14 @@ pub fn convert_widened(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>
     }
 }
 
+/// A value of a timestamp column whose integers are epoch milliseconds.
+pub fn convert_epoch_ms(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+    match v {
+        ValueRef::Integer(ms) => epoch_micros(ms as i128 * 1_000).map(|t| (Out::Ts(t), None)),
+        _ => convert(Kind::Timestamptz, v),
+    }
+}
+
 /// The exact decimal value of a double (every finite double is a finite decimal).
 pub fn exact_decimal(f: f64) -> Result<Out, Problem> {
     if !f.is_finite() {
@@ -404,6 +412,10 @@ mod tests {
             Out::Ts(250_000)
         );
         assert!(convert(Kind::Timestamptz, Real(946_684_800.1234567)).is_err());
+        assert_eq!(
+            convert_epoch_ms(Integer(946_684_800_250)).unwrap().0,
+            Out::Ts(250_000)
+        );
         assert_eq!(convert(Kind::Bool, Integer(1)).unwrap().0, Out::Bool(true));
         assert!(convert(Kind::Bool, Integer(2)).is_err());
         assert_eq!(

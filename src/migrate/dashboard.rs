@@ -19,6 +19,8 @@ pub struct Column {
     pub references: Option<&'static str>,
     /// Numbers may be written as text (a column widened to text or bytea by inference).
     pub widen: bool,
+    /// A timestamp column whose integers are epoch milliseconds (inferred), not seconds.
+    pub epoch_ms: bool,
 }
 
 impl Column {
@@ -53,6 +55,7 @@ const fn col(name: &'static str, kind: Kind, nullable: bool) -> Column {
         references: None,
         source: None,
         widen: false,
+        epoch_ms: false,
     }
 }
 
@@ -65,6 +68,7 @@ const fn fk(name: &'static str, nullable: bool, table: &'static str) -> Column {
         references: Some(table),
         source: None,
         widen: false,
+        epoch_ms: false,
     }
 }
 
@@ -77,6 +81,7 @@ const fn check(name: &'static str, set: &'static [&'static str]) -> Column {
         references: None,
         source: None,
         widen: false,
+        epoch_ms: false,
     }
 }
 

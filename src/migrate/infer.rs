@@ -27,6 +27,8 @@ pub struct Inferred {
     pub indexes: Vec<String>,
     /// Foreign keys (after every table's keys): (SQL, description).
     pub foreign_keys: Vec<(String, String)>,
+    /// Partial and expression indexes translated, to be tried on the empty staged table.
+    pub tentative: Vec<keys::Tentative>,
     /// Widenings, renames and objects not translated, for the report.
     pub notes: Vec<Skipped>,
     /// The identity column, when the table has an INTEGER PRIMARY KEY rowid alias.
@@ -100,8 +102,33 @@ pub fn infer(
         defs.join(", ")
     );
     let pk_names: Vec<String> = pk_cols.iter().map(|c| c.name.clone()).collect();
-    let (indexes, foreign_keys) =
-        keys::translate(conn, name, &table_pg, &pk_names, taken, &mut notes)?;
+    // SQLite lets a PRIMARY KEY that is not the rowid hold NULLs (a long-standing quirk);
+    // PostgreSQL's cannot: such a key becomes UNIQUE (NULLs distinct) and every row arrives.
+    let null_keys: Vec<String> = cols
+        .iter()
+        .zip(&seen)
+        .filter(|(c, s)| c.pk > 0 && s.nulls > 0)
+        .map(|(c, s)| format!("{} in {} row(s)", c.name, s.nulls))
+        .collect();
+    if !null_keys.is_empty() {
+        note(
+            &mut notes,
+            "primary key",
+            name,
+            format!(
+                "holds NULL ({}), which SQLite allows in a PRIMARY KEY that is not INTEGER: every \
+                 row arrives and the key is a UNIQUE constraint (NULLs distinct) instead",
+                null_keys.join(", ")
+            ),
+        );
+    }
+    let (indexes, foreign_keys, tentative) = keys::translate(
+        conn,
+        (name, &table_pg, &columns),
+        (&pk_names, !null_keys.is_empty()),
+        taken,
+        &mut notes,
+    )?;
     Ok(Inferred {
         table: Table {
             name: leak(table_pg.clone()),
@@ -112,6 +139,7 @@ pub fn infer(
         create,
         indexes,
         foreign_keys,
+        tentative,
         notes,
         identity,
     })
@@ -128,7 +156,8 @@ fn note(notes: &mut Vec<Skipped>, kind: &str, n: &str, why: String) {
 /// The table's columns as SQLite declares them (generated columns included).
 fn source_columns(conn: &Connection, name: &str) -> rusqlite::Result<Vec<SourceColumn>> {
     let mut stmt = conn.prepare(
-        "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) ORDER BY cid",
+        "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) \
+         WHERE hidden <> 1 ORDER BY cid",
     )?;
     let cols = stmt
         .query_map([name], |r| {
@@ -222,6 +251,22 @@ fn column(
             ),
         }
     }
+    // Integers in a timestamp column are epoch seconds, or milliseconds when every one of
+    // them has 13 digits; the report says which.
+    let epoch_ms = kind == Kind::Timestamptz && seen.ints > 0 && seen.ints_epoch_ms;
+    if kind == Kind::Timestamptz && seen.ints > 0 {
+        let unit = if epoch_ms {
+            "milliseconds (every integer there has 13 digits)"
+        } else {
+            "seconds"
+        };
+        note(
+            notes,
+            "column",
+            &shown,
+            format!("its integers are read as unix epoch {unit}"),
+        );
+    }
     let column = Column {
         name: leak(pg.clone()),
         source: (pg != c.name).then(|| leak(c.name.clone())),
@@ -230,6 +275,7 @@ fn column(
         one_of: None,
         references: None,
         widen: widened.is_some(),
+        epoch_ms,
     };
     (def, column)
 }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use rusqlite::Connection;
 
+use super::dashboard::Column;
 use super::ident::{pg_name, quote, unique_name, STAGE};
 use super::report::Skipped;
 
@@ -17,16 +18,28 @@ fn note(notes: &mut Vec<Skipped>, kind: &str, n: &str, why: String) {
     })
 }
 
-/// Statements run after the load, and foreign keys as (statement, description).
-pub type Keys = (Vec<String>, Vec<(String, String)>);
+/// Statements run after the load, foreign keys as (statement, description), and the
+/// translated partial and expression indexes, tried on the empty staged table first.
+pub type Keys = (Vec<String>, Vec<(String, String)>, Vec<Tentative>);
+
+/// A partial or expression index in PostgreSQL's words, trusted only once PostgreSQL
+/// accepts it on the empty staged table.
+#[derive(Debug, Clone)]
+pub struct Tentative {
+    pub sql: String,
+    /// The SQLite index's name.
+    pub name: String,
+    pub unique: bool,
+}
 
 /// (statements run after the load: PK, unique and plain indexes; foreign keys with a
 /// description) for SQLite table `name`, created as `table_pg`.
+/// `(pk_cols, unique)`: the primary key's columns, and whether it must be a UNIQUE
+/// constraint instead (it holds NULLs).
 pub fn translate(
     conn: &Connection,
-    name: &str,
-    table_pg: &str,
-    pk_cols: &[String],
+    (name, table_pg, columns): (&str, &str, &[Column]),
+    (pk_cols, unique): (&[String], bool),
     taken: &mut HashSet<String>,
     notes: &mut Vec<Skipped>,
 ) -> rusqlite::Result<Keys> {
@@ -35,13 +48,15 @@ pub fn translate(
         let pk_name = unique_name(&format!("{table_pg}_pkey"), taken);
         let list: Vec<String> = pk_cols.iter().map(|c| col_pg(c)).collect();
         statements.push(format!(
-            "ALTER TABLE {STAGE}.{} ADD CONSTRAINT {} PRIMARY KEY ({})",
+            "ALTER TABLE {STAGE}.{} ADD CONSTRAINT {} {} ({})",
             quote(table_pg),
             quote(&pk_name),
+            if unique { "UNIQUE" } else { "PRIMARY KEY" },
             list.join(", ")
         ));
     }
-    statements.extend(indexes(conn, name, table_pg, taken, notes)?);
+    let (plain, tentative) = indexes(conn, (name, table_pg, columns), taken, notes)?;
+    statements.extend(plain);
     let foreign_keys = foreign_keys(conn, name, table_pg, taken)?;
     if !foreign_keys.is_empty() && declares_deferrable(conn, name) {
         note(
@@ -53,7 +68,7 @@ pub fn translate(
                 .into(),
         );
     }
-    Ok((statements, foreign_keys))
+    Ok((statements, foreign_keys, tentative))
 }
 
 /// A SQLite column name as a quoted PostgreSQL one.
@@ -66,14 +81,14 @@ fn col_pg(n: &str) -> String {
 type IndexPart = (i64, Option<String>, bool, Option<String>);
 
 /// The table's unique and plain indexes (not its primary key) as CREATE INDEX
-/// statements; partial and expression indexes are reported instead.
+/// statements, and its partial and expression indexes translated where they can be
+/// (`sql_expr`); the others are reported — a UNIQUE one as a lost uniqueness guarantee.
 fn indexes(
     conn: &Connection,
-    name: &str,
-    table_pg: &str,
+    (name, table_pg, columns): (&str, &str, &[Column]),
     taken: &mut HashSet<String>,
     notes: &mut Vec<Skipped>,
-) -> rusqlite::Result<Vec<String>> {
+) -> rusqlite::Result<(Vec<String>, Vec<Tentative>)> {
     let mut il = conn.prepare(
         "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1) ORDER BY seq",
     )?;
@@ -88,17 +103,9 @@ fn indexes(
         })?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
+    let mut tentative = Vec::new();
     for (iname, unique, origin, partial) in idx {
         if origin == "pk" {
-            continue;
-        }
-        if partial {
-            note(
-                notes,
-                "index",
-                &iname,
-                "a partial index (WHERE …): not translated; create it by hand if needed".into(),
-            );
             continue;
         }
         let mut ix = conn.prepare(
@@ -109,13 +116,16 @@ fn indexes(
                 Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
             })?
             .collect::<Result<_, _>>()?;
-        if parts.iter().any(|(cid, ..)| *cid < 0) {
-            note(
-                notes,
-                "index",
-                &iname,
-                "an expression index: not translated; create it by hand if needed".into(),
-            );
+        if partial || parts.iter().any(|(cid, ..)| *cid < 0) {
+            let pg_index = unique_name(&pg_name(&iname), taken);
+            match translated(conn, &iname, unique, (&pg_index, table_pg, columns)) {
+                Some(sql) => tentative.push(Tentative {
+                    sql,
+                    name: iname,
+                    unique,
+                }),
+                None => untranslated(notes, &iname, unique, partial),
+            }
             continue;
         }
         if parts
@@ -152,7 +162,77 @@ fn indexes(
             cols_sql.join(", ")
         ));
     }
-    Ok(out)
+    Ok((out, tentative))
+}
+
+/// A partial or expression index that was not translated, reported; a UNIQUE one as a
+/// lost uniqueness guarantee (the report shows those first).
+pub fn untranslated(notes: &mut Vec<Skipped>, index: &str, unique: bool, partial: bool) {
+    let what = if partial {
+        "a partial index"
+    } else {
+        "an expression index"
+    };
+    if unique {
+        note(
+            notes,
+            LOST_UNIQUENESS,
+            index,
+            format!("{what} that is UNIQUE and could not be translated: create it by hand"),
+        );
+    } else {
+        note(
+            notes,
+            "index",
+            index,
+            format!("{what}: not translated; create it by hand if needed"),
+        );
+    }
+}
+
+/// The kind of note the report moves to its top (`Report::lost_uniqueness`).
+pub const LOST_UNIQUENESS: &str = "lost uniqueness";
+
+/// The SQLite index `index` as a PostgreSQL CREATE INDEX named `pg_index` on the staged
+/// `table_pg`, when every key and its WHERE clause translate.
+fn translated(
+    conn: &Connection,
+    index: &str,
+    unique: bool,
+    (pg_index, table_pg, columns): (&str, &str, &[Column]),
+) -> Option<String> {
+    let sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+            [index],
+            |r| r.get(0),
+        )
+        .ok()?;
+    let (keys, filter) = super::sql_expr::index_parts(&sql)?;
+    let lookup = |n: &str| {
+        columns
+            .iter()
+            .find(|c| c.source.unwrap_or(c.name) == n)
+            .map(|c| (c.name.to_string(), c.kind))
+    };
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|(expr, desc)| {
+            super::sql_expr::translate(expr, &lookup)
+                .map(|k| format!("({k}){}", if *desc { " DESC" } else { "" }))
+        })
+        .collect::<Option<_>>()?;
+    let filter = match filter {
+        Some(f) => format!(" WHERE {}", super::sql_expr::translate(&f, &lookup)?),
+        None => String::new(),
+    };
+    Some(format!(
+        "CREATE {}INDEX {} ON {STAGE}.{} ({}){filter}",
+        if unique { "UNIQUE " } else { "" },
+        quote(pg_index),
+        quote(table_pg),
+        keys.join(", ")
+    ))
 }
 
 /// One row of `pragma_foreign_key_list`: (id, parent table, from, to, on update, on

@@ -25,6 +25,7 @@ pub mod reader;
 pub mod report;
 mod run;
 pub mod source;
+mod sql_expr;
 pub mod stage;
 mod types;
 pub mod verify;

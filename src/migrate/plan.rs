@@ -75,7 +75,13 @@ pub fn plan(
     for name in &to_infer {
         let i = infer::infer(&conn, name, &mut taken)
             .map_err(|e| MigrateError::Read(format!("inferring the types of {name}: {e}")))?;
-        report.notes.extend(i.notes.iter().cloned());
+        for n in &i.notes {
+            if n.kind == super::keys::LOST_UNIQUENESS {
+                report.lost_uniqueness.push(n.clone());
+            } else {
+                report.notes.push(n.clone());
+            }
+        }
         inferred.push(i);
     }
     report_skipped(&schema, &dashboard_tables, legacy, report);
@@ -137,7 +143,11 @@ fn sort_tables(
 ) -> Result<Vec<String>, MigrateError> {
     let mut extra_columns = Vec::new();
     let mut to_infer = Vec::new();
-    for t in schema.tables.iter().filter(|t| !t.virtual_table) {
+    for t in schema
+        .tables
+        .iter()
+        .filter(|t| !t.virtual_table || t.readable_virtual())
+    {
         match dashboard_tables.iter().find(|d| d.name == t.name) {
             Some(d) if legacy => extra_columns.extend(
                 t.columns
@@ -178,10 +188,38 @@ fn report_skipped(
     report: &mut Report,
 ) {
     for t in schema.tables.iter().filter(|t| t.virtual_table) {
+        let (kind, why) = match t.module.as_deref() {
+            Some(m) if t.readable_virtual() && m.starts_with("fts") => (
+                "full-text index",
+                format!(
+                    "its rows arrive as a plain table of its columns; the {m} index itself is \
+                     not migrated: in PostgreSQL, add a tsvector column and a GIN index, e.g. \
+                     ALTER TABLE {0} ADD COLUMN search tsvector GENERATED ALWAYS AS \
+                     (to_tsvector('simple', {1})) STORED; CREATE INDEX ON {0} USING gin (search)",
+                    super::ident::quote(&t.name),
+                    t.columns
+                        .iter()
+                        .map(|c| format!("coalesce({}, '')", super::ident::quote(c)))
+                        .collect::<Vec<_>>()
+                        .join(" || ' ' || ")
+                ),
+            ),
+            Some(m) if t.readable_virtual() => (
+                "spatial index",
+                format!(
+                    "its rows (id and bounds) arrive as a plain table; the {m} index itself is \
+                     not migrated (PostgreSQL's box type or PostGIS with a GiST index replaces it)"
+                ),
+            ),
+            _ => (
+                "virtual table",
+                "virtual tables belong to a SQLite extension; their data is not migrated".into(),
+            ),
+        };
         report.skipped.push(report::Skipped {
-            kind: "virtual table".into(),
+            kind: kind.into(),
             name: t.name.clone(),
-            why: "virtual tables belong to a SQLite extension; their data is not migrated".into(),
+            why,
         });
     }
     for o in &schema.others {
@@ -191,6 +229,9 @@ fn report_skipped(
             }
             "index" => continue, // inferred tables' indexes are translated (or noted) by infer
             "view" => "views are not migrated; recreate it in PostgreSQL if still needed",
+            "shadow table" => {
+                "a virtual table's own storage: its rows arrive through the virtual table"
+            }
             "trigger" => {
                 "triggers are not migrated; SQLite trigger bodies do not run in PostgreSQL"
             }

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::canonical::{RowHasher, TableHash};
-use super::convert::{convert, convert_widened, Kind, Note, Out};
+use super::convert::{convert, convert_epoch_ms, convert_widened, Kind, Note, Out};
 use super::dashboard::{Column, Table};
 use super::ident::quote;
 use super::report::Quarantined;
@@ -202,7 +202,9 @@ impl Cells {
         self.json_notes = 0;
         for (i, col) in job.columns.iter().enumerate() {
             let v = row.get_ref(i + 1)?;
-            let converted = if col.widen {
+            let converted = if col.epoch_ms {
+                convert_epoch_ms(v)
+            } else if col.widen {
                 convert_widened(col.kind, v)
             } else {
                 convert(col.kind, v)

@@ -68,6 +68,9 @@ pub struct Report {
     pub source_sha256: Option<String>,
     pub mode: String,
     pub migration_id: Option<i64>,
+    /// UNIQUE indexes (partial or on expressions) that could not be translated: the
+    /// target no longer refuses what the source refused. First, since it matters most.
+    pub lost_uniqueness: Vec<Skipped>,
     pub tables: Vec<TableReport>,
     /// The quarantined values (all of them are in provision_quarantine in the target).
     pub quarantine: Vec<Quarantined>,
@@ -87,6 +90,7 @@ impl Report {
             source_sha256: None,
             mode: "dashboard".into(),
             migration_id: None,
+            lost_uniqueness: Vec::new(),
             tables: Vec::new(),
             quarantine: Vec::new(),
             skipped: Vec::new(),

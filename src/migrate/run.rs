@@ -83,7 +83,7 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
         report.timings.total_s = started.elapsed().as_secs_f64();
         return Ok(report);
     }
-    let ddl = prepare(&mut conn, &plan, &names, &target).await?;
+    let ddl = prepare(&mut conn, &plan, &names, &target, &mut report).await?;
     drop(conn);
     let staged = Staged {
         src: &src,
@@ -355,11 +355,33 @@ async fn prepare(
     plan: &Plan,
     names: &Names,
     target: &Target,
+    report: &mut Report,
 ) -> Result<Ddl, MigrateError> {
     let creates: Vec<String> = plan.inferred.iter().map(|i| i.create.clone()).collect();
     stage::prepare(conn, &names.dashboard, &creates).await?;
-    let ddl = stage::ddl(conn, &names.dashboard).await?;
+    let mut ddl = stage::ddl(conn, &names.dashboard).await?;
     target.execute_all(conn, &ddl.checks).await?;
+    // Translated partial and expression indexes: built with the others when PostgreSQL
+    // accepts them on the empty staged table, reported otherwise.
+    for i in &plan.inferred {
+        for t in &i.tentative {
+            match stage::try_index(conn, &t.sql).await? {
+                None => ddl.indexes.push((i.table.name, t.sql.clone())),
+                Some(refused) => {
+                    let mut notes = Vec::new();
+                    super::keys::untranslated(&mut notes, &t.name, t.unique, false);
+                    for mut n in notes {
+                        n.why = format!("{}; PostgreSQL refused {} ({refused})", n.why, t.sql);
+                        if n.kind == super::keys::LOST_UNIQUENESS {
+                            report.lost_uniqueness.push(n);
+                        } else {
+                            report.notes.push(n);
+                        }
+                    }
+                }
+            }
+        }
+    }
     Ok(ddl)
 }
 

@@ -155,6 +155,31 @@ pub struct SourceTable {
     pub name: String,
     pub columns: Vec<String>,
     pub virtual_table: bool,
+    /// A virtual table's module (`fts5`, `rtree`, …), lowercase.
+    pub module: Option<String>,
+}
+
+impl SourceTable {
+    /// A virtual table whose rows this migration reads as a plain table: full-text
+    /// (FTS3/4/5) and R*Tree, whose modules every SQLite build here has.
+    pub fn readable_virtual(&self) -> bool {
+        matches!(
+            self.module.as_deref(),
+            Some("fts3" | "fts4" | "fts5" | "rtree" | "rtree_i32")
+        )
+    }
+}
+
+/// `CREATE VIRTUAL TABLE x USING fts5(…)` → `fts5`.
+fn module_of(sql: &str) -> Option<String> {
+    let upper = sql.to_ascii_uppercase();
+    let at = upper.find(" USING ")? + " USING ".len();
+    let module: String = sql[at..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!module.is_empty()).then(|| module.to_ascii_lowercase())
 }
 
 #[derive(Debug, Clone, Default)]
@@ -188,13 +213,27 @@ fn describe(conn: &Connection) -> rusqlite::Result<Schema> {
     let rows: Vec<(String, String, String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
+    // A virtual table's shadow tables (its storage) are not tables of their own.
+    let shadows: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     for (kind, name, table, sql) in rows {
-        if kind == "table" {
+        if kind == "table" && shadows.contains(&name) {
+            schema.others.push(Object {
+                kind: "shadow table".into(),
+                name,
+                table,
+            });
+        } else if kind == "table" {
             let virtual_table = sql
                 .trim_start()
                 .to_ascii_uppercase()
                 .starts_with("CREATE VIRTUAL");
-            let mut cols = conn.prepare("SELECT name FROM pragma_table_xinfo(?1)")?;
+            let module = if virtual_table { module_of(&sql) } else { None };
+            // A virtual table's hidden columns (FTS5's rank, …) are not data.
+            let mut cols =
+                conn.prepare("SELECT name FROM pragma_table_xinfo(?1) WHERE hidden <> 1")?;
             let columns = cols
                 .query_map([&name], |r| r.get(0))?
                 .collect::<Result<Vec<String>, _>>()?;
@@ -202,6 +241,7 @@ fn describe(conn: &Connection) -> rusqlite::Result<Schema> {
                 name,
                 columns,
                 virtual_table,
+                module,
             });
         } else {
             schema.others.push(Object { kind, name, table });

@@ -32,6 +32,33 @@ pub fn db(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StageError {
     move |source| StageError::Db { what, source }
 }
 
+/// Whether PostgreSQL accepts `create_index` on the (still empty) staged table: tried in
+/// a transaction that is rolled back. `Some(why)` when it refuses it.
+pub async fn try_index(
+    conn: &mut PgConnection,
+    create_index: &str,
+) -> Result<Option<String>, StageError> {
+    use sqlx::Connection;
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(db("trying a translated index"))?;
+    let tried = sqlx::raw_sql(create_index).execute(&mut *tx).await;
+    tx.rollback()
+        .await
+        .map_err(db("trying a translated index"))?;
+    Ok(match tried {
+        Ok(_) => None,
+        Err(sqlx::Error::Database(e)) => Some(e.message().to_string()),
+        Err(e) => {
+            return Err(StageError::Db {
+                what: format!("trying {create_index}"),
+                source: e,
+            })
+        }
+    })
+}
+
 /// Planner statistics for every staged table before the swap (they move with the table),
 /// so the first queries after a migration are not planned on empty statistics.
 pub async fn analyze(conn: &mut PgConnection, tables: &[&str]) -> Result<(), StageError> {

@@ -12,8 +12,12 @@ pub struct Seen {
     pub reals: u64,
     pub texts: u64,
     pub blobs: u64,
+    pub nulls: u64,
     pub all_01: bool,
     pub ints_exact_in_double: bool,
+    /// Every integer has 13 digits: epoch milliseconds (from 2001-09 to 2286-11), not
+    /// seconds, in a timestamp column.
+    pub ints_epoch_ms: bool,
     pub texts_utf8: bool,
     pub texts_timestamps: bool,
     pub texts_json: bool,
@@ -28,6 +32,7 @@ impl Seen {
         Seen {
             all_01: true,
             ints_exact_in_double: true,
+            ints_epoch_ms: true,
             texts_utf8: true,
             texts_timestamps: true,
             texts_json: true,
@@ -40,11 +45,12 @@ impl Seen {
     /// Takes one value of the column into account.
     pub fn see(&mut self, value: ValueRef<'_>) {
         match value {
-            ValueRef::Null => {}
+            ValueRef::Null => self.nulls += 1,
             ValueRef::Integer(v) => {
                 self.ints += 1;
                 self.all_01 &= v == 0 || v == 1;
                 self.ints_exact_in_double &= v.unsigned_abs() <= 1 << 53;
+                self.ints_epoch_ms &= (1_000_000_000_000..10_000_000_000_000).contains(&v);
             }
             ValueRef::Real(f) => {
                 self.reals += 1;

@@ -58,8 +58,6 @@ async fn other_databases_are_migrated_by_inference_exactly() {
         "select.big",
         "numeric",
         "select.mixed",
-        "sel_partial",
-        "sel_expr",
         "renamed to",
         "NOT VALID",
         "DEFERRABLE",
@@ -69,6 +67,16 @@ async fn other_databases_are_migrated_by_inference_exactly() {
     assert!(report["skipped"].to_string().contains("v1"));
 
     let pool = PgPool::connect(&url).await.unwrap();
+    // The partial and the expression index are translated (the boolean compared with true).
+    let defs: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE indexname IN ('sel_partial', 'sel_expr') ORDER BY indexname",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(defs.len(), 2, "{defs:?}");
+    assert!(defs[0].contains("lower(\"Mixed Case\")"), "{defs:?}");
+    assert!(defs[1].contains("WHERE (flag = true)"), "{defs:?}");
     let types: Vec<(String, String, bool)> = sqlx::query_as(
         "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a \
          WHERE a.attrelid = 'public.\"select\"'::regclass AND a.attnum > 0 ORDER BY a.attnum",
@@ -413,4 +421,207 @@ async fn boolean_words_become_booleans_when_every_value_maps() {
         .await
         .unwrap();
     assert_eq!(maybe[2].as_deref(), Some("perhaps"));
+}
+
+/// SQLite lets a TEXT PRIMARY KEY hold NULLs: every row arrives, the key is a UNIQUE
+/// constraint (NULLs distinct, duplicates still refused) and the report says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nulls_in_a_non_integer_primary_key_arrive_under_a_unique_key() {
+    let dir = Dir::new();
+    let db = dir.path("nullkey.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE codes (code TEXT PRIMARY KEY, v INTEGER);
+         INSERT INTO codes VALUES (NULL, 1), (NULL, 2), ('a', 3);",
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let note = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "primary key")
+        .unwrap_or_else(|| panic!("no primary key note: {report}"));
+    assert!(
+        note["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("holds NULL (code in 2 row(s))"),
+        "{note}"
+    );
+    let pool = PgPool::connect(&url).await.unwrap();
+    assert_eq!(count(&pool, "codes").await, 3);
+    let kind: String = sqlx::query_scalar(
+        "SELECT contype::text FROM pg_constraint WHERE conrelid = 'public.codes'::regclass",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kind, "u");
+    let dup = sqlx::query("INSERT INTO codes VALUES ('a', 4)")
+        .execute(&pool)
+        .await;
+    assert!(dup.is_err(), "the key still refuses a duplicate");
+}
+
+/// A DATETIME column of 13-digit integers holds epoch milliseconds: read as such (not as
+/// seconds in the year 55,000), and the report says which unit it took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirteen_digit_epochs_are_milliseconds_and_the_report_says_so() {
+    let dir = Dir::new();
+    let db = dir.path("epochs.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE e (id INTEGER PRIMARY KEY, at_ms DATETIME, at_s DATETIME);
+         INSERT INTO e (at_ms, at_s) VALUES (1700000000123, 1700000000),
+             ('2024-01-02 03:04:05', 1700000001);",
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let why = |name: &str| {
+        report["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .and_then(|n| n["why"].as_str())
+            .unwrap_or_else(|| panic!("no note on {name}: {report}"))
+            .to_string()
+    };
+    assert!(why("e.at_ms").contains("epoch milliseconds"), "{report}");
+    assert!(why("e.at_s").ends_with("epoch seconds"), "{report}");
+    let pool = PgPool::connect(&url).await.unwrap();
+    let shown: String = sqlx::query_scalar(
+        "SELECT to_char(at_ms AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') FROM e WHERE id = 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(shown, "2023-11-14 22:13:20.123");
+}
+
+/// FTS5 and R*Tree virtual tables: their rows arrive as plain tables of their columns,
+/// their shadow tables (docs_content, docs_idx, boxes_node, …) are not tables of their
+/// own, and the report says the index was not migrated and how to recreate it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtual_tables_arrive_as_plain_tables_without_their_shadows() {
+    let dir = Dir::new();
+    let db = dir.path("search.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE VIRTUAL TABLE docs USING fts5(title, body);
+         INSERT INTO docs VALUES ('one', 'the first'), ('two', NULL);
+         CREATE VIRTUAL TABLE boxes USING rtree(id, minx, maxx);
+         INSERT INTO boxes VALUES (1, 0.5, 2.0);",
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let skipped = |kind: &str| -> Vec<String> {
+        report["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["kind"] == kind)
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s["name"].as_str().unwrap(),
+                    s["why"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let fts = skipped("full-text index");
+    assert_eq!(fts.len(), 1, "{report}");
+    assert!(
+        fts[0].starts_with("docs ") && fts[0].contains("tsvector"),
+        "{fts:?}"
+    );
+    assert_eq!(skipped("spatial index").len(), 1, "{report}");
+    let shadows = skipped("shadow table");
+    assert!(
+        shadows.iter().any(|s| s.starts_with("docs_content "))
+            && shadows.iter().any(|s| s.starts_with("boxes_node ")),
+        "{shadows:?}"
+    );
+    let pool = PgPool::connect(&url).await.unwrap();
+    assert_eq!(count(&pool, "docs").await, 2);
+    assert_eq!(count(&pool, "boxes").await, 1);
+    let body: Option<String> = sqlx::query_scalar("SELECT body FROM docs WHERE title = 'one'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(body.as_deref(), Some("the first"));
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' \
+         AND (tablename LIKE 'docs%' OR tablename LIKE 'boxes%') ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, ["boxes", "docs"]);
+}
+
+/// Partial and expression indexes over functions both databases share are translated; a
+/// UNIQUE one that cannot be is a lost uniqueness guarantee, at the top of the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_and_expression_indexes_translate_and_lost_uniqueness_comes_first() {
+    let dir = Dir::new();
+    let db = dir.path("indexes.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, email TEXT, active BOOLEAN, tag BLOB);
+         INSERT INTO p (email, active, tag) VALUES ('A@x', 1, X'01'), ('a@x', 0, X'02');
+         CREATE UNIQUE INDEX p_email ON p (lower(email)) WHERE active = 1;
+         CREATE INDEX p_len ON p (length(email) DESC);
+         CREATE UNIQUE INDEX p_hex ON p (hex(tag));",
+    )
+    .unwrap();
+    drop(c);
+    let (url, _) = new_database().await;
+    let run = migrate(&db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let lost: Vec<&str> = report["lost_uniqueness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(lost, ["p_hex"], "{report}");
+    let text = provision(
+        &["migrate", "--from", db.to_str().unwrap(), "--dry-run"],
+        &[("DATABASE_URL", url.as_str())],
+    );
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    let first_table = text.stdout.find("table").unwrap_or(usize::MAX);
+    let warning = text.stdout.find("LOST UNIQUENESS").unwrap_or(usize::MAX);
+    assert!(warning < first_table, "{}", text.stdout);
+    let pool = PgPool::connect(&url).await.unwrap();
+    let defs: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'p' AND indexname <> 'p_pkey' ORDER BY indexname",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(defs.len(), 2, "{defs:?}");
+    assert!(defs[0].contains("lower(email)") && defs[0].contains("WHERE (active = true)"), "{defs:?}");
+    assert!(defs[1].contains("length(email) DESC"), "{defs:?}");
+    // The translated UNIQUE index still refuses what SQLite refused.
+    let dup = sqlx::query("INSERT INTO p (email, active) VALUES ('a@X', true)")
+        .execute(&pool)
+        .await;
+    assert!(dup.is_err(), "lower(email) is unique among active rows");
 }
