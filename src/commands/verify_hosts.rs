@@ -111,20 +111,14 @@ fn own_checks(
     host: &crate::inventory::Host,
 ) -> Result<Vec<CheckResult>, RemoteError> {
     remote::push(transport, host, me, REMOTE_BINARY)?;
-    let out = transport.run_any(host, &[REMOTE_BINARY, "--json", "verify", "--on-host"])?;
-    let start = out.stdout.find('{').unwrap_or(0);
-    let report: serde_json::Value =
-        serde_json::from_str(&out.stdout[start..]).map_err(|e| RemoteError::Local {
-            path: std::path::PathBuf::from(REMOTE_BINARY),
-            source: std::io::Error::other(format!(
-                "{}: `provision verify --on-host` answered no report ({e}; exit {:?}): {}",
-                host.name,
-                out.code,
-                crate::host::exec::tail(&out.stderr, 5)
-            )),
-        })?;
-    serde_json::from_value(report["checks"].clone()).map_err(|e| RemoteError::Local {
-        path: std::path::PathBuf::from(REMOTE_BINARY),
-        source: std::io::Error::other(format!("{}: its report's checks: {e}", host.name)),
+    let argv = [REMOTE_BINARY, "--json", "verify", "--on-host"];
+    let out = transport.run_any(host, &argv)?;
+    let report: serde_json::Value = remote::report(host, &argv, &out)?;
+    serde_json::from_value(report["checks"].clone()).map_err(|e| RemoteError::NoReport {
+        host: host.name.clone(),
+        command: argv.join(" "),
+        why: format!("its checks: {e}"),
+        code: out.code,
+        stderr: String::new(),
     })
 }

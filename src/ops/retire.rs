@@ -16,8 +16,7 @@ pub fn retire_upstreams(
     targets: &[String],
     progress: Progress<'_>,
 ) -> Result<(), RestartError> {
-    let _lock = crate::playbook::state::Lock::acquire(&stack.state_dir)
-        .map_err(|e| RestartError::Refused(e.to_string()))?;
+    let _lock = rolling::lock(stack)?;
     let site = rolling::load_site(stack, progress)?;
     let mut out = site.original.clone();
     let mut taken = Vec::new();
@@ -38,8 +37,7 @@ pub fn retire_upstreams(
 
 /// On a leaving app host: every instance stopped and disabled (not started at boot).
 pub fn retire_instances(stack: &Stack, progress: Progress<'_>) -> Result<(), RestartError> {
-    let _lock = crate::playbook::state::Lock::acquire(&stack.state_dir)
-        .map_err(|e| RestartError::Refused(e.to_string()))?;
+    let _lock = rolling::lock(stack)?;
     let svc = stack.services();
     for i in stack.instances() {
         let name = stack.instance_service(i);

@@ -67,6 +67,12 @@ pub fn drained(site: &str, target: &str) -> Result<String, String> {
 
 const NGINX_PID: &str = "/run/nginx.pid";
 
+/// This stack's run lock (one init, restart or removal at a time), or why not.
+pub(super) fn lock(stack: &Stack) -> Result<crate::playbook::state::Lock, RestartError> {
+    crate::playbook::state::Lock::acquire(&stack.state_dir)
+        .map_err(|e| RestartError::Refused(e.to_string()))
+}
+
 /// What a restart did, line by line, for the command to show.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
 
@@ -92,8 +98,7 @@ impl Site {
 
 /// Restarts every instance: all at once, or rolling through nginx as described above.
 pub fn restart(stack: &Stack, rolling: bool, progress: Progress<'_>) -> Result<(), RestartError> {
-    let _lock = crate::playbook::state::Lock::acquire(&stack.state_dir)
-        .map_err(|e| RestartError::Refused(e.to_string()))?;
+    let _lock = lock(stack)?;
     let svc = stack.services();
     let instances = stack.instances();
     if !rolling {
@@ -228,8 +233,7 @@ pub fn take_out_upstreams(
     targets: &[String],
     progress: Progress<'_>,
 ) -> Result<(), RestartError> {
-    let _lock = crate::playbook::state::Lock::acquire(&stack.state_dir)
-        .map_err(|e| RestartError::Refused(e.to_string()))?;
+    let _lock = lock(stack)?;
     let site = load_site(stack, progress)?;
     take_out(
         stack,
@@ -243,8 +247,7 @@ pub fn take_out_upstreams(
 /// The site as it was before [`take_out_upstreams`], reloaded (nothing to do when no
 /// restart left it changed).
 pub fn put_back(stack: &Stack, progress: Progress<'_>) -> Result<(), RestartError> {
-    let _lock = crate::playbook::state::Lock::acquire(&stack.state_dir)
-        .map_err(|e| RestartError::Refused(e.to_string()))?;
+    let _lock = lock(stack)?;
     let saved = stack.state_dir.join("nginx-site-before-restart");
     if let Ok(original) = std::fs::read_to_string(&saved) {
         let site = Site {

@@ -43,6 +43,14 @@ pub enum RemoteError {
         remote: String,
         local: String,
     },
+    #[error("{host}: `{command}` answered no report ({why}; exit {code:?}): {stderr}")]
+    NoReport {
+        host: String,
+        command: String,
+        why: String,
+        code: Option<i32>,
+        stderr: String,
+    },
     #[error("cannot use {}", path.display())]
     Local {
         path: PathBuf,
@@ -57,8 +65,26 @@ impl RemoteError {
         match self {
             RemoteError::Unreachable { host, .. }
             | RemoteError::Command { host, .. }
-            | RemoteError::Architecture { host, .. } => Some(host),
+            | RemoteError::Architecture { host, .. }
+            | RemoteError::NoReport { host, .. } => Some(host),
             RemoteError::Local { .. } => None,
         }
     }
+}
+
+/// The JSON report a provision command run on `host` printed (from its first `{`), read
+/// as `T`; what it said on stderr otherwise.
+pub fn report<T: serde::de::DeserializeOwned>(
+    host: &crate::inventory::Host,
+    argv: &[&str],
+    out: &crate::host::exec::Output,
+) -> Result<T, RemoteError> {
+    let start = out.stdout.find('{').unwrap_or(0);
+    serde_json::from_str(&out.stdout[start..]).map_err(|e| RemoteError::NoReport {
+        host: host.name.clone(),
+        command: argv.join(" "),
+        why: e.to_string(),
+        code: out.code,
+        stderr: crate::host::exec::tail(&out.stderr, 5),
+    })
 }

@@ -2,7 +2,7 @@
 //! then resumed), a second run that changes nothing, the firewall between the hosts.
 
 use crate::bed::Bed;
-use crate::{init_run, on_inventory, recap_lines, show};
+use crate::{init_run, on_inventory, recap_lines, show, verify_tail};
 
 /// Reached over ssh: refused until their keys are accepted, then the binary copied to each
 /// (in parallel), facts read through it, and a second ping copies nothing. A host whose
@@ -122,12 +122,7 @@ pub fn init(bed: &Bed, inv: &std::path::Path) {
 
     let ran = init_run(bed, inv);
     // What follows the hosts' steps: verify through the load balancer, and the recap.
-    let tail: Vec<&str> = ran
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("provision verify"))
-        .collect();
-    eprintln!("first init, after the hosts' steps:\n{}", tail.join("\n"));
+    eprintln!("first init, after the hosts' steps:\n{}", verify_tail(&ran));
     assert_eq!(ran.code, 0, "{}", show(&ran));
     let lines = recap_lines(&ran);
     let names: Vec<&str> = lines

@@ -91,18 +91,31 @@ fn show(r: &Ran) -> String {
 /// `provision --config CONFIG init --yes --demo --inventory INV --state-dir STATE`, as the
 /// controller in the bed's namespace.
 fn init_run(bed: &Bed, inv: &std::path::Path) -> Ran {
+    init_run_with(bed, inv, &[])
+}
+
+/// `init_run` with `extra` init flags.
+fn init_run_with(bed: &Bed, inv: &std::path::Path, extra: &[&str]) -> Ran {
     let config = bed.dir.path().join("provision.yaml");
-    on_inventory(
-        bed,
-        inv,
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "init",
-            "--yes",
-            "--demo",
-        ],
-    )
+    let mut args = vec![
+        "--config",
+        config.to_str().unwrap(),
+        "init",
+        "--yes",
+        "--demo",
+    ];
+    args.extend_from_slice(extra);
+    on_inventory(bed, inv, &args)
+}
+
+/// What an init printed from its verify on: the report and the recap.
+fn verify_tail(ran: &Ran) -> String {
+    let tail: Vec<&str> = ran
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("provision verify"))
+        .collect();
+    tail.join("\n")
 }
 
 /// The recap's line for each host, after the `RECAP` heading.

@@ -5,28 +5,11 @@
 
 use crate::bed::Bed;
 use crate::restore::psql;
-use crate::{on_inventory, show};
+use crate::{init_run_with, show, verify_tail};
 
 pub fn tls_between_hosts(bed: &Bed, inv: &std::path::Path) {
-    let config = bed.dir.path().join("provision.yaml");
-    let ran = on_inventory(
-        bed,
-        inv,
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "init",
-            "--yes",
-            "--tls",
-            "self-signed",
-        ],
-    );
-    let tail: Vec<&str> = ran
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("provision verify"))
-        .collect();
-    eprintln!("init with TLS, verify:\n{}", tail.join("\n"));
+    let ran = init_run_with(bed, inv, &["--tls", "self-signed"]);
+    eprintln!("init with TLS, verify:\n{}", verify_tail(&ran));
     assert_eq!(ran.code, 0, "{}", show(&ran));
     let lb = &bed.host("lb1").address;
     assert!(

@@ -617,7 +617,10 @@ async fn partial_and_expression_indexes_translate_and_lost_uniqueness_comes_firs
     .await
     .unwrap();
     assert_eq!(defs.len(), 2, "{defs:?}");
-    assert!(defs[0].contains("lower(email)") && defs[0].contains("WHERE (active = true)"), "{defs:?}");
+    assert!(
+        defs[0].contains("lower(email)") && defs[0].contains("WHERE (active = true)"),
+        "{defs:?}"
+    );
     assert!(defs[1].contains("length(email) DESC"), "{defs:?}");
     // The translated UNIQUE index still refuses what SQLite refused.
     let dup = sqlx::query("INSERT INTO p (email, active) VALUES ('a@X', true)")

@@ -28,14 +28,7 @@ pub fn backup(
     let words: Vec<&str> = remote.iter().map(String::as_str).collect();
     let taken = transport.run(db, &words, Input::Nothing);
     let result = taken.and_then(|out| {
-        let made: serde_json::Value =
-            serde_json::from_str(&out.stdout).map_err(|e| RemoteError::Local {
-                path: PathBuf::from(BINARY),
-                source: std::io::Error::other(format!(
-                    "{}: `{BINARY} --json backup` answered no report: {e}",
-                    db.name
-                )),
-            })?;
+        let made: serde_json::Value = crate::remote::report(db, &words, &out)?;
         let file = made["file"].as_str().unwrap_or_default().to_string();
         let fetched = match &args.fetch {
             Some(dir) => Some(fetch(&transport, db, &file, dir)?),

@@ -25,19 +25,13 @@ pub fn status(
     let binary = crate::init::vars::BINARY;
     let answers = crate::remote::each(&inv.hosts, 8, |h| Answer {
         host: h.name.clone(),
-        report: transport
-            .run_any(h, &[binary, "--json", "status"])
-            .map_err(|e| crate::causes::line(&e))
-            .and_then(|out| {
-                serde_json::from_str(&out.stdout).map_err(|_| {
-                    format!(
-                        "{}: `{binary} --json status` answered no report (exit {:?}): {}",
-                        h.name,
-                        out.code,
-                        crate::host::exec::tail(&out.stderr, 3)
-                    )
-                })
-            }),
+        report: {
+            let argv = [binary, "--json", "status"];
+            transport
+                .run_any(h, &argv)
+                .and_then(|out| crate::remote::report(h, &argv, &out))
+                .map_err(|e| crate::causes::line(&e))
+        },
     });
     for h in &inv.hosts {
         transport.close(h);

@@ -103,13 +103,5 @@ fn one_host(
         argv.extend(["--purge-data", "--yes"]);
     }
     let out = transport.run_any(host, &argv)?;
-    serde_json::from_str(out.stdout.trim()).map_err(|e| RemoteError::Local {
-        path: std::path::PathBuf::from(REMOTE_BINARY),
-        source: std::io::Error::other(format!(
-            "{}: `provision uninstall` answered no report ({e}; exit {:?}): {}",
-            host.name,
-            out.code,
-            crate::host::exec::tail(&out.stderr, 5)
-        )),
-    })
+    remote::report(host, &argv, &out)
 }
