@@ -99,12 +99,15 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
     let id = match staged.finish(&mut report, quick_check).await {
         Ok(id) => id,
         Err(e) => {
-            // Nothing of a failed run stays: the staging schema goes before the error.
-            let mut conn = target.conn().await?;
-            if let Err(cleanup) = stage::discard(&mut conn).await {
-                tracing::warn!("{cleanup}");
+            // Nothing of a failed run stays: the staging schema goes before the error
+            // (which is the one reported, whatever the clean-up meets).
+            let cleaned = match target.conn().await {
+                Ok(mut conn) => stage::discard(&mut conn).await.map_err(MigrateError::from),
+                Err(why) => Err(why),
+            };
+            if let Err(cleanup) = cleaned {
+                tracing::warn!("the failed run's staging schema stays: {cleanup}");
             }
-            drop(conn);
             target.pool.close().await;
             return Err(e);
         }

@@ -91,7 +91,7 @@ pub fn run(
         .map_err(|e| CommandError {
             status: ExitStatus::Failure,
             error: anyhow::anyhow!(
-                "{}; nothing else was changed: run `provision init` again once it is fixed",
+                "{}; the deployment did not start: run `provision init` again once it is fixed",
                 crate::causes::line(&e)
             ),
         })?;
