@@ -540,7 +540,7 @@ async fn constrain(
         .map(|t| t.name)
         .chain(names.inferred.iter().copied())
         .collect();
-    stage::analyze(conn, &tables).await?;
+    stage::analyze(&target.pool, &tables).await?;
     Ok(next_ids)
 }
 

@@ -60,14 +60,16 @@ pub async fn try_index(
 }
 
 /// Planner statistics for every staged table before the swap (they move with the table),
-/// so the first queries after a migration are not planned on empty statistics.
-pub async fn analyze(conn: &mut PgConnection, tables: &[&str]) -> Result<(), StageError> {
-    for name in tables {
+/// so the first queries after a migration are not planned on empty statistics; the tables
+/// side by side on `pool`'s connections.
+pub async fn analyze(pool: &sqlx::PgPool, tables: &[&str]) -> Result<(), StageError> {
+    futures_util::future::try_join_all(tables.iter().map(|name| async move {
         sqlx::query(&format!("ANALYZE {STAGE}.{}", q(name)))
-            .execute(&mut *conn)
+            .execute(pool)
             .await
-            .map_err(db(format!("ANALYZE {name}")))?;
-    }
+            .map_err(db(format!("ANALYZE {name}")))
+    }))
+    .await?;
     Ok(())
 }
 
