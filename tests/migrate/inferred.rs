@@ -6,6 +6,22 @@ use sqlx::{PgPool, Row};
 
 use crate::common::*;
 
+/// A SQLite file `name` in `dir`, made by `sql`.
+fn sqlite_file(dir: &Dir, name: &str, sql: &str) -> std::path::PathBuf {
+    let db = dir.path(name);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(sql).unwrap();
+    db
+}
+
+/// `db` migrated into a fresh database, which must succeed: its report and the target.
+async fn migrated(db: &std::path::Path) -> (serde_json::Value, PgPool) {
+    let (url, _) = new_database().await;
+    let run = migrate(db, &url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (run.json(), PgPool::connect(&url).await.unwrap())
+}
+
 fn hostile_db(path: &std::path::Path) {
     let long1 = "x".repeat(70);
     let long2 = format!("{}y", "x".repeat(69));
@@ -199,14 +215,12 @@ async fn row_counts(pool: &PgPool, tables: &[String]) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_that_collide_only_once_converted_abort_naming_both_rows() {
     let dir = Dir::new();
-    let db = dir.path("collide.db");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch(
+    let db = sqlite_file(
+        &dir,
+        "collide.db",
         "CREATE TABLE things (id INTEGER PRIMARY KEY, code UNIQUE, note TEXT);
          INSERT INTO things (code, note) VALUES (1, 'int one'), ('1', 'text one'), ('2', 'two');",
-    )
-    .unwrap();
-    drop(c);
+    );
     let (url, _) = new_database().await;
     let run = migrate(&db, &url, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -243,14 +257,12 @@ async fn values_that_collide_only_once_converted_abort_naming_both_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_database_gets_no_dashboard_schema_and_may_have_a_users_table() {
     let dir = Dir::new();
-    let db = dir.path("shop.db");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch(
+    let db = sqlite_file(
+        &dir,
+        "shop.db",
         "CREATE TABLE users (handle TEXT PRIMARY KEY, karma INTEGER);
          INSERT INTO users VALUES ('ada', 3), ('bob', 5);",
-    )
-    .unwrap();
-    drop(c);
+    );
     let (url, _) = new_database().await;
     let run = migrate(&db, &url, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -296,22 +308,17 @@ async fn another_database_gets_no_dashboard_schema_and_may_have_a_users_table() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_key_to_nothing_is_reported_not_fatal() {
     let dir = Dir::new();
-    let db = dir.path("dangling.db");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch(
+    let db = sqlite_file(
+        &dir,
+        "dangling.db",
         "PRAGMA foreign_keys = OFF;
          CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
          CREATE TABLE orders (id INTEGER PRIMARY KEY, customer INTEGER REFERENCES customers(id),
              parent INTEGER REFERENCES parent(no_such_column));
          INSERT INTO parent (name) VALUES ('p');
          INSERT INTO orders (customer, parent) VALUES (7, 1), (8, 1);",
-    )
-    .unwrap();
-    drop(c);
-    let (url, _) = new_database().await;
-    let run = migrate(&db, &url, &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let report = run.json();
+    );
+    let (report, pool) = migrated(&db).await;
     let fks: Vec<String> = report["skipped"]
         .as_array()
         .unwrap()
@@ -326,7 +333,6 @@ async fn a_foreign_key_to_nothing_is_reported_not_fatal() {
             .all(|w| w.starts_with("not created: it names what the source does not have")),
         "{fks:?}"
     );
-    let pool = PgPool::connect(&url).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
         .fetch_one(&pool)
         .await
@@ -339,21 +345,16 @@ async fn a_foreign_key_to_nothing_is_reported_not_fatal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn defaults_arrive_as_their_postgresql_equivalents() {
     let dir = Dir::new();
-    let db = dir.path("defaults.db");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch(
+    let db = sqlite_file(
+        &dir,
+        "defaults.db",
         "CREATE TABLE d (id INTEGER PRIMARY KEY, e TEXT DEFAULT '', n INTEGER DEFAULT -1,
              b BLOB DEFAULT X'00FF', ts DATETIME DEFAULT CURRENT_TIMESTAMP,
              day TEXT DEFAULT CURRENT_DATE, epoch INTEGER DEFAULT (strftime('%s','now')),
              odd INTEGER DEFAULT (abs(random()) % 10));
          INSERT INTO d (id) VALUES (1);",
-    )
-    .unwrap();
-    drop(c);
-    let (url, _) = new_database().await;
-    let run = migrate(&db, &url, &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let report = run.json();
+    );
+    let (report, pool) = migrated(&db).await;
     let defaults: Vec<String> = report["notes"]
         .as_array()
         .unwrap()
@@ -362,7 +363,6 @@ async fn defaults_arrive_as_their_postgresql_equivalents() {
         .map(|n| n["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(defaults, ["d.odd"], "{report}");
-    let pool = PgPool::connect(&url).await.unwrap();
     let row = sqlx::query(
         "INSERT INTO d DEFAULT VALUES RETURNING e, n, encode(b, 'hex') AS b, \
          ts > now() - interval '1 minute' AS ts_now, day = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS today, \
@@ -384,19 +384,14 @@ async fn defaults_arrive_as_their_postgresql_equivalents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boolean_words_become_booleans_when_every_value_maps() {
     let dir = Dir::new();
-    let db = dir.path("flags.db");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch(
+    let db = sqlite_file(
+        &dir,
+        "flags.db",
         "CREATE TABLE f (id INTEGER PRIMARY KEY, ok BOOLEAN, maybe BOOLEAN);
          INSERT INTO f (ok, maybe) VALUES ('TRUE', 'yes'), ('f', 'no'), (1, 'perhaps'),
              ('No', NULL), (0, 't');",
-    )
-    .unwrap();
-    drop(c);
-    let (url, _) = new_database().await;
-    let run = migrate(&db, &url, &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let pool = PgPool::connect(&url).await.unwrap();
+    );
+    let (_, pool) = migrated(&db).await;
     let types: Vec<(String, String)> = sqlx::query_as(
         "SELECT column_name::text, data_type::text FROM information_schema.columns \
          WHERE table_name = 'f' AND column_name IN ('ok', 'maybe') ORDER BY column_name",
@@ -428,18 +423,13 @@ async fn boolean_words_become_booleans_when_every_value_maps() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nulls_in_a_non_integer_primary_key_arrive_under_a_unique_key() {
     let dir = Dir::new();
-    let db = dir.path("nullkey.db");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch(
+    let db = sqlite_file(
+        &dir,
+        "nullkey.db",
         "CREATE TABLE codes (code TEXT PRIMARY KEY, v INTEGER);
          INSERT INTO codes VALUES (NULL, 1), (NULL, 2), ('a', 3);",
-    )
-    .unwrap();
-    drop(c);
-    let (url, _) = new_database().await;
-    let run = migrate(&db, &url, &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let report = run.json();
+    );
+    let (report, pool) = migrated(&db).await;
     let note = report["notes"]
         .as_array()
         .unwrap()
@@ -453,7 +443,6 @@ async fn nulls_in_a_non_integer_primary_key_arrive_under_a_unique_key() {
             .starts_with("holds NULL (code in 2 row(s))"),
         "{note}"
     );
-    let pool = PgPool::connect(&url).await.unwrap();
     assert_eq!(count(&pool, "codes").await, 3);
     let kind: String = sqlx::query_scalar(
         "SELECT contype::text FROM pg_constraint WHERE conrelid = 'public.codes'::regclass",
@@ -473,19 +462,14 @@ async fn nulls_in_a_non_integer_primary_key_arrive_under_a_unique_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirteen_digit_epochs_are_milliseconds_and_the_report_says_so() {
     let dir = Dir::new();
-    let db = dir.path("epochs.db");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch(
+    let db = sqlite_file(
+        &dir,
+        "epochs.db",
         "CREATE TABLE e (id INTEGER PRIMARY KEY, at_ms DATETIME, at_s DATETIME);
          INSERT INTO e (at_ms, at_s) VALUES (1700000000123, 1700000000),
              ('2024-01-02 03:04:05', 1700000001);",
-    )
-    .unwrap();
-    drop(c);
-    let (url, _) = new_database().await;
-    let run = migrate(&db, &url, &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let report = run.json();
+    );
+    let (report, pool) = migrated(&db).await;
     let why = |name: &str| {
         report["notes"]
             .as_array()
@@ -498,7 +482,6 @@ async fn thirteen_digit_epochs_are_milliseconds_and_the_report_says_so() {
     };
     assert!(why("e.at_ms").contains("epoch milliseconds"), "{report}");
     assert!(why("e.at_s").ends_with("epoch seconds"), "{report}");
-    let pool = PgPool::connect(&url).await.unwrap();
     let shown: String = sqlx::query_scalar(
         "SELECT to_char(at_ms AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') FROM e WHERE id = 1",
     )
@@ -514,20 +497,15 @@ async fn thirteen_digit_epochs_are_milliseconds_and_the_report_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn virtual_tables_arrive_as_plain_tables_without_their_shadows() {
     let dir = Dir::new();
-    let db = dir.path("search.db");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch(
+    let db = sqlite_file(
+        &dir,
+        "search.db",
         "CREATE VIRTUAL TABLE docs USING fts5(title, body);
          INSERT INTO docs VALUES ('one', 'the first'), ('two', NULL);
          CREATE VIRTUAL TABLE boxes USING rtree(id, minx, maxx);
          INSERT INTO boxes VALUES (1, 0.5, 2.0);",
-    )
-    .unwrap();
-    drop(c);
-    let (url, _) = new_database().await;
-    let run = migrate(&db, &url, &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let report = run.json();
+    );
+    let (report, pool) = migrated(&db).await;
     let skipped = |kind: &str| -> Vec<String> {
         report["skipped"]
             .as_array()
@@ -556,7 +534,6 @@ async fn virtual_tables_arrive_as_plain_tables_without_their_shadows() {
             && shadows.iter().any(|s| s.starts_with("boxes_node ")),
         "{shadows:?}"
     );
-    let pool = PgPool::connect(&url).await.unwrap();
     assert_eq!(count(&pool, "docs").await, 2);
     assert_eq!(count(&pool, "boxes").await, 1);
     let body: Option<String> = sqlx::query_scalar("SELECT body FROM docs WHERE title = 'one'")
@@ -579,17 +556,15 @@ async fn virtual_tables_arrive_as_plain_tables_without_their_shadows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_and_expression_indexes_translate_and_lost_uniqueness_comes_first() {
     let dir = Dir::new();
-    let db = dir.path("indexes.db");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch(
+    let db = sqlite_file(
+        &dir,
+        "indexes.db",
         "CREATE TABLE p (id INTEGER PRIMARY KEY, email TEXT, active BOOLEAN, tag BLOB);
          INSERT INTO p (email, active, tag) VALUES ('A@x', 1, X'01'), ('a@x', 0, X'02');
          CREATE UNIQUE INDEX p_email ON p (lower(email)) WHERE active = 1;
          CREATE INDEX p_len ON p (length(email) DESC);
          CREATE UNIQUE INDEX p_hex ON p (hex(tag));",
-    )
-    .unwrap();
-    drop(c);
+    );
     let (url, _) = new_database().await;
     let run = migrate(&db, &url, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
