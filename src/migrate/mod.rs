@@ -13,6 +13,7 @@ pub mod canonical;
 pub mod convert;
 pub mod dashboard;
 mod error;
+mod finish;
 pub mod ident;
 mod infer;
 pub mod json;

@@ -102,11 +102,7 @@ pub fn read(
     while let Some(row) = rows.next()? {
         stats.source_rows += 1;
         cells.convert(job, parents, row)?;
-        let key = match row.get::<_, Option<i64>>(0)? {
-            Some(rowid) => format!("id={rowid}"),
-            None => format!("row {}", stats.source_rows),
-        };
-        if stats.quarantine_row(job, row, key, &mut cells)? {
+        if stats.quarantine_row(job, row, &mut cells)? {
             continue;
         }
         stats.json_kept_as_string += cells.json_notes;
@@ -145,9 +141,15 @@ impl ReadStats {
         &mut self,
         job: &Job<'_>,
         row: &rusqlite::Row<'_>,
-        key: String,
         cells: &mut Cells,
     ) -> rusqlite::Result<bool> {
+        if cells.row_problem.is_none() && cells.problems.is_empty() {
+            return Ok(false);
+        }
+        let key = match row.get::<_, Option<i64>>(0)? {
+            Some(rowid) => format!("id={rowid}"),
+            None => format!("row {}", self.source_rows),
+        };
         if let Some(reason) = cells.row_problem.take() {
             let mut orig = serde_json::Map::new();
             for (i, col) in job.columns.iter().enumerate() {

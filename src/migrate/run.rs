@@ -12,8 +12,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use super::canonical::TableHash;
 use super::dashboard::Table;
+use super::finish::{Finisher, Work};
 use super::ident::STAGE;
 use super::load::{self, Loaded};
 use super::plan::{self, Plan};
@@ -21,11 +21,8 @@ use super::reader::ReadStats;
 use super::report::{Outcome, Quarantined, Report, TableReport};
 use super::source::Source;
 use super::stage::{self, Ddl};
-use super::{ledger, verify, MigrateError, Options, Progress};
+use super::{ledger, MigrateError, Options, Progress};
 use crate::settings::{redact_url, Secret};
-
-/// What a verification or index task hands back: (table, hash read back, source hash).
-type Checked = Option<(&'static str, TableHash, TableHash)>;
 
 /// Runs a migration. `--dry-run` and `--strict` read the whole source before anything is
 /// written; a normal run writes only to the staging schema until the final swap.
@@ -57,14 +54,20 @@ pub async fn run(opts: &Options) -> Result<Report, MigrateError> {
         }
     }
 
-    // Source checks beside the target's preparation.
-    let (sha_src, check_src) = (Arc::clone(&src), Arc::clone(&src));
-    let sha = tokio::task::spawn_blocking(move || sha_src.sha256());
-    let quick_check = tokio::task::spawn_blocking(move || check_src.quick_check());
+    // Source checks beside the target's preparation, on one thread: the digest first (the
+    // ledger needs it before the load), then the integrity check (needed before the swap).
+    let (sha_tx, sha_rx) = tokio::sync::oneshot::channel();
+    let checked = Arc::clone(&src);
+    let quick_check = tokio::task::spawn_blocking(move || {
+        let _ = sha_tx.send(checked.sha256());
+        checked.quick_check()
+    });
 
     let target = target.expect("a target unless --dry-run");
     target.apply_schema(plan.legacy || target_dashboard).await?;
-    let sha = joined(sha).await??;
+    let sha = sha_rx
+        .await
+        .map_err(|e| MigrateError::Read(e.to_string()))??;
     report.source_sha256 = Some(sha.clone());
     let names = Names::of(&plan);
     let mut conn = target.conn().await?;
@@ -142,10 +145,10 @@ impl Staged<'_> {
             (self.src, self.plan, self.ddl, self.names, self.target);
 
         let load_started = Instant::now();
-        let (loaded, tasks) = load(src, plan, ddl, target, self.opts.progress.clone()).await?;
+        let (loaded, finisher) = load(src, plan, ddl, target, self.opts.progress.clone()).await?;
         report.timings.load_s = load_started.elapsed().as_secs_f64();
         let phase2 = Instant::now();
-        let target_hashes = indexes_and_read_back(tasks, ddl, &loaded).await?;
+        let target_hashes = finisher.wait().await?;
         let mut conn = target.conn().await?;
         let next_ids = constrain(&mut conn, plan, ddl, names, target, report).await?;
         report.timings.index_and_verify_s = phase2.elapsed().as_secs_f64();
@@ -388,48 +391,36 @@ async fn prepare(
     Ok(ddl)
 }
 
-/// Loads every table; each wave's indexes and read-back start as soon as the wave is
-/// loaded, on a pool of their own so the loads never wait for them. Returns the loaded
-/// tables and the tasks still running.
+/// Loads every table; each wave's read-back and finishing work start as soon as the wave
+/// is loaded (see [`finish`]). Returns the loaded tables and the work still running.
 async fn load(
     src: &Source,
     plan: &Plan,
     ddl: &Ddl,
     target: &Target,
     progress: Option<Progress>,
-) -> Result<(Vec<Loaded>, Helpers), MigrateError> {
-    let pool = PgPoolOptions::new()
-        .max_connections(3)
-        .acquire_timeout(Duration::from_secs(60))
-        .connect_with(target.options.clone())
-        .await
-        .map_err(MigrateError::at(&target.shown, "connecting"))?;
-    let mut helpers = Helpers {
-        pool,
-        tasks: tokio::task::JoinSet::new(),
-        shown: target.shown.clone(),
-    };
-    let hook = std::env::var("PROVISION_TEST_HOOK_AFTER_LOAD").ok();
+) -> Result<(Vec<Loaded>, Finisher), MigrateError> {
+    let mut work: HashMap<&'static str, Work> = HashMap::new();
+    for (table, sql) in &ddl.indexes {
+        work.entry(table).or_default().indexes.push(sql.clone());
+    }
+    for fk in &ddl.foreign_keys {
+        work.entry(fk.table)
+            .or_default()
+            .foreign_keys
+            .push(fk.clone());
+    }
+    for t in &plan.dashboard_tables() {
+        work.entry(t.name).or_default().keys_first = true;
+    }
+    for i in &plan.inferred {
+        let w = work.entry(i.table.name).or_default();
+        w.indexes.extend(i.indexes.iter().cloned());
+    }
+    let mut finisher = Finisher::connect(&target.options, &target.shown, work).await?;
     let mut on_wave = |wave: &[Loaded]| {
         for (t, stats, _) in wave {
-            let own = plan.inferred.iter().find(|i| i.table.name == t.name);
-            let indexes = ddl
-                .indexes
-                .iter()
-                .filter(|(n, _)| *n == t.name)
-                .map(|(_, sql)| sql)
-                .chain(own.into_iter().flat_map(|i| &i.indexes));
-            for sql in indexes {
-                helpers.build_index(sql);
-            }
-            helpers.tasks.spawn(verify::verify_table(
-                helpers.pool.clone(),
-                hook.clone(),
-                t.name,
-                plan.columns[t.name].clone(),
-                stats.hash,
-                helpers.shown.clone(),
-            ));
+            finisher.loaded(t.name, plan.columns[t.name].clone(), stats.hash);
         }
     };
     let loaded = load::load_all(
@@ -441,68 +432,13 @@ async fn load(
         &mut on_wave,
     )
     .await?;
-    Ok((loaded, helpers))
+    Ok((loaded, finisher))
 }
 
-/// The index builds and read-backs that run beside the load, on their own pool.
-struct Helpers {
-    pool: PgPool,
-    tasks: tokio::task::JoinSet<Result<Checked, MigrateError>>,
-    shown: String,
-}
-
-impl Helpers {
-    fn build_index(&mut self, sql: &str) {
-        self.tasks.spawn(stage::build_index(
-            self.pool.clone(),
-            sql.to_string(),
-            self.shown.clone(),
-        ));
-    }
-}
-
-/// Builds the indexes of tables that loaded nothing, then waits for every index and
-/// read-back; any table whose read-back differs from its source fails the run.
-async fn indexes_and_read_back(
-    mut helpers: Helpers,
-    ddl: &Ddl,
-    loaded: &[Loaded],
-) -> Result<HashMap<&'static str, TableHash>, MigrateError> {
-    for (_, sql) in ddl
-        .indexes
-        .iter()
-        .filter(|(n, _)| !loaded.iter().any(|(t, _, _)| t.name == *n))
-    {
-        helpers.build_index(sql);
-    }
-    let mut mismatches = Vec::new();
-    let mut target_hashes = HashMap::new();
-    while let Some(joined) = helpers.tasks.join_next().await {
-        let joined = joined.map_err(|e| MigrateError::Read(e.to_string()))?;
-        let Some((name, got, want)) = joined? else {
-            continue;
-        };
-        if got != want {
-            mismatches.push(format!(
-                "{name}: source {} rows hash {}, target {} rows hash {}",
-                want.rows,
-                want.hex(),
-                got.rows,
-                got.hex()
-            ));
-        }
-        target_hashes.insert(name, got);
-    }
-    helpers.pool.close().await;
-    if !mismatches.is_empty() {
-        return Err(MigrateError::Verify(mismatches.join("; ")));
-    }
-    Ok(target_hashes)
-}
-
-/// Constraints and foreign keys on the staged tables, the inferred tables' keys (reported
-/// when they cannot hold), identities continued past the highest id; returns each
-/// table's next id.
+/// Primary keys and unique constraints on their indexes (the dashboard's foreign keys and
+/// statistics are already there, see [`Finisher`]), the inferred tables' foreign keys
+/// (reported when they cannot hold), identities continued past the highest id; returns
+/// each table's next id.
 async fn constrain(
     conn: &mut sqlx::PgConnection,
     plan: &Plan,
@@ -516,9 +452,7 @@ async fn constrain(
         .execute(&mut *conn)
         .await
         .map_err(MigrateError::at(&target.shown, "search_path"))?;
-    target
-        .execute_all(conn, ddl.constraints.iter().chain(&ddl.foreign_keys))
-        .await?;
+    target.execute_all(conn, &ddl.constraints).await?;
     sqlx::raw_sql("RESET search_path")
         .execute(&mut *conn)
         .await
@@ -534,13 +468,6 @@ async fn constrain(
     let next_ids =
         stage::continue_identities(conn, &plan.identities(), &|t| schema.sequence(t)).await?;
     stage::check_schema(conn, &names.dashboard).await?;
-    let tables: Vec<&str> = names
-        .dashboard
-        .iter()
-        .map(|t| t.name)
-        .chain(names.inferred.iter().copied())
-        .collect();
-    stage::analyze(&target.pool, &tables).await?;
     Ok(next_ids)
 }
 

@@ -59,17 +59,13 @@ pub async fn try_index(
     })
 }
 
-/// Planner statistics for every staged table before the swap (they move with the table),
-/// so the first queries after a migration are not planned on empty statistics; the tables
-/// side by side on `pool`'s connections.
-pub async fn analyze(pool: &sqlx::PgPool, tables: &[&str]) -> Result<(), StageError> {
-    futures_util::future::try_join_all(tables.iter().map(|name| async move {
-        sqlx::query(&format!("ANALYZE {STAGE}.{}", q(name)))
-            .execute(pool)
-            .await
-            .map_err(db(format!("ANALYZE {name}")))
-    }))
-    .await?;
+/// Planner statistics for a staged table before the swap (they move with the table), so
+/// the first queries after a migration are not planned on empty statistics.
+pub async fn analyze(pool: &sqlx::PgPool, table: &str) -> Result<(), StageError> {
+    sqlx::query(&format!("ANALYZE {STAGE}.{}", q(table)))
+        .execute(pool)
+        .await
+        .map_err(db(format!("ANALYZE {table}")))?;
     Ok(())
 }
 
@@ -135,8 +131,16 @@ pub struct Ddl {
     pub checks: Vec<String>,
     /// Primary keys and unique constraints (on their indexes, once built).
     pub constraints: Vec<String>,
-    /// Foreign keys (after every primary key).
-    pub foreign_keys: Vec<String>,
+    /// Foreign keys: each once its table's and its parent's indexes are built.
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+/// A foreign key of a staged table: the statement adding it and the table it references.
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    pub table: &'static str,
+    pub parent: String,
+    pub sql: String,
 }
 
 /// Rewrites `public.<table>` references to the stage for every dashboard table.
@@ -180,7 +184,8 @@ pub async fn ddl(conn: &mut PgConnection, tables: &[Table]) -> Result<Ddl, Stage
             out.indexes.push((t.name, to_stage(&def, tables)));
         }
         let constraints = sqlx::query(
-            "SELECT conname, contype::text AS contype, pg_get_constraintdef(oid) AS def \
+            "SELECT conname, contype::text AS contype, pg_get_constraintdef(oid) AS def, \
+               (SELECT relname::text FROM pg_class WHERE oid = confrelid) AS parent \
              FROM pg_constraint WHERE conrelid = $1::regclass ORDER BY oid",
         )
         .bind(&rel)
@@ -199,9 +204,11 @@ pub async fn ddl(conn: &mut PgConnection, tables: &[Table]) -> Result<Ddl, Stage
                 "u" => out
                     .constraints
                     .push(format!("{target} UNIQUE USING INDEX \"{name}\"")),
-                "f" => out
-                    .foreign_keys
-                    .push(format!("{target} {}", to_stage(&def, tables))),
+                "f" => out.foreign_keys.push(ForeignKey {
+                    table: t.name,
+                    parent: row.get::<Option<String>, _>("parent").unwrap_or_default(),
+                    sql: format!("{target} {}", to_stage(&def, tables)),
+                }),
                 "c" => out.checks.push(format!("{target} {def}")),
                 _ => out.constraints.push(format!("{target} {def}")),
             }
