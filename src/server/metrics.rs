@@ -32,6 +32,7 @@ pub struct Metrics {
     pub pool_idle: Gauge,
     pub pool_waiting: Gauge,
     pub pool_waits: Counter,
+    pub read_retries: Counter,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub cache_bypass: Counter,
@@ -58,6 +59,7 @@ impl Metrics {
             pool_idle: Gauge::default(),
             pool_waiting: Gauge::default(),
             pool_waits: Counter::default(),
+            read_retries: Counter::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             cache_bypass: Counter::default(),
@@ -95,6 +97,11 @@ impl Metrics {
             "db_pool_waits",
             "Requests that found every PostgreSQL connection busy (pool at its limit) and waited",
             m.pool_waits.clone(),
+        );
+        registry.register(
+            "db_read_retries",
+            "Reads retried on a fresh PostgreSQL connection after theirs was lost (a restart)",
+            m.read_retries.clone(),
         );
         registry.register(
             "cache_hits",

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod metrics;
 pub mod model;
 pub mod pages;
+mod reads;
 mod routes;
 mod single_flight;
 pub mod state;

@@ -45,6 +45,11 @@ impl AppState {
     /// A pooled connection; `ld_db_pool_waiting` counts requests waiting now, and
     /// `ld_db_pool_waits` every request that found the pool exhausted.
     pub async fn conn(&self) -> ApiResult<PoolConnection<Postgres>> {
+        Ok(self.acquire().await?)
+    }
+
+    /// [`conn`](Self::conn) with the pool's own error (to tell a lost connection apart).
+    pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
         // Waiting for a connection means the pool is at its size limit with none idle
         // (below the limit, acquire opens a new connection instead).
         if self.pool.num_idle() == 0
@@ -55,7 +60,7 @@ impl AppState {
         self.metrics.pool_waiting.inc();
         let conn = self.pool.acquire().await;
         self.metrics.pool_waiting.dec();
-        Ok(conn?)
+        conn
     }
 
     /// Ends every write the same way: announces `kind` for the run (delivered on commit),

@@ -440,6 +440,13 @@ impl OwnPostgres {
         );
     }
 
+    /// What `pg_ctlcluster … restart -m fast` does: a fast stop (every session ended),
+    /// then a start.
+    pub fn pg_ctl_restart(&self) {
+        self.pg_ctl_stop();
+        self.pg_ctl_start();
+    }
+
     pub fn pg_ctl_stop(&self) {
         let out = as_postgres(
             &format!("{}/pg_ctl", self.bin),
@@ -469,14 +476,19 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[idx]
 }
 
-/// The instance's `ld_websocket_clients` gauge (it counts a client once it receives events).
-pub async fn ws_clients(app: &App) -> f64 {
+/// One unlabelled series of the instance's `/metrics`.
+pub async fn metric(app: &App, name: &str) -> f64 {
     let text = app.get("/metrics").await.text().await.unwrap();
     text.lines()
-        .find(|l| l.starts_with("ld_websocket_clients "))
+        .find(|l| l.split_whitespace().next() == Some(name))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no ld_websocket_clients in /metrics:\n{text}"))
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+/// The instance's `ld_websocket_clients` gauge (it counts a client once it receives events).
+pub async fn ws_clients(app: &App) -> f64 {
+    metric(app, "ld_websocket_clients").await
 }
 
 /// Waits until `n` WebSocket clients of `app` receive events.

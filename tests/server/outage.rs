@@ -1,5 +1,6 @@
 //! Dependencies failing: Redis frozen and killed (reads and writes go on without it),
-//! PostgreSQL restarted (503 while down, recovery without a restart of the server).
+//! PostgreSQL restarted under load (no read fails), PostgreSQL down for longer (503
+//! while down, recovery without a restart of the server).
 
 use std::time::{Duration, Instant};
 
@@ -215,5 +216,91 @@ async fn postgres_restart_gives_503_then_recovers_by_itself() {
             "events did not resume within 15 s"
         );
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_fast_restart_under_read_load_fails_no_read() {
+    let pg = OwnPostgres::start();
+    let db = create_database_on(&pg.admin_url()).await;
+    let app = spawn_app_on(settings(
+        &db,
+        &required_env("PROVISION_TEST_REDIS"),
+        &unique("c"),
+    ))
+    .await;
+    let user = seed_user(&app.pool, "w", "x", true).await;
+    let token = seed_token(&app.pool, user).await;
+    let run = create_run(&app, &token, "pg", "dev").await;
+    let id = run["id"].as_i64().unwrap();
+    app.pool.close().await;
+
+    // About 300 reads a second (six clients, one read each 20 ms) of the uncached routes,
+    // from a second before the restart to a second and a half after it.
+    let paths = [
+        "/api/runs?limit=50".to_string(),
+        format!("/api/runs/{id}"),
+        format!("/api/runs/{id}/results"),
+    ];
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..6 {
+        let (http, base, paths, stop) = (
+            app.http.clone(),
+            app.base.clone(),
+            paths.clone(),
+            stop.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let (mut sent, mut failed) = (0usize, Vec::new());
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
+                let path = &paths[(c + sent) % paths.len()];
+                sent += 1;
+                match http.get(format!("{base}{path}")).send().await {
+                    Ok(r) if r.status() == 200 => {}
+                    Ok(r) => failed.push(format!("{path}: {}", r.status())),
+                    Err(e) => failed.push(format!("{path}: {e}")),
+                }
+            }
+            (sent, failed)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let restarted = Instant::now();
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.pg_ctl_restart();
+        pg
+    })
+    .await
+    .unwrap();
+    println!("PostgreSQL restarted in {:?}", restarted.elapsed());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut sent, mut failed) = (0, Vec::new());
+    for c in clients {
+        let (s, f) = c.await.unwrap();
+        sent += s;
+        failed.extend(f);
+    }
+    let retries = metric(&app, "ld_db_read_retries_total").await;
+    println!(
+        "{sent} reads across the restart, {} failed, {retries} retried",
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {sent} reads failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(10)]
+    );
+    assert!(sent > 500, "only {sent} reads were sent");
+    // The restart did meet reads: they lost their connections and were retried.
+    assert!(
+        retries >= 1.0,
+        "no read was retried: the restart met no read"
+    );
+    drop(pg);
     app.stop().await;
 }

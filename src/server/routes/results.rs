@@ -32,16 +32,22 @@ pub async fn list(
         limit: q.int("limit", 1, MAX_RESULTS as i64)?.unwrap_or(100),
     };
     let limit = page.limit;
-    let mut qb = QueryBuilder::new("");
-    page.push_select(&mut qb);
-
-    let mut conn = state.conn().await?;
-    let mut items: Vec<CheckResult> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    // An empty page is a 404 only when the run itself does not exist.
-    if items.is_empty() && !run_exists(&mut conn, run_id).await? {
+    let (mut items, exists): (Vec<CheckResult>, bool) = state
+        .read(|conn| {
+            let page = page.clone();
+            Box::pin(async move {
+                let mut qb = QueryBuilder::new("");
+                page.push_select(&mut qb);
+                let items: Vec<CheckResult> = qb.build_query_as().fetch_all(&mut *conn).await?;
+                // An empty page is a 404 only when the run itself does not exist.
+                let exists = !items.is_empty() || run_exists(conn, run_id).await?;
+                Ok((items, exists))
+            })
+        })
+        .await?;
+    if !exists {
         return Err(ApiError::not_found(format!("no run with id {run_id}")));
     }
-    drop(conn);
     let next_after = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|r| r.id)

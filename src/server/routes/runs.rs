@@ -27,12 +27,16 @@ pub async fn list(State(state): State<AppState>, q: Query) -> ApiResult<Response
         limit: q.int("limit", 1, 200)?.unwrap_or(50),
     };
     let limit = page.limit;
-    let mut qb = QueryBuilder::new("");
-    page.push_select(&mut qb);
-
-    let mut conn = state.conn().await?;
-    let mut items: Vec<Run> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    drop(conn);
+    let mut items: Vec<Run> = state
+        .read(|conn| {
+            let page = page.clone();
+            Box::pin(async move {
+                let mut qb = QueryBuilder::new("");
+                page.push_select(&mut qb);
+                qb.build_query_as().fetch_all(conn).await
+            })
+        })
+        .await?;
     let next_before = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|r| r.id)
@@ -52,8 +56,8 @@ pub async fn list(State(state): State<AppState>, q: Query) -> ApiResult<Response
 
 pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let id = extract::run_id(&id)?;
-    let mut conn = state.conn().await?;
-    let run = fetch_run(&mut conn, id)
+    let run = state
+        .read(|conn| Box::pin(fetch_run(conn, id)))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))?;
     Ok(json(

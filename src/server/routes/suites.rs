@@ -9,10 +9,10 @@ use crate::server::error::ApiResult;
 use crate::server::state::AppState;
 
 pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
-    let compute = async {
-        let mut conn = state.conn().await?;
-        let body: String = sqlx::query_scalar(
-            "SELECT json_build_object('items', coalesce(json_agg(json_build_object( \
+    let compute = state.read(|conn| {
+        Box::pin(
+            sqlx::query_scalar(
+                "SELECT json_build_object('items', coalesce(json_agg(json_build_object( \
                  'id', s.id, 'name', s.name, 'description', s.description, \
                  'config', s.config, \
                  'created_at', to_char(s.created_at AT TIME ZONE 'UTC', \
@@ -26,11 +26,10 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
              LEFT JOIN LATERAL ( \
                  SELECT r.id, r.status, r.started_at FROM validation_runs r \
                  WHERE r.suite_id = s.id ORDER BY r.id DESC LIMIT 1) lr ON true",
+            )
+            .fetch_one(conn),
         )
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(body)
-    };
+    });
     let (body, status) = state.cache.get_or_compute("suites", compute).await?;
     let mut resp = json(StatusCode::OK, body);
     resp.headers_mut()

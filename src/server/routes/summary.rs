@@ -72,11 +72,15 @@ pub async fn summary(State(state): State<AppState>, q: Query) -> ApiResult<Respo
     let compute = async {
         let end: DateTime<Utc> = Utc::now();
         let start = end - chrono::Duration::seconds(secs);
-        let mut conn = state.conn().await?;
-        let (groups, failing): (String, String) = sqlx::query_as(SUMMARY_SQL)
-            .bind(start)
-            .bind(end)
-            .fetch_one(&mut *conn)
+        let (groups, failing): (String, String) = state
+            .read(|conn| {
+                Box::pin(
+                    sqlx::query_as(SUMMARY_SQL)
+                        .bind(start)
+                        .bind(end)
+                        .fetch_one(conn),
+                )
+            })
             .await?;
         Ok(format!(
             r#"{{"window":"{window}","window_end":"{}","groups":{groups},"failing_checks":{failing}}}"#,
