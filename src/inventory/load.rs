@@ -79,7 +79,14 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<Host>, Vec<String>), Vec<Pr
         }]
     })?;
     let lines = Lines::new(text);
-    let base = path.parent().unwrap_or(Path::new("."));
+    // Files named relative to the inventory are found beside it, and kept as absolute
+    // paths: the deployment's record must find them again from any directory.
+    let base = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let base = base.as_path();
     let mut problems = Vec::new();
     let mut hosts = Vec::new();
     for (key, value) in raw.hosts {

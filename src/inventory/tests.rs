@@ -214,3 +214,33 @@ fn a_missing_identity_file_is_refused_before_anything_runs() {
         )
     );
 }
+
+#[test]
+fn files_beside_a_relative_inventory_are_kept_absolute() {
+    // The deployment's record keeps the key's path: a relative inventory path must not
+    // leave it relative to the directory init ran in.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("keys")).unwrap();
+    std::fs::write(dir.path().join("keys/id_ed25519"), "key").unwrap();
+    std::fs::write(
+        dir.path().join("hosts.yaml"),
+        "ssh:\n  identity_file: keys/id_ed25519\nhosts:\n  a:\n    address: 192.0.2.10\n    \
+         roles: [postgres, redis, app, nginx]\n",
+    )
+    .unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let mut relative = std::path::PathBuf::new();
+    for _ in cwd.components().skip(1) {
+        relative.push("..");
+    }
+    relative.push(dir.path().strip_prefix("/").unwrap().join("hosts.yaml"));
+    assert!(relative.is_relative());
+    let inv = Inventory::load(&relative).unwrap();
+    let want = std::fs::canonicalize(dir.path())
+        .unwrap()
+        .join("keys/id_ed25519");
+    assert_eq!(
+        inv.hosts[0].ssh.identity_file.as_deref(),
+        Some(want.as_path())
+    );
+}
