@@ -87,6 +87,10 @@ impl RowHasher {
         self.buf.extend_from_slice(&(v.len() as u64).to_le_bytes());
         self.buf.extend_from_slice(v);
     }
+    /// Forgets the row built so far.
+    pub fn discard(&mut self) {
+        self.buf.clear();
+    }
     /// Hashes the row built so far and starts the next one.
     pub fn finish_row(&mut self) -> u128 {
         let h = xxh3_128(&self.buf);

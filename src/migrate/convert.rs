@@ -2,6 +2,8 @@
 //! A value that cannot be held exactly is a [`Problem`] (the caller quarantines it);
 //! JSON text that isn't JSON is kept as a JSON string of the original and noted.
 
+use std::borrow::Cow;
+
 use rusqlite::types::ValueRef;
 
 use super::json::check_json;
@@ -51,14 +53,15 @@ impl Kind {
     }
 }
 
-/// A converted value, ready for binary COPY and for hashing.
+/// A converted value, ready for binary COPY and for hashing. Text borrows the source
+/// row's bytes when they are already what PostgreSQL receives (no copy per cell).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Out {
+pub enum Out<'a> {
     Null,
     Int(i64),
     Float(f64),
     Bool(bool),
-    Text(String),
+    Text(Cow<'a, str>),
     /// Microseconds since 2000-01-01 00:00:00 UTC.
     Ts(i64),
     Json(String),
@@ -86,9 +89,9 @@ const MAX_MICROS: i64 = 252_455_615_999_999_999; // 9999-12-31 23:59:59.999999
 
 /// Like [`convert`], for a column that inference widened: numbers are also accepted as
 /// their exact text (a REAL as its shortest round-trip form).
-pub fn convert_widened(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+pub fn convert_widened(kind: Kind, v: ValueRef<'_>) -> Result<(Out<'_>, Option<Note>), Problem> {
     match (kind, v) {
-        (Kind::Text, ValueRef::Real(f)) => Ok((Out::Text(format!("{f:?}")), None)),
+        (Kind::Text, ValueRef::Real(f)) => Ok((Out::Text(format!("{f:?}").into()), None)),
         (Kind::Bytea, ValueRef::Integer(i)) => Ok((Out::Bytes(i.to_string().into_bytes()), None)),
         (Kind::Bytea, ValueRef::Real(f)) => Ok((Out::Bytes(format!("{f:?}").into_bytes()), None)),
         _ => convert(kind, v),
@@ -96,7 +99,7 @@ pub fn convert_widened(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>
 }
 
 /// A value of a timestamp column whose integers are epoch milliseconds.
-pub fn convert_epoch_ms(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+pub fn convert_epoch_ms(v: ValueRef<'_>) -> Result<(Out<'_>, Option<Note>), Problem> {
     match v {
         ValueRef::Integer(ms) => epoch_micros(ms as i128 * 1_000).map(|t| (Out::Ts(t), None)),
         _ => convert(Kind::Timestamptz, v),
@@ -104,7 +107,7 @@ pub fn convert_epoch_ms(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem>
 }
 
 /// The exact decimal value of a double (every finite double is a finite decimal).
-pub fn exact_decimal(f: f64) -> Result<Out, Problem> {
+pub fn exact_decimal(f: f64) -> Result<Out<'static>, Problem> {
     if !f.is_finite() {
         return Err(Problem(format!("{f} has no exact decimal value")));
     }
@@ -119,7 +122,7 @@ pub fn exact_decimal(f: f64) -> Result<Out, Problem> {
     ))
 }
 
-pub fn convert(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+pub fn convert(kind: Kind, v: ValueRef<'_>) -> Result<(Out<'_>, Option<Note>), Problem> {
     if let ValueRef::Null = v {
         return Ok((Out::Null, None));
     }
@@ -133,8 +136,8 @@ pub fn convert(kind: Kind, v: ValueRef<'_>) -> Result<(Out, Option<Note>), Probl
             ValueRef::Null => unreachable!(),
         },
         Kind::Text => match v {
-            ValueRef::Text(b) => plain(Out::Text(text(b)?)),
-            ValueRef::Integer(i) => plain(Out::Text(i.to_string())),
+            ValueRef::Text(b) => plain(Out::Text(text(b)?.into())),
+            ValueRef::Integer(i) => plain(Out::Text(i.to_string().into())),
             ValueRef::Real(_) => Err(Problem("a REAL where text was expected".into())),
             ValueRef::Blob(_) => Err(Problem("a BLOB where text was expected".into())),
             ValueRef::Null => unreachable!(),
@@ -188,7 +191,7 @@ pub fn text_bool(t: &str) -> Option<bool> {
 }
 
 /// A number as an exact decimal (a REAL by its exact binary value).
-fn to_numeric(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+fn to_numeric(v: ValueRef<'_>) -> Result<(Out<'_>, Option<Note>), Problem> {
     match v {
         ValueRef::Integer(i) => {
             let (neg, digits, exp) = super::numeric::normalize_decimal(
@@ -210,11 +213,11 @@ fn to_numeric(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
 }
 
 /// Text in any accepted timestamp form, or epoch seconds (integer or exact REAL).
-fn to_timestamp(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+fn to_timestamp(v: ValueRef<'_>) -> Result<(Out<'_>, Option<Note>), Problem> {
     match v {
         ValueRef::Text(b) => {
             let s = text(b)?;
-            parse_timestamp(&s).map(|t| (Out::Ts(t), None))
+            parse_timestamp(s).map(|t| (Out::Ts(t), None))
         }
         ValueRef::Integer(secs) => {
             epoch_micros(secs as i128 * 1_000_000).map(|t| (Out::Ts(t), None))
@@ -234,14 +237,14 @@ fn to_timestamp(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
 }
 
 /// Text that is JSON as it is, other text kept as a JSON string (and noted), numbers as JSON numbers.
-fn to_json(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
+fn to_json(v: ValueRef<'_>) -> Result<(Out<'_>, Option<Note>), Problem> {
     match v {
         ValueRef::Text(b) => {
             let s = text(b)?;
-            match check_json(&s) {
-                Ok(()) => plain(Out::Json(s)),
+            match check_json(s) {
+                Ok(()) => plain(Out::Json(s.to_string())),
                 Err(_) => Ok((
-                    Out::Json(serde_json::to_string(&s).expect("a string serializes")),
+                    Out::Json(serde_json::to_string(s).expect("a string serializes")),
                     Some(Note::JsonKeptAsString),
                 )),
             }
@@ -255,12 +258,12 @@ fn to_json(v: ValueRef<'_>) -> Result<(Out, Option<Note>), Problem> {
 }
 
 /// A converted value with nothing to note.
-fn plain(o: Out) -> Result<(Out, Option<Note>), Problem> {
+fn plain(o: Out<'_>) -> Result<(Out<'_>, Option<Note>), Problem> {
     Ok((o, None))
 }
 
 /// SQLite text as a PostgreSQL text value: valid UTF-8 without NUL, or a problem.
-fn text(b: &[u8]) -> Result<String, Problem> {
+fn text(b: &[u8]) -> Result<&str, Problem> {
     let s = std::str::from_utf8(b)
         .map_err(|e| Problem(format!("not valid UTF-8 (byte {})", e.valid_up_to())))?;
     if s.contains('\0') {
@@ -268,7 +271,7 @@ fn text(b: &[u8]) -> Result<String, Problem> {
             "contains a NUL character, which PostgreSQL text cannot hold".into(),
         ));
     }
-    Ok(s.to_string())
+    Ok(s)
 }
 
 fn shown(b: &[u8]) -> String {

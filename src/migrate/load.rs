@@ -95,6 +95,8 @@ async fn run_slice(job: SliceJob) -> Result<ReadStats, MigrateError> {
         progress,
     } = job;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    // Buffers the writer has sent, back to the reader to fill again.
+    let (spent, reuse) = std::sync::mpsc::channel::<Vec<u8>>();
     let t = table.clone();
     let cols = columns.clone();
     // Only parents' ids are kept (children check their foreign keys against them).
@@ -114,12 +116,15 @@ async fn run_slice(job: SliceJob) -> Result<ReadStats, MigrateError> {
         };
         let lookup = |name: &str| parents.get(name);
         reader::read(&conn, &job, &lookup, &mut |chunk| {
-            tx.blocking_send(chunk).is_ok()
+            tx.blocking_send(chunk).ok()?;
+            Some(reuse.try_recv().unwrap_or_default())
         })
         .map_err(|e| MigrateError::reading(&source_path, t.name, e))
     });
     let Some(pool) = pool else {
-        while rx.recv().await.is_some() {}
+        while let Some(chunk) = rx.recv().await {
+            let _ = spent.send(chunk);
+        }
         return reader
             .await
             .map_err(|e| MigrateError::Read(e.to_string()))?;
@@ -141,11 +146,12 @@ async fn run_slice(job: SliceJob) -> Result<ReadStats, MigrateError> {
         .await
         .map_err(err)?;
     while let Some(chunk) = rx.recv().await {
-        if let Err(e) = copy.send(chunk).await {
+        if let Err(e) = copy.send(&chunk[..]).await {
             drop(rx);
             let _ = reader.await;
             return Err(err(e));
         }
+        let _ = spent.send(chunk);
     }
     let stats = match reader
         .await

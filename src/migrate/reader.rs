@@ -59,14 +59,16 @@ pub fn original(v: ValueRef<'_>) -> serde_json::Value {
     }
 }
 
-/// Reads `job`, handing COPY chunks to `sink` (which returns false when the writer has
-/// gone, and reading stops). Every chunk sequence starts with the COPY header and ends
-/// with the trailer. `sink` may be a no-op for a scan (dry run, --strict).
+/// Reads `job`, handing COPY chunks to `sink`, which gives back an empty buffer to fill
+/// next (one the writer has finished with, so chunks do not cost fresh memory each
+/// time), or `None` when the writer has gone and reading stops. Every chunk sequence
+/// starts with the COPY header and ends with the trailer. `sink` may hand the same
+/// buffer back for a scan (dry run, --strict).
 pub fn read(
     conn: &Connection,
     job: &Job<'_>,
     parents: Parents<'_>,
-    sink: &mut dyn FnMut(Vec<u8>) -> bool,
+    sink: &mut dyn FnMut(Vec<u8>) -> Option<Vec<u8>>,
 ) -> rusqlite::Result<ReadStats> {
     let cols: Vec<String> = job.columns.iter().map(|c| quote(c.source_name())).collect();
     // The key names a row in the quarantine: its rowid, or its position in a WITHOUT ROWID table.
@@ -90,8 +92,8 @@ pub fn read(
     buf.extend_from_slice(&0i32.to_be_bytes());
     buf.extend_from_slice(&0i32.to_be_bytes());
     let ncols = job.columns.len();
+    let mut spare: Vec<Out<'static>> = Vec::with_capacity(ncols);
     let mut cells = Cells {
-        outs: Vec::with_capacity(ncols),
         problems: Vec::new(),
         row_problem: None,
         json_notes: 0,
@@ -101,29 +103,35 @@ pub fn read(
 
     while let Some(row) = rows.next()? {
         stats.source_rows += 1;
-        cells.convert(job, parents, row)?;
+        let mut outs = reuse(std::mem::take(&mut spare));
+        cells.convert(job, parents, row, &mut outs)?;
         if stats.quarantine_row(job, row, &mut cells)? {
             continue;
         }
         stats.json_kept_as_string += cells.json_notes;
         if job.collect_ids {
-            if let Some(Out::Int(id)) = cells.outs.first() {
+            if let Some(Out::Int(id)) = outs.first() {
                 stats.ids.insert(*id);
             }
         }
         buf.extend_from_slice(&(ncols as i16).to_be_bytes());
-        for (col, out) in job.columns.iter().zip(&cells.outs) {
+        for (col, out) in job.columns.iter().zip(&outs) {
             encode(col.kind, out, &mut buf, &mut hasher);
         }
+        spare = reuse(outs);
         stats.hash.add(hasher.finish_row());
         stats.loaded_rows += 1;
         if buf.len() >= CHUNK {
             (job.progress)(stats.source_rows - reported);
             reported = stats.source_rows;
             stats.bytes += buf.len() as u64;
-            let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 64 * 1024));
-            if !sink(full) {
-                return Ok(stats);
+            match sink(std::mem::take(&mut buf)) {
+                Some(mut next) => {
+                    next.clear();
+                    next.reserve(CHUNK + 64 * 1024);
+                    buf = next;
+                }
+                None => return Ok(stats),
             }
         }
     }
@@ -179,26 +187,33 @@ impl ReadStats {
     }
 }
 
-/// One source row's cells as they will be written, and what is wrong with them: cells to
-/// quarantine (nullable columns, written as NULL) or a reason to quarantine the whole row.
-/// Reused across rows, so a table is read without an allocation per row.
+/// An empty vector on `v`'s allocation for values borrowing another row (the values
+/// borrow their row, the allocation is kept across rows).
+fn reuse<'b>(mut v: Vec<Out<'_>>) -> Vec<Out<'b>> {
+    v.clear();
+    v.into_iter().map(|_| Out::Null).collect()
+}
+
+/// What is wrong with one source row's cells: cells to quarantine (nullable columns,
+/// written as NULL) or a reason to quarantine the whole row. Reused across rows.
 struct Cells {
-    outs: Vec<Out>,
     problems: Vec<(usize, String)>,
     row_problem: Option<String>,
     json_notes: u64,
 }
 
 impl Cells {
-    /// Converts `row`'s cells for `job`, checking each against its CHECK vocabulary, its
-    /// parent table's surviving ids and NOT NULL. The first row-level reason wins.
-    fn convert(
+    /// Converts `row`'s cells for `job` into `outs`, checking each against its CHECK
+    /// vocabulary, its parent table's surviving ids and NOT NULL. The first row-level
+    /// reason wins.
+    fn convert<'r>(
         &mut self,
         job: &Job<'_>,
         parents: Parents<'_>,
-        row: &rusqlite::Row<'_>,
+        row: &'r rusqlite::Row<'_>,
+        outs: &mut Vec<Out<'r>>,
     ) -> rusqlite::Result<()> {
-        self.outs.clear();
+        outs.clear();
         self.problems.clear();
         self.row_problem = None;
         self.json_notes = 0;
@@ -229,7 +244,7 @@ impl Cells {
                 }
             };
             if let (Some(set), Out::Text(s)) = (col.one_of, &out) {
-                if !set.contains(&s.as_str()) {
+                if !set.contains(&s.as_ref()) {
                     self.row_problem.get_or_insert(format!(
                         "{}: {s:?} is not one of {} (CHECK)",
                         col.name,
@@ -255,7 +270,7 @@ impl Cells {
             if matches!(out, Out::Null) && !col.nullable && self.row_problem.is_none() {
                 self.row_problem = Some(format!("{}: NULL where NOT NULL", col.name));
             }
-            self.outs.push(out);
+            outs.push(out);
         }
         Ok(())
     }

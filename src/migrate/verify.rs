@@ -45,88 +45,87 @@ impl Decoder {
         }
     }
 
-    fn need(&self, n: usize) -> bool {
-        self.buf.len() - self.pos >= n
-    }
-
-    fn take(&mut self, n: usize) -> &[u8] {
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        s
-    }
-
-    /// Consumes complete tuples from the buffer.
+    /// Consumes the complete tuples of `chunk` and keeps what is left for the next one.
+    /// PostgreSQL sends a tuple per message, so a chunk is usually parsed where it is,
+    /// without a copy.
     fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
-        self.buf.extend_from_slice(chunk);
-        if !self.header_done && !self.header()? {
+        if self.pos == self.buf.len() {
+            let used = self.parse(chunk)?;
+            self.buf.clear();
+            self.buf.extend_from_slice(&chunk[used..]);
+            self.pos = 0;
             return Ok(());
         }
-        while !self.ended && self.need(2) {
-            let start = self.pos;
-            let n = i16::from_be_bytes(self.take(2).try_into().unwrap());
-            if n == -1 {
-                self.ended = true;
-                break;
-            }
-            if n as usize != self.kinds.len() {
-                return Err(format!("{n} fields, expected {}", self.kinds.len()));
-            }
-            if !self.tuple_complete(n as usize) {
-                self.pos = start;
-                break;
-            }
-            for i in 0..n as usize {
-                let len = i32::from_be_bytes(self.take(4).try_into().unwrap());
-                if len < 0 {
-                    self.row.null();
-                    continue;
-                }
-                let (from, to) = (self.pos, self.pos + len as usize);
-                self.pos = to;
-                hash_field(self.kinds[i], &self.buf[from..to], &mut self.row)?;
-            }
-            let row = self.row.finish_row();
-            self.hash.add(row);
-        }
-        if self.pos > 1 << 20 {
+        self.buf.extend_from_slice(chunk);
+        let buf = std::mem::take(&mut self.buf);
+        let used = self.parse(&buf[self.pos..]);
+        self.buf = buf;
+        self.pos += used?;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 1 << 20 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
         Ok(())
     }
 
-    /// Skips the COPY header once it is all here; false while it is not.
-    fn header(&mut self) -> Result<bool, String> {
-        if !self.need(19) {
-            return Ok(false);
-        }
-        if &self.buf[..11] != b"PGCOPY\n\xff\r\n\0" {
-            return Err("bad signature".into());
-        }
-        let ext = i32::from_be_bytes(self.buf[15..19].try_into().unwrap()) as usize;
-        if !self.need(19 + ext) {
-            return Ok(false);
-        }
-        self.pos = 19 + ext;
-        self.header_done = true;
-        Ok(true)
-    }
-
-    /// Whether the `n` fields after the position are all in the buffer (a tuple is hashed
-    /// whole or not at all).
-    fn tuple_complete(&self, n: usize) -> bool {
-        let mut p = self.pos;
-        for _ in 0..n {
-            if self.buf.len() < p + 4 {
-                return false;
+    /// Hashes the complete tuples at the start of `data` (after the header, once it is all
+    /// there) in one pass; returns how many bytes they took. A tuple is hashed whole or
+    /// not at all: one cut short is dropped from the row hasher and read again whole.
+    fn parse(&mut self, data: &[u8]) -> Result<usize, String> {
+        let int16 = |at: usize| i16::from_be_bytes([data[at], data[at + 1]]);
+        let int32 = |at: usize| i32::from_be_bytes(data[at..at + 4].try_into().unwrap());
+        let mut p = 0;
+        if !self.header_done {
+            if data.len() < 19 {
+                return Ok(0);
             }
-            let len = i32::from_be_bytes(self.buf[p..p + 4].try_into().unwrap());
-            p += 4 + len.max(0) as usize;
-            if self.buf.len() < p {
-                return false;
+            if &data[..11] != b"PGCOPY\n\xff\r\n\0" {
+                return Err("bad signature".into());
             }
+            let ext = int32(15) as usize;
+            if data.len() < 19 + ext {
+                return Ok(0);
+            }
+            p = 19 + ext;
+            self.header_done = true;
         }
-        true
+        while !self.ended && data.len() >= p + 2 {
+            let n = int16(p);
+            if n == -1 {
+                self.ended = true;
+                return Ok(p + 2);
+            }
+            if n as usize != self.kinds.len() {
+                return Err(format!("{n} fields, expected {}", self.kinds.len()));
+            }
+            let mut q = p + 2;
+            for i in 0..n as usize {
+                if data.len() < q + 4 {
+                    self.row.discard();
+                    return Ok(p);
+                }
+                let len = int32(q);
+                q += 4;
+                if len < 0 {
+                    self.row.null();
+                    continue;
+                }
+                let end = q + len as usize;
+                if data.len() < end {
+                    self.row.discard();
+                    return Ok(p);
+                }
+                hash_field(self.kinds[i], &data[q..end], &mut self.row)?;
+                q = end;
+            }
+            let row = self.row.finish_row();
+            self.hash.add(row);
+            p = q;
+        }
+        Ok(p)
     }
 }
 
@@ -257,4 +256,70 @@ pub async fn verify_table(
         "read back"
     );
     Ok(Some((table, got, want)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A binary COPY stream of `rows` (int8, text, jsonb; `None` is NULL).
+    fn stream(rows: &[(i64, Option<&str>, &str)]) -> Vec<u8> {
+        let mut b = b"PGCOPY\n\xff\r\n\0".to_vec();
+        b.extend_from_slice(&0i32.to_be_bytes());
+        b.extend_from_slice(&0i32.to_be_bytes());
+        for (id, text, json) in rows {
+            b.extend_from_slice(&3i16.to_be_bytes());
+            b.extend_from_slice(&8i32.to_be_bytes());
+            b.extend_from_slice(&id.to_be_bytes());
+            match text {
+                Some(t) => {
+                    b.extend_from_slice(&(t.len() as i32).to_be_bytes());
+                    b.extend_from_slice(t.as_bytes());
+                }
+                None => b.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+            b.extend_from_slice(&(json.len() as i32 + 1).to_be_bytes());
+            b.push(1);
+            b.extend_from_slice(json.as_bytes());
+        }
+        b.extend_from_slice(&(-1i16).to_be_bytes());
+        b
+    }
+
+    fn decoded(chunks: &[&[u8]]) -> TableHash {
+        let mut d = Decoder::new(vec![Kind::Int8, Kind::Text, Kind::Jsonb]);
+        for c in chunks {
+            d.feed(c).unwrap();
+        }
+        assert!(d.ended, "the trailer was read");
+        d.hash
+    }
+
+    #[test]
+    fn tuples_cut_anywhere_hash_the_same_as_whole() {
+        let rows = [
+            (1, Some("pass"), r#"{"a": 1}"#),
+            (2, None, "[]"),
+            (3, Some("a longer message"), r#"{"b": [1, 2]}"#),
+        ];
+        let data = stream(&rows);
+        let mut want = TableHash::default();
+        let mut h = RowHasher::default();
+        for (id, text, json) in rows {
+            h.int(id);
+            match text {
+                Some(t) => h.text(t.as_bytes()),
+                None => h.null(),
+            }
+            h.json(json).unwrap();
+            want.add(h.finish_row());
+        }
+        assert_eq!(decoded(&[&data]), want);
+        assert_eq!(want.rows, 3);
+        for cut in 1..data.len() {
+            assert_eq!(decoded(&[&data[..cut], &data[cut..]]), want, "cut at {cut}");
+        }
+        let bytes: Vec<&[u8]> = data.chunks(1).collect();
+        assert_eq!(decoded(&bytes), want, "byte by byte");
+    }
 }
