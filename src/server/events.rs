@@ -13,6 +13,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::broadcast;
 
+use super::local_cache::LocalCache;
 use super::metrics::Metrics;
 use super::model::{fetch_run, Run};
 
@@ -76,12 +77,17 @@ impl Events {
         &self,
         pool: PgPool,
         metrics: Arc<Metrics>,
+        local: Arc<LocalCache>,
     ) -> tokio::task::JoinHandle<()> {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
-                match listen(&pool, &tx, &metrics).await {
+                let listened = listen(&pool, &tx, &metrics, &local).await;
+                // Events may be missed until the listener is back: the local cache
+                // serves nothing meanwhile.
+                local.set_live(false);
+                match listened {
                     Ok(()) => return,
                     Err(_) if pool.is_closed() => return,
                     Err(e) => {
@@ -105,6 +111,7 @@ async fn listen(
     pool: &PgPool,
     tx: &broadcast::Sender<Arc<str>>,
     metrics: &Metrics,
+    local: &LocalCache,
 ) -> Result<(), sqlx::Error> {
     // A connection of its own, new on every (re)start: one taken from the shared pool after
     // PostgreSQL restarted could be one of its stale connections, and each retry would
@@ -117,6 +124,7 @@ async fn listen(
     // A lost connection is an error here, so the caller rebuilds the listener with backoff.
     listener.ignore_pool_close_event(true);
     listener.listen(CHANNEL).await?;
+    local.set_live(true);
     tracing::info!(channel = CHANNEL, "listening for events");
     loop {
         let Some(note) = listener.try_recv().await? else {
@@ -129,6 +137,7 @@ async fn listen(
             tracing::warn!(payload = note.payload(), "ignoring a malformed event");
             continue;
         };
+        local.invalidate(notice.id);
         if tx.receiver_count() == 0 {
             continue;
         }

@@ -15,6 +15,15 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
+/// How a cacheable read was answered: `local` (this instance's memory), `hit` (Redis),
+/// `miss` (computed from PostgreSQL and stored), `bypass` (from PostgreSQL, not stored:
+/// a writer's read, `no-cache`, or the cache unavailable).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    pub route: &'static str,
+    pub result: &'static str,
+}
+
 type HistogramFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -33,6 +42,8 @@ pub struct Metrics {
     pub pool_waiting: Gauge,
     pub pool_waits: Counter,
     pub read_retries: Counter,
+    pub db_uses: Counter,
+    pub cache_lookups: Family<CacheLabels, Counter>,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub cache_bypass: Counter,
@@ -60,6 +71,8 @@ impl Metrics {
             pool_waiting: Gauge::default(),
             pool_waits: Counter::default(),
             read_retries: Counter::default(),
+            db_uses: Counter::default(),
+            cache_lookups: Family::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             cache_bypass: Counter::default(),
@@ -104,6 +117,16 @@ impl Metrics {
             m.read_retries.clone(),
         );
         registry.register(
+            "db_uses",
+            "Requests' uses of PostgreSQL: a pooled connection taken for one step's statements",
+            m.db_uses.clone(),
+        );
+        registry.register(
+            "cache_lookups",
+            "Cacheable reads by route and how they were answered (local, hit, miss, bypass)",
+            m.cache_lookups.clone(),
+        );
+        registry.register(
             "cache_hits",
             "Cached reads answered from Redis",
             m.cache_hits.clone(),
@@ -142,6 +165,13 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+
+    /// Counts one cacheable read of `route` answered as `result`.
+    pub fn cache_lookup(&self, route: &'static str, result: &'static str) {
+        self.cache_lookups
+            .get_or_create(&CacheLabels { route, result })
+            .inc();
     }
 
     pub fn observe(&self, labels: HttpLabels, seconds: f64) {

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod local_cache;
 pub mod metrics;
 pub mod model;
 pub mod pages;
@@ -88,6 +89,9 @@ pub async fn connect_pool(settings: &ServeSettings) -> anyhow::Result<PgPool> {
     }
 }
 
+/// Answers an instance keeps in memory at most (a runs page is about 14 KB: ~60 MB).
+const LOCAL_CACHE_ENTRIES: usize = 4096;
+
 fn is_transient(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
@@ -110,12 +114,18 @@ pub async fn launch(
     let metrics = Arc::new(metrics::Metrics::new());
     let cache = cache::Cache::start(&settings, Arc::clone(&metrics)).await;
     let events = events::Events::new();
-    let listener_task = events.spawn_listener(pool.clone(), Arc::clone(&metrics));
+    let local = Arc::new(local_cache::LocalCache::new(
+        settings.local_cache_ttl,
+        LOCAL_CACHE_ENTRIES,
+    ));
+    let listener_task =
+        events.spawn_listener(pool.clone(), Arc::clone(&metrics), Arc::clone(&local));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let settings_limits = settings.limits.clone();
     let state = AppState(Arc::new(Inner {
         pool: pool.clone(),
         cache,
+        local,
         events,
         metrics,
         settings,

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::cache::Cache;
 use super::error::ApiResult;
 use super::events::Events;
+use super::local_cache::LocalCache;
 use super::metrics::Metrics;
 use crate::settings::ServeSettings;
 
@@ -20,6 +21,8 @@ pub struct AppState(pub Arc<Inner>);
 pub struct Inner {
     pub pool: PgPool,
     pub cache: Arc<Cache>,
+    /// Runs pages, runs and result pages, in this instance's memory.
+    pub local: Arc<LocalCache>,
     pub events: Events,
     pub metrics: Arc<Metrics>,
     pub settings: ServeSettings,
@@ -58,9 +61,16 @@ impl AppState {
             self.metrics.pool_waits.inc();
         }
         self.metrics.pool_waiting.inc();
+        self.metrics.db_uses.inc();
         let conn = self.pool.acquire().await;
         self.metrics.pool_waiting.dec();
         conn
+    }
+
+    /// A transaction for a write (counted as a use of PostgreSQL).
+    pub async fn begin(&self) -> ApiResult<sqlx::Transaction<'static, Postgres>> {
+        self.metrics.db_uses.inc();
+        Ok(self.pool.begin().await?)
     }
 
     /// Ends every write the same way: announces `kind` for the run (delivered on commit),
@@ -77,6 +87,7 @@ impl AppState {
             .await?
             .ok_or_else(super::error::ApiError::internal)?;
         tx.commit().await?;
+        self.local.invalidate(run_id);
         self.cache.invalidate().await;
         self.metrics.events_published.inc();
         Ok(run)

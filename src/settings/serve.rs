@@ -26,6 +26,8 @@ pub struct ServeSettings {
     pub redis_timeout: Duration,
     pub cache_prefix: String,
     pub cache_ttl: Duration,
+    /// The bound on how old an answer from an instance's own cache may be (zero: off).
+    pub local_cache_ttl: Duration,
     pub workers: usize,
     /// How long start-up waits for PostgreSQL before giving up.
     pub db_wait: Duration,
@@ -223,6 +225,12 @@ impl ServeSettings {
                 c.redis.cache_ttl_s,
                 10,
             )?),
+            local_cache_ttl: ms(src.pick(
+                None,
+                "PROVISION_LOCAL_CACHE_TTL_MS",
+                c.server.local_cache_ttl_ms,
+                1_000,
+            )?),
             workers: src.pick(flags.workers, "PROVISION_WORKERS", c.server.workers, cores)?,
             db_wait: Duration::from_secs(src.pick(None, "PROVISION_DB_WAIT_S", None, 30)?),
             limits: Limits::resolve(src)?,
@@ -268,6 +276,10 @@ impl ServeSettings {
                 self.redis_timeout,
             ),
             ("PROVISION_CACHE_TTL_S (redis.cache_ttl_s)", self.cache_ttl),
+            (
+                "PROVISION_LOCAL_CACHE_TTL_MS (server.local_cache_ttl_ms)",
+                self.local_cache_ttl,
+            ),
             ("PROVISION_DB_WAIT_S", self.db_wait),
             ("PROVISION_LOGIN_WINDOW_S", self.limits.login_window),
             ("PROVISION_WS_SEND_TIMEOUT_MS", self.limits.ws_send_timeout),

@@ -105,8 +105,9 @@ pub fn evaluate(
                 target: format!(">= {:.0} %", t.cache_hit_ratio * 100.0),
                 actual: match m.hit_ratio() {
                     Some(r) => format!(
-                        "{:.1} % ({} hits, {} misses, {} bypassed)",
+                        "{:.1} % ({} from memory, {} from Redis, {} misses, {} bypassed)",
                         r * 100.0,
+                        m.cache_local,
                         m.cache_hits,
                         m.cache_misses,
                         m.cache_bypass
@@ -114,6 +115,17 @@ pub fn evaluate(
                     None => "no cached reads during the run".into(),
                 },
                 passed: m.hit_ratio().map(|r| r >= t.cache_hit_ratio),
+            });
+            // Reads answered without PostgreSQL, seen from the database's side.
+            let most = 1.0 - t.cache_hit_ratio;
+            out.push(TargetResult {
+                name: "PostgreSQL uses per request".into(),
+                target: format!("<= {most:.2}"),
+                actual: match m.db_uses_per_request() {
+                    Some(r) => format!("{r:.3} ({} uses, {} requests)", m.db_uses, m.requests),
+                    None => "no requests during the run".into(),
+                },
+                passed: m.db_uses_per_request().map(|r| r <= most),
             });
             out.push(TargetResult {
                 name: "requests waiting for a database connection".into(),
@@ -125,6 +137,7 @@ pub fn evaluate(
         Err(why) => {
             for name in [
                 "cache hit ratio",
+                "PostgreSQL uses per request",
                 "requests waiting for a database connection",
             ] {
                 out.push(TargetResult {

@@ -8,4 +8,5 @@ mod browser;
 mod cli;
 mod contract;
 mod live;
+mod local_cache;
 mod outage;

@@ -2,6 +2,7 @@
 //! (request ids, per-request timeout, metrics, JSON error bodies, panic catching).
 
 mod auth;
+mod local;
 mod page;
 mod probes;
 mod results;

@@ -1,16 +1,17 @@
 //! A run's results: the keyset-paged list and the batch insert that updates the counters.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sqlx::QueryBuilder;
 
-use super::json;
+use super::{json, local};
 use crate::server::auth::token::TokenUser;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{self, JsonBody, Query};
+use crate::server::local_cache::Scope;
 use crate::server::model::{run_exists, CheckResult, Page, RESULT_STATUSES};
 use crate::server::pages::ResultsPage;
 use crate::server::state::AppState;
@@ -22,6 +23,8 @@ pub const MAX_RESULTS: usize = 1000;
 pub async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
     q: Query,
 ) -> ApiResult<Response> {
     let run_id = extract::run_id(&id)?;
@@ -31,38 +34,41 @@ pub async fn list(
         after: q.int("after", 0, i64::MAX)?,
         limit: q.int("limit", 1, MAX_RESULTS as i64)?.unwrap_or(100),
     };
-    let limit = page.limit;
-    let (mut items, exists): (Vec<CheckResult>, bool) = state
-        .read(|conn| {
-            let page = page.clone();
-            Box::pin(async move {
-                let mut qb = QueryBuilder::new("");
-                page.push_select(&mut qb);
-                let items: Vec<CheckResult> = qb.build_query_as().fetch_all(&mut *conn).await?;
-                // An empty page is a 404 only when the run itself does not exist.
-                let exists = !items.is_empty() || run_exists(conn, run_id).await?;
-                Ok((items, exists))
+    let compute = async {
+        let limit = page.limit;
+        let (mut items, exists): (Vec<CheckResult>, bool) = state
+            .read(|conn| {
+                let page = page.clone();
+                Box::pin(async move {
+                    let mut qb = QueryBuilder::new("");
+                    page.push_select(&mut qb);
+                    let items: Vec<CheckResult> = qb.build_query_as().fetch_all(&mut *conn).await?;
+                    // An empty page is a 404 only when the run itself does not exist.
+                    let exists = !items.is_empty() || run_exists(conn, run_id).await?;
+                    Ok((items, exists))
+                })
             })
-        })
-        .await?;
-    if !exists {
-        return Err(ApiError::not_found(format!("no run with id {run_id}")));
-    }
-    let next_after = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|r| r.id)
-    } else {
-        None
+            .await?;
+        if !exists {
+            return Err(ApiError::not_found(format!("no run with id {run_id}")));
+        }
+        let next_after = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|r| r.id)
+        } else {
+            None
+        };
+        let page = Page {
+            items: &items,
+            next_before: None,
+            next_after: Some(next_after),
+        };
+        Ok((
+            serde_json::to_string(&page).expect("results serialize"),
+            Scope::Run(run_id),
+        ))
     };
-    let page = Page {
-        items: &items,
-        next_before: None,
-        next_after: Some(next_after),
-    };
-    Ok(json(
-        StatusCode::OK,
-        serde_json::to_string(&page).expect("results serialize"),
-    ))
+    local::answer(&state, "/api/runs/{id}/results", &uri, &headers, compute).await
 }
 
 #[derive(Deserialize)]
@@ -154,7 +160,7 @@ pub async fn add(
         );
     }
 
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin().await?;
     // Locks the run so concurrent batches add to the counters one after the other.
     let found: Option<i64> =
         sqlx::query_scalar("SELECT id FROM validation_runs WHERE id = $1 FOR UPDATE")

@@ -1,16 +1,17 @@
 //! Runs: the keyset-paged list, one run, creating a run, finishing a run.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sqlx::QueryBuilder;
 
-use super::json;
+use super::{json, local};
 use crate::server::auth::token::TokenUser;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{self, JsonBody, Query};
+use crate::server::local_cache::Scope;
 use crate::server::model::{fetch_run, run_exists, Page, Run, FINAL_RUN_STATUSES, RUN_STATUSES};
 use crate::server::pages::RunsPage;
 use crate::server::state::AppState;
@@ -18,7 +19,12 @@ use crate::server::state::AppState;
 pub const SUITE_NAME_MAX: usize = 200;
 pub const ENVIRONMENT_MAX: usize = 100;
 
-pub async fn list(State(state): State<AppState>, q: Query) -> ApiResult<Response> {
+pub async fn list(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    q: Query,
+) -> ApiResult<Response> {
     let page = RunsPage {
         suite: q.int("suite", 1, i64::MAX)?,
         status: q.one_of("status", &RUN_STATUSES)?,
@@ -26,44 +32,58 @@ pub async fn list(State(state): State<AppState>, q: Query) -> ApiResult<Response
         before: q.int("before", 1, i64::MAX)?,
         limit: q.int("limit", 1, 200)?.unwrap_or(50),
     };
-    let limit = page.limit;
-    let mut items: Vec<Run> = state
-        .read(|conn| {
-            let page = page.clone();
-            Box::pin(async move {
-                let mut qb = QueryBuilder::new("");
-                page.push_select(&mut qb);
-                qb.build_query_as().fetch_all(conn).await
+    let compute = async {
+        let limit = page.limit;
+        let mut items: Vec<Run> = state
+            .read(|conn| {
+                let page = page.clone();
+                Box::pin(async move {
+                    let mut qb = QueryBuilder::new("");
+                    page.push_select(&mut qb);
+                    qb.build_query_as().fetch_all(conn).await
+                })
             })
-        })
-        .await?;
-    let next_before = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|r| r.id)
-    } else {
-        None
+            .await?;
+        let next_before = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|r| r.id)
+        } else {
+            None
+        };
+        // A write to a run between the page's smallest id (the bottom of the table when
+        // the page is the last) and its `before` may change it.
+        let scope = Scope::Runs {
+            low: next_before.unwrap_or(i64::MIN),
+            high: page.before.unwrap_or(i64::MAX),
+        };
+        let page = Page {
+            items: &items,
+            next_before: Some(next_before),
+            next_after: None,
+        };
+        Ok((serde_json::to_string(&page).expect("runs serialize"), scope))
     };
-    let page = Page {
-        items: &items,
-        next_before: Some(next_before),
-        next_after: None,
-    };
-    Ok(json(
-        StatusCode::OK,
-        serde_json::to_string(&page).expect("runs serialize"),
-    ))
+    local::answer(&state, "/api/runs", &uri, &headers, compute).await
 }
 
-pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let id = extract::run_id(&id)?;
-    let run = state
-        .read(|conn| Box::pin(fetch_run(conn, id)))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))?;
-    Ok(json(
-        StatusCode::OK,
-        serde_json::to_string(&run).expect("run serializes"),
-    ))
+    let compute = async {
+        let run = state
+            .read(|conn| Box::pin(fetch_run(conn, id)))
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))?;
+        Ok((
+            serde_json::to_string(&run).expect("run serializes"),
+            Scope::Run(id),
+        ))
+    };
+    local::answer(&state, "/api/runs/{id}", &uri, &headers, compute).await
 }
 
 #[derive(Deserialize)]
@@ -93,7 +113,7 @@ pub async fn create(
     }
     let metadata = metadata.map(|m| m.get().to_string());
 
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin().await?;
     let mut id: Option<i64> = None;
     // Two attempts: a suite created concurrently by another request may be invisible to
     // this statement's snapshot the first time.
@@ -153,7 +173,7 @@ pub async fn finish(
             FINAL_RUN_STATUSES.join(", ")
         )));
     }
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin().await?;
     let updated: Option<i64> = sqlx::query_scalar(
         "UPDATE validation_runs SET status = $2, finished_at = now() \
          WHERE id = $1 AND finished_at IS NULL AND status IN ('queued', 'running') \

@@ -31,6 +31,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
         )
     });
     let (body, status) = state.cache.get_or_compute("suites", compute).await?;
+    state.metrics.cache_lookup("/api/suites", status.as_str());
     let mut resp = json(StatusCode::OK, body);
     resp.headers_mut()
         .insert("x-cache", HeaderValue::from_static(status.as_str()));

@@ -91,6 +91,7 @@ pub async fn summary(State(state): State<AppState>, q: Query) -> ApiResult<Respo
         .cache
         .get_or_compute(&format!("summary:{window}"), compute)
         .await?;
+    state.metrics.cache_lookup("/api/summary", status.as_str());
     let mut resp = json(StatusCode::OK, body);
     resp.headers_mut()
         .insert("x-cache", HeaderValue::from_static(status.as_str()));
