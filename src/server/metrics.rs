@@ -41,7 +41,7 @@ pub struct Metrics {
     pub pool_idle: Gauge,
     pub pool_waiting: Gauge,
     pub pool_waits: Counter,
-    pub read_retries: Counter,
+    pub db_retries: Counter,
     pub db_uses: Counter,
     pub cache_lookups: Family<CacheLabels, Counter>,
     pub cache_hits: Counter,
@@ -70,7 +70,7 @@ impl Metrics {
             pool_idle: Gauge::default(),
             pool_waiting: Gauge::default(),
             pool_waits: Counter::default(),
-            read_retries: Counter::default(),
+            db_retries: Counter::default(),
             db_uses: Counter::default(),
             cache_lookups: Family::default(),
             cache_hits: Counter::default(),
@@ -112,9 +112,9 @@ impl Metrics {
             m.pool_waits.clone(),
         );
         registry.register(
-            "db_read_retries",
-            "Reads retried on a fresh PostgreSQL connection after theirs was lost (a restart)",
-            m.read_retries.clone(),
+            "db_retries",
+            "Reads and write transactions retried on a fresh PostgreSQL connection after theirs was lost (a restart)",
+            m.db_retries.clone(),
         );
         registry.register(
             "db_uses",

@@ -12,7 +12,7 @@ pub mod local_cache;
 pub mod metrics;
 pub mod model;
 pub mod pages;
-mod reads;
+mod restarts;
 mod routes;
 mod single_flight;
 pub mod state;

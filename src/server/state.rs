@@ -67,12 +67,6 @@ impl AppState {
         conn
     }
 
-    /// A transaction for a write (counted as a use of PostgreSQL).
-    pub async fn begin(&self) -> ApiResult<sqlx::Transaction<'static, Postgres>> {
-        self.metrics.db_uses.inc();
-        Ok(self.pool.begin().await?)
-    }
-
     /// Ends every write the same way: announces `kind` for the run (delivered on commit),
     /// reads the run back inside the transaction, commits, then invalidates the cache before
     /// the writer answers. Returns the run as it was committed.

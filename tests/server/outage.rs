@@ -288,7 +288,7 @@ async fn postgres_fast_restart_under_read_load_fails_no_read() {
         sent += s;
         failed.extend(f);
     }
-    let retries = metric(&app, "ld_db_read_retries_total").await;
+    let retries = metric(&app, "ld_db_retries_total").await;
     println!(
         "{sent} reads across the restart, {} failed, {retries} retried",
         failed.len()
