@@ -19,13 +19,18 @@ use super::model::{fetch_run, Run};
 
 pub const CHANNEL: &str = "ld_events";
 
-/// What a write announces: the kind of event and the run's id.
+/// What a write announces: the kind of event and the run's id. A heartbeat (kind
+/// `heartbeat`) carries its instance's tag in `beat` and its stamp in `id`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Notice {
     #[serde(rename = "type")]
     pub kind: String,
     pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beat: Option<String>,
 }
+
+const HEARTBEAT: &str = "heartbeat";
 
 /// The frame sent to WebSocket clients.
 #[derive(Serialize)]
@@ -44,6 +49,7 @@ pub async fn notify(
     let payload = serde_json::to_string(&Notice {
         kind: kind.to_string(),
         id: run_id,
+        beat: None,
     })
     .expect("notice serializes");
     sqlx::query("SELECT pg_notify($1, $2)")
@@ -86,7 +92,7 @@ impl Events {
                 let listened = listen(&pool, &tx, &metrics, &local).await;
                 // Events may be missed until the listener is back: the local cache
                 // serves nothing meanwhile.
-                local.set_live(false);
+                local.reset();
                 match listened {
                     Ok(()) => return,
                     Err(_) if pool.is_closed() => return,
@@ -124,7 +130,11 @@ async fn listen(
     // A lost connection is an error here, so the caller rebuilds the listener with backoff.
     listener.ignore_pool_close_event(true);
     listener.listen(CHANNEL).await?;
-    local.set_live(true);
+    local.reset();
+    if local.heartbeat_every().is_some() {
+        // The first heartbeat the listener can hear: memory answers again once it is back.
+        heartbeat(pool, local).await?;
+    }
     tracing::info!(channel = CHANNEL, "listening for events");
     loop {
         let Some(note) = listener.try_recv().await? else {
@@ -137,6 +147,12 @@ async fn listen(
             tracing::warn!(payload = note.payload(), "ignoring a malformed event");
             continue;
         };
+        if notice.kind == HEARTBEAT {
+            if notice.beat.as_deref() == Some(local.tag.as_str()) {
+                local.confirm(notice.id as u64);
+            }
+            continue;
+        }
         local.invalidate(notice.id);
         if tx.receiver_count() == 0 {
             continue;
@@ -154,4 +170,38 @@ async fn listen(
         metrics.events_delivered.inc();
         let _ = tx.send(Arc::from(frame));
     }
+}
+
+/// Sends this instance's heartbeats (see `local_cache.rs`) until the task is aborted; a
+/// failed one is simply not confirmed. Nothing when the local cache is off.
+pub fn spawn_heartbeat(pool: PgPool, local: Arc<LocalCache>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(every) = local.heartbeat_every() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = heartbeat(&pool, &local).await {
+                tracing::debug!(error = %e, "heartbeat not sent");
+            }
+        }
+    })
+}
+
+/// One heartbeat, stamped now.
+async fn heartbeat(pool: &PgPool, local: &LocalCache) -> Result<(), sqlx::Error> {
+    let payload = serde_json::to_string(&Notice {
+        kind: HEARTBEAT.to_string(),
+        id: local.stamp() as i64,
+        beat: Some(local.tag.clone()),
+    })
+    .expect("notice serializes");
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

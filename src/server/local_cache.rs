@@ -1,18 +1,23 @@
 //! `LocalCache`: the instance's own cache of read answers — runs pages, one run, a run's
-//! result pages — served from memory with no network hop.
+//! result pages, and each run's JSON (the pieces runs pages are assembled from) — served
+//! from memory with no network hop.
 //!
 //! Freshness: every committed write, on any instance, reaches every instance as a NOTIFY
-//! (`events.rs`); each drops the entries the written run could change (its own page and
+//! (`events.rs`); each drops what the written run could change (its own JSON, page and
 //! results, and every runs page whose id range holds it) — the writing instance before it
-//! answers. Nothing is older than `server.local_cache_ttl_ms` (1 s by default), the bound
-//! that holds even if an event were late; while the event listener is disconnected
-//! nothing is stored or served, and it starts empty when the listener is back. An answer
-//! computed while a write landed is not stored (it may predate the write). Requests
-//! that carry a bearer token (writers) or `Cache-Control: no-cache` always go to
-//! PostgreSQL, so a writer never reads an answer older than its own write.
+//! answers. **The bound** (`server.local_cache_bound_ms`, 1 s): each instance NOTIFYs
+//! itself a heartbeat every quarter of the bound; PostgreSQL delivers notifications in
+//! commit order, so once the heartbeat sent at T is received, every write committed
+//! before T has been dropped from memory. Memory answers only while its last heartbeat
+//! was sent less than the bound ago — a stalled or lost event stream stops it within the
+//! bound, and it starts empty when the listener reconnects. An answer computed while a
+//! write landed is not kept (it may predate the write). Writes made outside the server
+//! (psql, `provision migrate`) are not announced: entries live `redis.cache_ttl_s` at most,
+//! like Redis's. Requests that carry a bearer token (writers) or `Cache-Control: no-cache`
+//! always read PostgreSQL, so a writer never reads an answer older than its own write.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -45,35 +50,70 @@ struct Entry {
 
 pub struct LocalCache {
     entries: Mutex<HashMap<String, Entry>>,
-    ttl: Duration,
+    /// Each run's JSON as a runs page holds it.
+    runs: Mutex<HashMap<i64, (Bytes, Instant)>>,
+    bound: Duration,
+    max_age: Duration,
     capacity: usize,
     /// Bumped by every invalidation: an answer computed across one is not stored.
     writes: AtomicU64,
-    /// Whether the event listener is connected (no events can be missed).
-    live: AtomicBool,
+    /// When the last heartbeat received was sent, in nanoseconds since `base` (0: none
+    /// since the listener connected).
+    confirmed: AtomicU64,
+    base: Instant,
+    /// Names this instance's heartbeats among every instance's.
+    pub tag: String,
 }
 
 /// A lookup's ticket: the invalidation count when the answer's computation began.
 #[derive(Debug, Clone, Copy)]
 pub struct Ticket(u64);
 
+/// Run JSON kept at most (about 300 bytes each).
+const RUNS_CAPACITY: usize = 200_000;
+
 impl LocalCache {
-    /// `ttl` zero turns the cache off. Not live until the event listener says so.
-    pub fn new(ttl: Duration, capacity: usize) -> Self {
+    /// `bound` zero turns the cache off; `max_age` bounds entries for writes the server
+    /// does not see. Serves nothing until its first heartbeat comes back.
+    pub fn new(bound: Duration, max_age: Duration, capacity: usize) -> Self {
         LocalCache {
             entries: Mutex::new(HashMap::new()),
-            ttl,
+            runs: Mutex::new(HashMap::new()),
+            bound,
+            max_age,
             capacity,
             writes: AtomicU64::new(0),
-            live: AtomicBool::new(false),
+            confirmed: AtomicU64::new(0),
+            base: Instant::now(),
+            tag: format!("{:016x}", rand::random::<u64>()),
         }
     }
 
-    /// Whether a request may be answered from here: not a writer's (bearer token), not
-    /// one asking for a fresh answer.
+    /// How often the instance sends itself a heartbeat (None: the cache is off).
+    pub fn heartbeat_every(&self) -> Option<Duration> {
+        (!self.bound.is_zero()).then(|| self.bound / 4)
+    }
+
+    /// A heartbeat's stamp: now, in nanoseconds since this cache began.
+    pub fn stamp(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64 + 1
+    }
+
+    /// Our heartbeat stamped `sent` came back: every write committed before it is dropped.
+    pub fn confirm(&self, sent: u64) {
+        self.confirmed.fetch_max(sent, Ordering::AcqRel);
+    }
+
+    /// Whether the event stream is confirmed within the bound.
+    fn fresh(&self) -> bool {
+        let confirmed = self.confirmed.load(Ordering::Acquire);
+        confirmed > 0 && self.stamp().saturating_sub(confirmed) < self.bound.as_nanos() as u64
+    }
+
+    /// Whether a request may be answered from here: the event stream confirmed within
+    /// the bound, not a writer's read (bearer token), not one asking for a fresh answer.
     pub fn serves(&self, headers: &HeaderMap) -> bool {
-        !self.ttl.is_zero()
-            && self.live.load(Ordering::Acquire)
+        self.fresh()
             && !headers.contains_key(header::AUTHORIZATION)
             && !headers
                 .get(header::CACHE_CONTROL)
@@ -81,28 +121,37 @@ impl LocalCache {
                 .is_some_and(|v| v.contains("no-cache"))
     }
 
-    /// The stored answer for `key` if it is younger than the bound; else a ticket for
-    /// storing the answer about to be computed.
+    fn ticket(&self) -> Ticket {
+        Ticket(self.writes.load(Ordering::Acquire))
+    }
+
+    /// Whether an answer begun at `ticket` may be kept: no write landed since, and the
+    /// event stream is confirmed.
+    fn keeps(&self, ticket: Ticket) -> bool {
+        self.writes.load(Ordering::Acquire) == ticket.0 && self.fresh()
+    }
+
+    /// The stored answer for `key` if there is one; else a ticket for storing the answer
+    /// about to be computed.
     pub fn get(&self, key: &str) -> Result<Bytes, Ticket> {
-        let ticket = Ticket(self.writes.load(Ordering::Acquire));
+        let ticket = self.ticket();
         let entries = self.entries.lock().expect("local cache lock");
         match entries.get(key) {
-            Some(e) if e.at.elapsed() < self.ttl => Ok(e.body.clone()),
+            Some(e) if e.at.elapsed() < self.max_age => Ok(e.body.clone()),
             _ => Err(ticket),
         }
     }
 
-    /// Stores `body` under `key` unless a write landed since `ticket` was taken (or the
-    /// listener is down). A full cache drops what has expired first, and stores nothing
-    /// when that is not enough.
+    /// Stores `body` under `key` if [`keeps`](Self::keeps) allows. A full cache drops
+    /// what has expired first, and stores nothing when that is not enough.
     pub fn put(&self, key: String, body: Bytes, scope: Scope, ticket: Ticket) {
         let mut entries = self.entries.lock().expect("local cache lock");
-        if self.writes.load(Ordering::Acquire) != ticket.0 || !self.live.load(Ordering::Acquire) {
+        if !self.keeps(ticket) {
             return;
         }
         if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            let ttl = self.ttl;
-            entries.retain(|_, e| e.at.elapsed() < ttl);
+            let max_age = self.max_age;
+            entries.retain(|_, e| e.at.elapsed() < max_age);
             if entries.len() >= self.capacity {
                 return;
             }
@@ -117,19 +166,59 @@ impl LocalCache {
         );
     }
 
+    /// The JSON of each run of `ids` that is here (None for the others), and a ticket for
+    /// storing the ones about to be read.
+    pub fn runs(&self, ids: &[i64]) -> (Vec<Option<Bytes>>, Ticket) {
+        let ticket = self.ticket();
+        let runs = self.runs.lock().expect("local cache lock");
+        let found = ids
+            .iter()
+            .map(|id| {
+                runs.get(id)
+                    .filter(|(_, at)| at.elapsed() < self.max_age)
+                    .map(|(b, _)| b.clone())
+            })
+            .collect();
+        (found, ticket)
+    }
+
+    /// Stores runs' JSON read since `ticket` (see [`keeps`](Self::keeps)).
+    pub fn put_runs(&self, read: impl IntoIterator<Item = (i64, Bytes)>, ticket: Ticket) {
+        let mut runs = self.runs.lock().expect("local cache lock");
+        if !self.keeps(ticket) {
+            return;
+        }
+        if runs.len() >= RUNS_CAPACITY {
+            let max_age = self.max_age;
+            runs.retain(|_, (_, at)| at.elapsed() < max_age);
+        }
+        let now = Instant::now();
+        for (id, json) in read {
+            if runs.len() >= RUNS_CAPACITY {
+                break;
+            }
+            runs.insert(id, (json, now));
+        }
+    }
+
     /// A write to `run` committed: drops what it may have changed.
     pub fn invalidate(&self, run: i64) {
         let mut entries = self.entries.lock().expect("local cache lock");
+        let mut runs = self.runs.lock().expect("local cache lock");
         self.writes.fetch_add(1, Ordering::AcqRel);
         entries.retain(|_, e| !e.scope.holds(run));
+        runs.remove(&run);
     }
 
-    /// The event listener connected (`true`: starts empty) or lost its connection.
-    pub fn set_live(&self, live: bool) {
+    /// The event listener (re)connected or lost its connection: events may have been
+    /// missed, so everything goes, and nothing is served until a heartbeat comes back.
+    pub fn reset(&self) {
         let mut entries = self.entries.lock().expect("local cache lock");
+        let mut runs = self.runs.lock().expect("local cache lock");
         self.writes.fetch_add(1, Ordering::AcqRel);
+        self.confirmed.store(0, Ordering::Release);
         entries.clear();
-        self.live.store(live, Ordering::Release);
+        runs.clear();
     }
 }
 
@@ -137,15 +226,19 @@ impl LocalCache {
 mod tests {
     use super::*;
 
-    fn live(ttl_ms: u64) -> LocalCache {
-        let c = LocalCache::new(Duration::from_millis(ttl_ms), 3);
-        c.set_live(true);
+    fn confirmed(bound_ms: u64, max_age_ms: u64) -> LocalCache {
+        let c = LocalCache::new(
+            Duration::from_millis(bound_ms),
+            Duration::from_millis(max_age_ms),
+            3,
+        );
+        c.confirm(c.stamp());
         c
     }
 
     #[test]
     fn a_write_drops_what_it_may_change_and_nothing_else() {
-        let c = live(60_000);
+        let c = confirmed(60_000, 60_000);
         let body = Bytes::from_static(b"{}");
         for (key, scope) in [
             (
@@ -161,36 +254,63 @@ mod tests {
             let Err(t) = c.get(key) else { panic!("empty") };
             c.put(key.into(), body.clone(), scope, t);
         }
+        let (found, t) = c.runs(&[7, 8]);
+        assert_eq!(found, vec![None, None]);
+        c.put_runs([(7, body.clone()), (8, body.clone())], t);
         c.invalidate(7);
         assert!(c.get("run7").is_err() && c.get("older").is_err());
         assert!(c.get("first").is_ok(), "run 7 is not on the first page");
+        assert_eq!(c.runs(&[7, 8]).0, vec![None, Some(body)]);
         c.invalidate(101);
         assert!(c.get("first").is_err(), "a new run is on the first page");
     }
 
     #[test]
-    fn an_answer_computed_across_a_write_or_while_events_may_be_missed_is_not_kept() {
-        let c = live(60_000);
+    fn an_answer_computed_across_a_write_is_not_kept() {
+        let c = confirmed(60_000, 60_000);
         let Err(t) = c.get("p") else { panic!() };
         c.invalidate(1_000); // elsewhere, while "p" was computed
         c.put("p".into(), Bytes::from_static(b"old"), Scope::Run(5), t);
         assert!(c.get("p").is_err());
-        c.set_live(false);
-        let Err(t) = c.get("p") else { panic!() };
-        c.put("p".into(), Bytes::from_static(b"x"), Scope::Run(5), t);
-        assert!(c.get("p").is_err());
+        let (_, t) = c.runs(&[5]);
+        c.invalidate(5);
+        c.put_runs([(5, Bytes::from_static(b"old"))], t);
+        assert_eq!(c.runs(&[5]).0, vec![None]);
     }
 
     #[test]
-    fn entries_expire_at_the_bound_and_a_full_cache_stores_no_more() {
-        let c = live(30);
+    fn nothing_is_served_unless_a_heartbeat_came_back_within_the_bound() {
+        let c = LocalCache::new(Duration::from_millis(50), Duration::from_secs(60), 3);
+        assert!(!c.serves(&HeaderMap::new()), "no heartbeat yet");
+        let sent = c.stamp();
+        c.confirm(sent);
+        assert!(c.serves(&HeaderMap::new()));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(
+            !c.serves(&HeaderMap::new()),
+            "the last heartbeat is older than the bound"
+        );
+        let Err(t) = c.get("p") else { panic!() };
+        c.put("p".into(), Bytes::from_static(b"x"), Scope::Run(5), t);
+        c.confirm(c.stamp());
+        assert!(c.get("p").is_err(), "not kept while unconfirmed");
+        c.reset();
+        assert!(
+            !c.serves(&HeaderMap::new()),
+            "a reconnected listener waits for a heartbeat"
+        );
+    }
+
+    #[test]
+    fn entries_expire_at_their_age_and_a_full_cache_stores_no_more() {
+        let c = confirmed(60_000, 30);
         for key in ["a", "b", "c", "d"] {
             let Err(t) = c.get(key) else { panic!() };
             c.put(key.into(), Bytes::from_static(b"x"), Scope::Run(1), t);
         }
         assert!(c.get("c").is_ok() && c.get("d").is_err(), "capacity 3");
         std::thread::sleep(Duration::from_millis(40));
-        assert!(c.get("a").is_err(), "older than the bound");
+        assert!(c.get("a").is_err(), "older than the age bound");
         let Err(t) = c.get("d") else { panic!() };
         c.put("d".into(), Bytes::from_static(b"x"), Scope::Run(1), t);
         assert!(c.get("d").is_ok(), "expired entries made room");
@@ -198,7 +318,7 @@ mod tests {
 
     #[test]
     fn writers_and_no_cache_requests_are_not_served() {
-        let c = live(1000);
+        let c = confirmed(60_000, 60_000);
         assert!(c.serves(&HeaderMap::new()));
         let mut h = HeaderMap::new();
         h.insert(header::AUTHORIZATION, "Bearer x".parse().unwrap());
@@ -206,6 +326,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::CACHE_CONTROL, "no-cache".parse().unwrap());
         assert!(!c.serves(&h));
-        assert!(!LocalCache::new(Duration::ZERO, 3).serves(&HeaderMap::new()));
+        let off = LocalCache::new(Duration::ZERO, Duration::from_secs(1), 3);
+        assert_eq!(off.heartbeat_every(), None);
+        off.confirm(off.stamp());
+        assert!(!off.serves(&HeaderMap::new()));
     }
 }

@@ -115,11 +115,13 @@ pub async fn launch(
     let cache = cache::Cache::start(&settings, Arc::clone(&metrics)).await;
     let events = events::Events::new();
     let local = Arc::new(local_cache::LocalCache::new(
-        settings.local_cache_ttl,
+        settings.local_cache_bound,
+        settings.cache_ttl,
         LOCAL_CACHE_ENTRIES,
     ));
     let listener_task =
         events.spawn_listener(pool.clone(), Arc::clone(&metrics), Arc::clone(&local));
+    let heartbeat_task = events::spawn_heartbeat(pool.clone(), Arc::clone(&local));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let settings_limits = settings.limits.clone();
     let state = AppState(Arc::new(Inner {
@@ -154,9 +156,12 @@ pub async fn launch(
         })
         .await
         .context("the HTTP server failed")?;
-    // The event listener holds a pooled connection until it stops; then the pool closes.
-    listener_task.abort();
-    let _ = listener_task.await;
+    // The event listener and the heartbeat hold pooled connections until they stop; then
+    // the pool closes.
+    for task in [listener_task, heartbeat_task] {
+        task.abort();
+        let _ = task.await;
+    }
     if tokio::time::timeout(std::time::Duration::from_secs(5), pool.close())
         .await
         .is_err()

@@ -156,6 +156,19 @@ pub struct Page<'a, T> {
     pub next_after: Option<Option<i64>>,
 }
 
+/// The runs of `ids` that exist, in no particular order.
+pub async fn fetch_runs(
+    conn: &mut sqlx::PgConnection,
+    ids: Vec<i64>,
+) -> Result<Vec<Run>, sqlx::Error> {
+    sqlx::query_as::<_, Run>(&format!(
+        "SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
 /// Whether a run with this id exists.
 pub async fn run_exists(conn: &mut sqlx::PgConnection, id: i64) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM validation_runs WHERE id = $1)")

@@ -22,6 +22,17 @@ impl RunsPage {
     /// test from `EXPLAIN `).
     pub fn push_select(self, qb: &mut QueryBuilder<'_, Postgres>) {
         qb.push(format!("SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE true"));
+        self.push_filters(qb);
+    }
+
+    /// The same page's ids only (an index-only scan): the runs come from the instance's
+    /// memory when it holds them.
+    pub fn push_ids(self, qb: &mut QueryBuilder<'_, Postgres>) {
+        qb.push("SELECT r.id FROM validation_runs r WHERE true");
+        self.push_filters(qb);
+    }
+
+    fn push_filters(self, qb: &mut QueryBuilder<'_, Postgres>) {
         if let Some(suite) = self.suite {
             qb.push(" AND r.suite_id = ").push_bind(suite);
         }

@@ -27,7 +27,7 @@ pub struct ServeSettings {
     pub cache_prefix: String,
     pub cache_ttl: Duration,
     /// The bound on how old an answer from an instance's own cache may be (zero: off).
-    pub local_cache_ttl: Duration,
+    pub local_cache_bound: Duration,
     pub workers: usize,
     /// How long start-up waits for PostgreSQL before giving up.
     pub db_wait: Duration,
@@ -225,10 +225,10 @@ impl ServeSettings {
                 c.redis.cache_ttl_s,
                 10,
             )?),
-            local_cache_ttl: ms(src.pick(
+            local_cache_bound: ms(src.pick(
                 None,
-                "PROVISION_LOCAL_CACHE_TTL_MS",
-                c.server.local_cache_ttl_ms,
+                "PROVISION_LOCAL_CACHE_BOUND_MS",
+                c.server.local_cache_bound_ms,
                 1_000,
             )?),
             workers: src.pick(flags.workers, "PROVISION_WORKERS", c.server.workers, cores)?,
@@ -277,8 +277,8 @@ impl ServeSettings {
             ),
             ("PROVISION_CACHE_TTL_S (redis.cache_ttl_s)", self.cache_ttl),
             (
-                "PROVISION_LOCAL_CACHE_TTL_MS (server.local_cache_ttl_ms)",
-                self.local_cache_ttl,
+                "PROVISION_LOCAL_CACHE_BOUND_MS (server.local_cache_bound_ms)",
+                self.local_cache_bound,
             ),
             ("PROVISION_DB_WAIT_S", self.db_wait),
             ("PROVISION_LOGIN_WINDOW_S", self.limits.login_window),

@@ -53,7 +53,7 @@ pub fn settings(db_url: &str, redis_url: &str, prefix: &str) -> ServeSettings {
         redis_timeout: Duration::from_millis(100),
         cache_prefix: format!("{prefix}:"),
         cache_ttl: Duration::from_secs(30),
-        local_cache_ttl: Duration::from_secs(1),
+        local_cache_bound: Duration::from_secs(1),
         workers: 2,
         db_wait: Duration::from_secs(10),
         limits: provision::settings::Limits::default(),

@@ -324,6 +324,7 @@ async fn keyset_pages_are_index_range_scans() {
     // The unfiltered pages, what the dashboard reads most: a range scan in index order.
     let strict = [
         explain(&app.pool, |qb| runs(|_| {}).push_select(qb)).await,
+        explain(&app.pool, |qb| runs(|_| {}).push_ids(qb)).await,
         explain(&app.pool, |qb| results(None).push_select(qb)).await,
     ];
     for plan in &strict {
@@ -351,6 +352,11 @@ async fn keyset_pages_are_index_range_scans() {
         })
         .await,
         explain(&app.pool, |qb| results(Some("fail")).push_select(qb)).await,
+        explain(&app.pool, |qb| runs(|p| p.suite = Some(3)).push_ids(qb)).await,
+        explain(&app.pool, |qb| {
+            runs(|p| p.status = Some("failed".into())).push_ids(qb)
+        })
+        .await,
     ];
     for plan in &filtered {
         println!("{plan}\n");

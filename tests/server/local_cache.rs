@@ -37,9 +37,10 @@ async fn reads_come_from_memory_and_every_write_reaches_every_instance_by_its_ev
     let db = new_database().await;
     let redis = required_env("PROVISION_TEST_REDIS");
     let a = spawn_app_on(settings(&db, &redis, &unique("c"))).await;
-    // B keeps answers for a minute: only the write's event can make it drop one in time.
+    // B answers from memory for a minute without a heartbeat (its entries live 30 s):
+    // only the write's event can make it drop one in time.
     let mut slow = settings(&db, &redis, &unique("c"));
-    slow.local_cache_ttl = Duration::from_secs(60);
+    slow.local_cache_bound = Duration::from_secs(60);
     let b = spawn_app_on(slow).await;
     let user = seed_user(&a.pool, "w", "x", true).await;
     let token = seed_token(&a.pool, user).await;

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sqlx::QueryBuilder;
@@ -12,7 +13,9 @@ use crate::server::auth::token::TokenUser;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{self, JsonBody, Query};
 use crate::server::local_cache::Scope;
-use crate::server::model::{fetch_run, run_exists, Page, Run, FINAL_RUN_STATUSES, RUN_STATUSES};
+use crate::server::model::{
+    fetch_run, fetch_runs, run_exists, Run, FINAL_RUN_STATUSES, RUN_STATUSES,
+};
 use crate::server::pages::RunsPage;
 use crate::server::state::AppState;
 
@@ -32,23 +35,12 @@ pub async fn list(
         before: q.int("before", 1, i64::MAX)?,
         limit: q.int("limit", 1, 200)?.unwrap_or(50),
     };
+    let from_memory = state.local.serves(&headers);
     let compute = async {
-        let limit = page.limit;
-        let mut items: Vec<Run> = state
-            .read(|conn| {
-                let page = page.clone();
-                Box::pin(async move {
-                    let mut qb = QueryBuilder::new("");
-                    page.push_select(&mut qb);
-                    qb.build_query_as().fetch_all(conn).await
-                })
-            })
-            .await?;
-        let next_before = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|r| r.id)
+        let (items, next_before) = if from_memory {
+            assembled(&state, &page).await?
         } else {
-            None
+            read_whole(&state, &page).await?
         };
         // A write to a run between the page's smallest id (the bottom of the table when
         // the page is the last) and its `before` may change it.
@@ -56,14 +48,91 @@ pub async fn list(
             low: next_before.unwrap_or(i64::MIN),
             high: page.before.unwrap_or(i64::MAX),
         };
-        let page = Page {
-            items: &items,
-            next_before: Some(next_before),
-            next_after: None,
-        };
-        Ok((serde_json::to_string(&page).expect("runs serialize"), scope))
+        let mut body = Vec::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 40);
+        body.extend_from_slice(b"{\"items\":[");
+        for (n, item) in items.iter().enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(item);
+        }
+        body.extend_from_slice(b"],\"next_before\":");
+        match next_before {
+            Some(id) => body.extend_from_slice(id.to_string().as_bytes()),
+            None => body.extend_from_slice(b"null"),
+        }
+        body.push(b'}');
+        Ok((String::from_utf8(body).expect("JSON is UTF-8"), scope))
     };
     local::answer(&state, "/api/runs", &uri, &headers, compute).await
+}
+
+/// The page read whole from PostgreSQL: each run's JSON, and the next page's cursor.
+async fn read_whole(state: &AppState, page: &RunsPage) -> ApiResult<(Vec<Bytes>, Option<i64>)> {
+    let mut runs: Vec<Run> = state
+        .read(|conn| {
+            let page = page.clone();
+            Box::pin(async move {
+                let mut qb = QueryBuilder::new("");
+                page.push_select(&mut qb);
+                qb.build_query_as().fetch_all(conn).await
+            })
+        })
+        .await?;
+    let next_before = cut(&mut runs, page.limit, |r| r.id);
+    Ok((runs.iter().map(run_json).collect(), next_before))
+}
+
+/// The page's ids from PostgreSQL (an index-only scan), its runs from the instance's
+/// memory; the runs it does not hold are read in one query and kept.
+async fn assembled(state: &AppState, page: &RunsPage) -> ApiResult<(Vec<Bytes>, Option<i64>)> {
+    let mut ids: Vec<i64> = state
+        .read(|conn| {
+            let page = page.clone();
+            Box::pin(async move {
+                let mut qb = QueryBuilder::new("");
+                page.push_ids(&mut qb);
+                qb.build_query_scalar().fetch_all(conn).await
+            })
+        })
+        .await?;
+    let next_before = cut(&mut ids, page.limit, |id| *id);
+    let (mut found, ticket) = state.local.runs(&ids);
+    let missing: Vec<i64> = ids
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(id, _)| *id)
+        .collect();
+    if !missing.is_empty() {
+        let runs: Vec<Run> = state
+            .read(|conn| Box::pin(fetch_runs(conn, missing.clone())))
+            .await?;
+        let read: Vec<(i64, Bytes)> = runs.iter().map(|r| (r.id, run_json(r))).collect();
+        for (id, json) in &read {
+            if let Some(i) = ids.iter().position(|x| x == id) {
+                found[i] = Some(json.clone());
+            }
+        }
+        state.local.put_runs(read, ticket);
+    }
+    // A run deleted between the two queries is left out.
+    Ok((found.into_iter().flatten().collect(), next_before))
+}
+
+/// Keeps the first `limit` of `rows` (read one more than that); the next page's cursor
+/// when there was more.
+fn cut<T>(rows: &mut Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Option<i64> {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(id)
+    } else {
+        None
+    }
+}
+
+fn run_json(run: &Run) -> Bytes {
+    Bytes::from(serde_json::to_vec(run).expect("run serializes"))
 }
 
 pub async fn get_one(
