@@ -46,16 +46,24 @@ pub async fn notify(
     kind: &str,
     run_id: i64,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_string(&Notice {
+    let notice = Notice {
         kind: kind.to_string(),
         id: run_id,
         beat: None,
-    })
-    .expect("notice serializes");
+    };
+    announce(tx, &notice).await
+}
+
+/// Sends `notice` on the channel through `db`.
+async fn announce<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Postgres>,
+    notice: &Notice,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::to_string(notice).expect("notice serializes");
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
         .bind(payload)
-        .execute(tx)
+        .execute(db)
         .await?;
     Ok(())
 }
@@ -192,16 +200,10 @@ pub fn spawn_heartbeat(pool: PgPool, local: Arc<LocalCache>) -> tokio::task::Joi
 
 /// One heartbeat, stamped now.
 async fn heartbeat(pool: &PgPool, local: &LocalCache) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_string(&Notice {
+    let notice = Notice {
         kind: HEARTBEAT.to_string(),
         id: local.stamp() as i64,
         beat: Some(local.tag.clone()),
-    })
-    .expect("notice serializes");
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(payload)
-        .execute(pool)
-        .await?;
-    Ok(())
+    };
+    announce(pool, &notice).await
 }

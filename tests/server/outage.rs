@@ -152,8 +152,9 @@ async fn redis_frozen_then_killed_keeps_reads_and_writes_working() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_restart_gives_503_then_recovers_by_itself() {
+/// An instance on a PostgreSQL of the test's own (to stop and restart), and a writer's
+/// token.
+async fn app_on_own_postgres() -> (OwnPostgres, App, String) {
     let pg = OwnPostgres::start();
     let db = create_database_on(&pg.admin_url()).await;
     let app = spawn_app_on(settings(
@@ -164,6 +165,12 @@ async fn postgres_restart_gives_503_then_recovers_by_itself() {
     .await;
     let user = seed_user(&app.pool, "w", "x", true).await;
     let token = seed_token(&app.pool, user).await;
+    (pg, app, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_gives_503_then_recovers_by_itself() {
+    let (pg, app, token) = app_on_own_postgres().await;
     create_run(&app, &token, "pg", "dev").await;
     let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url())
         .await
@@ -221,16 +228,7 @@ async fn postgres_restart_gives_503_then_recovers_by_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_fast_restart_under_read_load_fails_no_read() {
-    let pg = OwnPostgres::start();
-    let db = create_database_on(&pg.admin_url()).await;
-    let app = spawn_app_on(settings(
-        &db,
-        &required_env("PROVISION_TEST_REDIS"),
-        &unique("c"),
-    ))
-    .await;
-    let user = seed_user(&app.pool, "w", "x", true).await;
-    let token = seed_token(&app.pool, user).await;
+    let (pg, app, token) = app_on_own_postgres().await;
     let run = create_run(&app, &token, "pg", "dev").await;
     let id = run["id"].as_i64().unwrap();
     app.pool.close().await;

@@ -1,10 +1,11 @@
 //! Reads answered from the instance's own cache (`LocalCache`): the runs pages, one run
 //! and a run's result pages. `X-Cache` says how: `local`, `miss` (computed and kept) or
-//! `bypass` (a writer's read, `Cache-Control: no-cache`, or the cache not live).
+//! `bypass` (a writer's read, `Cache-Control: no-cache`, or memory not confirmed fresh
+//! within the bound).
 
 use std::future::Future;
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -12,20 +13,21 @@ use crate::server::error::ApiResult;
 use crate::server::local_cache::Scope;
 use crate::server::state::AppState;
 
-/// The answer to the read at `uri` of `route`: from memory when it is there and young
-/// enough, else `compute`'s body (200) and the writes it depends on, kept for the next
-/// reader when allowed.
+/// The answer to the read at `uri` of `route`: from memory when it is there and may
+/// serve (`serves`: `LocalCache::serves` of the request, asked once by the caller),
+/// else `compute`'s body (200) and the writes it depends on, kept for the next reader
+/// when allowed.
 pub async fn answer<F>(
     state: &AppState,
     route: &'static str,
     uri: &Uri,
-    headers: &HeaderMap,
+    serves: bool,
     compute: F,
 ) -> ApiResult<Response>
 where
     F: Future<Output = ApiResult<(String, Scope)>>,
 {
-    if !state.local.serves(headers) {
+    if !serves {
         state.metrics.cache_lookup(route, "bypass");
         let (body, _) = compute.await?;
         return Ok(respond(Bytes::from(body), "bypass"));

@@ -68,7 +68,8 @@ pub async fn list(
             Scope::Run(run_id),
         ))
     };
-    local::answer(&state, "/api/runs/{id}/results", &uri, &headers, compute).await
+    let serves = state.local.serves(&headers);
+    local::answer(&state, "/api/runs/{id}/results", &uri, serves, compute).await
 }
 
 #[derive(Deserialize)]

@@ -35,9 +35,9 @@ pub async fn list(
         before: q.int("before", 1, i64::MAX)?,
         limit: q.int("limit", 1, 200)?.unwrap_or(50),
     };
-    let from_memory = state.local.serves(&headers);
+    let serves = state.local.serves(&headers);
     let compute = async {
-        let (items, next_before) = if from_memory {
+        let (items, next_before) = if serves {
             assembled(&state, &page).await?
         } else {
             read_whole(&state, &page).await?
@@ -64,7 +64,7 @@ pub async fn list(
         body.push(b'}');
         Ok((String::from_utf8(body).expect("JSON is UTF-8"), scope))
     };
-    local::answer(&state, "/api/runs", &uri, &headers, compute).await
+    local::answer(&state, "/api/runs", &uri, serves, compute).await
 }
 
 /// The page read whole from PostgreSQL: each run's JSON, and the next page's cursor.
@@ -152,7 +152,8 @@ pub async fn get_one(
             Scope::Run(id),
         ))
     };
-    local::answer(&state, "/api/runs/{id}", &uri, &headers, compute).await
+    let serves = state.local.serves(&headers);
+    local::answer(&state, "/api/runs/{id}", &uri, serves, compute).await
 }
 
 #[derive(Deserialize)]
