@@ -60,6 +60,8 @@ pub struct LocalCache {
     /// When the last heartbeat received was sent, in nanoseconds since `base` (0: none
     /// since the listener connected).
     confirmed: AtomicU64,
+    /// When a full map was last swept of expired entries (same clock as `confirmed`).
+    swept: AtomicU64,
     base: Instant,
     /// Names this instance's heartbeats among every instance's.
     pub tag: String,
@@ -84,6 +86,7 @@ impl LocalCache {
             capacity,
             writes: AtomicU64::new(0),
             confirmed: AtomicU64::new(0),
+            swept: AtomicU64::new(0),
             base: Instant::now(),
             tag: format!("{:016x}", rand::random::<u64>()),
         }
@@ -150,6 +153,9 @@ impl LocalCache {
             return;
         }
         if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            if !self.may_sweep() {
+                return;
+            }
             let max_age = self.max_age;
             entries.retain(|_, e| e.at.elapsed() < max_age);
             if entries.len() >= self.capacity {
@@ -188,7 +194,7 @@ impl LocalCache {
         if !self.keeps(ticket) {
             return;
         }
-        if runs.len() >= RUNS_CAPACITY {
+        if runs.len() >= RUNS_CAPACITY && self.may_sweep() {
             let max_age = self.max_age;
             runs.retain(|_, (_, at)| at.elapsed() < max_age);
         }
@@ -199,6 +205,19 @@ impl LocalCache {
             }
             runs.insert(id, (json, now));
         }
+    }
+
+    /// Whether a full map may be swept of expired entries now: at most once per second
+    /// (or per entry lifetime, if shorter), so a cache full of young entries — pages read
+    /// once, with a random cursor — costs a store one comparison, not a scan.
+    fn may_sweep(&self) -> bool {
+        let every = self.max_age.min(Duration::from_secs(1)).as_nanos() as u64;
+        let (now, last) = (self.stamp(), self.swept.load(Ordering::Acquire));
+        now.saturating_sub(last) >= every
+            && self
+                .swept
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
     }
 
     /// A write to `run` committed: drops what it may have changed.

