@@ -19,6 +19,9 @@ use super::model::{fetch_run, Run};
 
 pub const CHANNEL: &str = "ld_events";
 
+/// The kind of event a new run announces.
+pub const RUN_CREATED: &str = "run_created";
+
 /// What a write announces: the kind of event and the run's id. A heartbeat (kind
 /// `heartbeat`) carries its instance's tag in `beat` and its stamp in `id`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,12 +49,23 @@ pub async fn notify(
     kind: &str,
     run_id: i64,
 ) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload(kind, run_id))
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// The NOTIFY payload announcing `kind` for run `run_id`, for a write that sends it with
+/// `pg_notify` on [`CHANNEL`] in a statement of its own.
+pub fn payload(kind: &str, run_id: i64) -> String {
     let notice = Notice {
         kind: kind.to_string(),
         id: run_id,
         beat: None,
     };
-    announce(tx, &notice).await
+    serde_json::to_string(&notice).expect("notice serializes")
 }
 
 /// Sends `notice` on the channel through `db`.
@@ -162,6 +176,9 @@ async fn listen(
             continue;
         }
         local.invalidate(notice.id);
+        if notice.kind == RUN_CREATED {
+            local.created(notice.id);
+        }
         if tx.receiver_count() == 0 {
             continue;
         }

@@ -2,6 +2,9 @@
 //! result pages, and each run's JSON (the pieces runs pages are assembled from) — served
 //! from memory with no network hop.
 //!
+//! Unfiltered runs pages take their ids from the run index (`run_index.rs`), kept current
+//! by the same events.
+//!
 //! Freshness: every committed write, on any instance, reaches every instance as a NOTIFY
 //! (`events.rs`); each drops what the written run could change (its own JSON, page and
 //! results, and every runs page whose id range holds it) — the writing instance before it
@@ -12,8 +15,8 @@
 //! was sent less than the bound ago — a stalled or lost event stream stops it within the
 //! bound, and it starts empty when the listener reconnects. An answer computed while a
 //! write landed is not kept (it may predate the write). Writes made outside the server
-//! (psql, `provision migrate`) are not announced: entries live `redis.cache_ttl_s` at most,
-//! like Redis's. Requests that carry a bearer token (writers) or `Cache-Control: no-cache`
+//! (psql, `provision migrate`) are not announced: entries live `server.local_cache_max_age_s`
+//! at most. Requests that carry a bearer token (writers) or `Cache-Control: no-cache`
 //! always read PostgreSQL, so a writer never reads an answer older than its own write.
 
 use std::collections::HashMap;
@@ -24,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap};
 use bytes::Bytes;
+
+use super::run_index::RunIndex;
 
 /// Which writes an entry depends on: those to one run (a run, its results), or those to
 /// any run whose id is in `low..high` (a runs page: `high` is its `before` bound, `low`
@@ -66,6 +71,8 @@ pub struct LocalCache {
     base: Instant,
     /// Names this instance's heartbeats among every instance's.
     pub tag: String,
+    /// Every run's id, for unfiltered runs pages.
+    pub index: RunIndex,
 }
 
 /// Hashes run ids (database sequence values, not chosen by clients) with one multiply: a
@@ -94,6 +101,9 @@ pub struct Ticket(u64);
 /// Run JSON kept at most (about 300 bytes each).
 const RUNS_CAPACITY: usize = 200_000;
 
+/// Run ids indexed at most (8 bytes each).
+const INDEX_CAPACITY: usize = 2_000_000;
+
 impl LocalCache {
     /// `bound` zero turns the cache off; `max_age` bounds entries for writes the server
     /// does not see. Serves nothing until its first heartbeat comes back.
@@ -109,6 +119,7 @@ impl LocalCache {
             swept: AtomicU64::new(0),
             base: Instant::now(),
             tag: format!("{:016x}", rand::random::<u64>()),
+            index: RunIndex::new(INDEX_CAPACITY, max_age),
         }
     }
 
@@ -250,9 +261,15 @@ impl LocalCache {
         runs.remove(&run);
     }
 
+    /// Run `run` was created: the run index learns its id.
+    pub fn created(&self, run: i64) {
+        self.index.created(run);
+    }
+
     /// The event listener (re)connected or lost its connection: events may have been
     /// missed, so everything goes, and nothing is served until a heartbeat comes back.
     pub fn reset(&self) {
+        self.index.reset();
         let mut entries = self.entries.lock().expect("local cache lock");
         let mut runs = self.runs.lock().expect("local cache lock");
         self.writes.fetch_add(1, Ordering::AcqRel);

@@ -16,7 +16,7 @@ pub struct HttpLabels {
 }
 
 /// How a cacheable read was answered: `local` (this instance's memory), `hit` (Redis),
-/// `miss` (computed from PostgreSQL and stored), `bypass` (from PostgreSQL, not stored:
+/// `assembled` (put together in memory), `miss` (computed from PostgreSQL and stored), `bypass` (from PostgreSQL, not stored:
 /// a writer's read, `no-cache`, or the cache unavailable).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {

@@ -14,6 +14,7 @@ pub mod model;
 pub mod pages;
 mod restarts;
 mod routes;
+pub mod run_index;
 mod single_flight;
 pub mod state;
 
@@ -116,7 +117,7 @@ pub async fn launch(
     let events = events::Events::new();
     let local = Arc::new(local_cache::LocalCache::new(
         settings.local_cache_bound,
-        settings.cache_ttl,
+        settings.local_cache_max_age,
         LOCAL_CACHE_ENTRIES,
     ));
     let listener_task =

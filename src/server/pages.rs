@@ -18,6 +18,11 @@ pub struct RunsPage {
 }
 
 impl RunsPage {
+    /// Whether the page has no filter (only a cursor): its ids are the run index's.
+    pub fn is_unfiltered(&self) -> bool {
+        self.suite.is_none() && self.status.is_none() && self.env.is_none()
+    }
+
     /// Appends the page's SELECT to `qb`, its values bound by move (a route starts from an empty builder, the plan
     /// test from `EXPLAIN `).
     pub fn push_select(self, qb: &mut QueryBuilder<'_, Postgres>) {

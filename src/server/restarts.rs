@@ -2,15 +2,18 @@
 //! ends every pooled connection. A read that meets one of them is retried on a fresh
 //! connection — the pool waits for PostgreSQL to accept connections again — until the
 //! read's deadline (`database.acquire_timeout_ms`, 2 s by default) has passed: reads are
-//! idempotent, so a retry can never apply anything twice. A write's transaction is begun
-//! the same way (nothing has run when `BEGIN` fails); once its statements have run, a
-//! lost connection is not retried — during `COMMIT` the outcome is unknown — and the
-//! client sees 503 with `Retry-After`, as every request does when PostgreSQL is still
-//! gone at the deadline.
+//! idempotent, so a retry can never apply anything twice. A write first proves its
+//! connection alive the same way — `BEGIN` for a transaction, or the bearer token's
+//! check for a write that is one statement on the connection that check used — since
+//! nothing has been applied when that step fails. Once the write's statement is sent, a
+//! lost connection is not retried — the outcome is unknown — and the client sees 503
+//! with `Retry-After`, as every request does when PostgreSQL is still gone at the
+//! deadline.
 
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
+use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
 
 use super::error::ApiResult;
@@ -76,14 +79,23 @@ impl AppState {
     /// Runs the read `query` on a pooled connection, again on a fresh one each time the
     /// connection is lost, until the deadline. `query` is called once per attempt, so it
     /// owns (clones) what it needs.
-    pub async fn read<T, F>(&self, mut query: F) -> ApiResult<T>
+    pub async fn read<T, F>(&self, query: F) -> ApiResult<T>
+    where
+        F: for<'c> FnMut(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
+    {
+        Ok(self.read_keeping(query).await?.1)
+    }
+
+    /// [`read`](Self::read), and the connection it ran on: just proven alive, for a write
+    /// that follows the read.
+    pub async fn read_keeping<T, F>(&self, mut query: F) -> ApiResult<(PoolConnection<Postgres>, T)>
     where
         F: for<'c> FnMut(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
     {
         let mut backoff = Backoff::new(self.settings.acquire_timeout);
         loop {
             let attempt = match self.acquire().await {
-                Ok(mut conn) => query(&mut conn).await,
+                Ok(mut conn) => query(&mut conn).await.map(|v| (conn, v)),
                 Err(e) => Err(e),
             };
             match attempt {

@@ -81,10 +81,20 @@ impl AppState {
             .await?
             .ok_or_else(super::error::ApiError::internal)?;
         tx.commit().await?;
+        self.written(kind, run_id).await;
+        Ok(run)
+    }
+
+    /// After a committed write to `run_id` that announced `kind` (a write of one
+    /// statement sends it with `pg_notify` and `events::payload` itself): the caches drop
+    /// what it changed before the writer answers.
+    pub async fn written(&self, kind: &str, run_id: i64) {
         self.local.invalidate(run_id);
+        if kind == super::events::RUN_CREATED {
+            self.local.created(run_id);
+        }
         self.cache.invalidate().await;
         self.metrics.events_published.inc();
-        Ok(run)
     }
 
     pub fn is_draining(&self) -> bool {

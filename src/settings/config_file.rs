@@ -79,6 +79,7 @@ pub struct ServerSection {
     pub listen: Option<String>,
     pub request_timeout_ms: Option<u64>,
     pub local_cache_bound_ms: Option<u64>,
+    pub local_cache_max_age_s: Option<u64>,
     pub workers: Option<usize>,
     /// How many instances run (instance i listens on HOST:base_port+i).
     pub instances: Option<u16>,

@@ -28,6 +28,9 @@ pub struct ServeSettings {
     pub cache_ttl: Duration,
     /// The bound on how old an answer from an instance's own cache may be (zero: off).
     pub local_cache_bound: Duration,
+    /// How long an instance keeps what it read at most: the safety net for writes made
+    /// outside the server (psql, a migration), which announce nothing.
+    pub local_cache_max_age: Duration,
     pub workers: usize,
     /// How long start-up waits for PostgreSQL before giving up.
     pub db_wait: Duration,
@@ -231,6 +234,12 @@ impl ServeSettings {
                 c.server.local_cache_bound_ms,
                 1_000,
             )?),
+            local_cache_max_age: Duration::from_secs(src.pick(
+                None,
+                "PROVISION_LOCAL_CACHE_MAX_AGE_S",
+                c.server.local_cache_max_age_s,
+                60,
+            )?),
             workers: src.pick(flags.workers, "PROVISION_WORKERS", c.server.workers, cores)?,
             db_wait: Duration::from_secs(src.pick(None, "PROVISION_DB_WAIT_S", None, 30)?),
             limits: Limits::resolve(src)?,
@@ -279,6 +288,10 @@ impl ServeSettings {
             (
                 "PROVISION_LOCAL_CACHE_BOUND_MS (server.local_cache_bound_ms)",
                 self.local_cache_bound,
+            ),
+            (
+                "PROVISION_LOCAL_CACHE_MAX_AGE_S (server.local_cache_max_age_s)",
+                self.local_cache_max_age,
             ),
             ("PROVISION_DB_WAIT_S", self.db_wait),
             ("PROVISION_LOGIN_WINDOW_S", self.limits.login_window),

@@ -56,7 +56,7 @@ impl Counters {
                         .find_map(|l| l.strip_prefix("result=\""))
                         .map(|r| r.trim_end_matches(['"', '}']));
                     match result {
-                        Some("local") => c.cache_local += v,
+                        Some("local" | "assembled") => c.cache_local += v,
                         Some("hit") => c.cache_hits += v,
                         Some("miss") => c.cache_misses += v,
                         Some("bypass") => c.cache_bypass += v,

@@ -141,7 +141,8 @@ pub fn under_load<T: Send>(bed: &Bed, what: &str, during: impl FnOnce() -> T + S
                 &lb,
                 "--remote-only",
             ];
-            args.extend_from_slice(load_report::LOAD_ARGS);
+            let load = load_report::load_args(25);
+            args.extend(load.iter().map(String::as_str));
             bed.provision(&args)
         });
         // After verify's checks, well inside the load's 25 s.

@@ -143,7 +143,7 @@ fn whole_printed_errors() {
             2,
             format!(
                 "error: {cfg_path}:3: server: unknown field `workerz`, expected one of `listen`, \
-                 `request_timeout_ms`, `local_cache_bound_ms`, `workers`, `instances`, `base_port`, `host` at line 3 column 3"
+                 `request_timeout_ms`, `local_cache_bound_ms`, `local_cache_max_age_s`, `workers`, `instances`, `base_port`, `host` at line 3 column 3"
             ),
         ),
         (

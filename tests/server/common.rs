@@ -54,6 +54,7 @@ pub fn settings(db_url: &str, redis_url: &str, prefix: &str) -> ServeSettings {
         cache_prefix: format!("{prefix}:"),
         cache_ttl: Duration::from_secs(30),
         local_cache_bound: Duration::from_secs(1),
+        local_cache_max_age: Duration::from_secs(60),
         workers: 2,
         db_wait: Duration::from_secs(10),
         limits: provision::settings::Limits::default(),

@@ -176,6 +176,55 @@ async fn run_lifecycle_results_and_counters() {
     app.stop().await;
 }
 
+/// Batches posted to one run at once all land, and the run's counters are their sums:
+/// the write's UPDATE takes the run's row lock, so batches add up one after the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_to_one_run_add_up() {
+    let (app, token, _) = app_with_token().await;
+    let run = create_run(&app, &token, "busy", "dev").await;
+    let id = run["id"].as_i64().unwrap();
+    let posts = (0..24).map(|n| {
+        let path = format!("/api/runs/{id}/results");
+        let (app, token) = (&app, &token);
+        async move {
+            let r = app
+                .post(
+                    &path,
+                    token,
+                    json!({"results": [
+                        {"check_name": format!("a{n}"), "status": "pass"},
+                        {"check_name": format!("b{n}"), "status": "fail"},
+                        {"check_name": format!("c{n}"), "status": "skip"}
+                    ]}),
+                )
+                .await;
+            assert_eq!(r.status(), 201);
+        }
+    });
+    futures_util::future::join_all(posts).await;
+    let after = body_json(app.get(&format!("/api/runs/{id}")).await).await;
+    assert_eq!(after["total_checks"], 72, "{after}");
+    assert_eq!(after["passed_checks"], 24, "{after}");
+    assert_eq!(after["failed_checks"], 24, "{after}");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM validation_results WHERE run_id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 72);
+    // A batch to a run that does not exist adds nothing anywhere.
+    let r = app
+        .post(
+            "/api/runs/999999/results",
+            &token,
+            json!({"results": [{"check_name": "x", "status": "pass"}]}),
+        )
+        .await;
+    assert_error(r, 404).await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_list_filters_and_keyset_pages() {
     let (app, token, _) = app_with_token().await;

@@ -133,3 +133,96 @@ async fn reads_come_from_memory_and_every_write_reaches_every_instance_by_its_ev
     a.stop().await;
     b.stop().await;
 }
+
+/// Reads `path` until it is answered as `how`.
+async fn until(app: &App, path: &str, how: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (got, body) = read(app, path).await;
+        if got == how {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} never answered as {how} (last: {got})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfiltered_runs_pages_are_assembled_from_memory_and_learn_new_runs_by_their_event() {
+    let db = new_database().await;
+    let redis = required_env("PROVISION_TEST_REDIS");
+    let a = spawn_app_on(settings(&db, &redis, &unique("i"))).await;
+    let mut slow = settings(&db, &redis, &unique("i"));
+    slow.local_cache_bound = Duration::from_secs(60);
+    let b = spawn_app_on(slow).await;
+    let user = seed_user(&a.pool, "w", "x", true).await;
+    let token = seed_token(&a.pool, user).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            create_run(&a, &token, "s", "dev").await["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    // The first page loads B's run index (in the background) and its runs' JSON.
+    until_local(&b, "/api/runs?limit=50").await;
+    // Another cursor, never read: assembled from the index and the runs' JSON, with no
+    // use of PostgreSQL.
+    let path = format!("/api/runs?limit=2&before={}", ids[2]);
+    let uses = metric(&b, "ld_db_uses_total").await;
+    let page = until(&b, &path, "assembled").await;
+    let got: Vec<i64> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(got, vec![ids[1], ids[0]]);
+    assert_eq!(page["next_before"], serde_json::Value::Null);
+    assert_eq!(
+        metric(&b, "ld_db_uses_total").await,
+        uses,
+        "an assembled page used PostgreSQL"
+    );
+    // A filtered page is not the index's: its ids come from PostgreSQL.
+    let (how, _) = read(&b, &format!("/api/runs?limit=2&env=dev&before={}", ids[2])).await;
+    assert_eq!(how, "miss");
+
+    // A run created through A reaches B's index by its event (B's bound is a minute, its
+    // index is not loaded again for 30 s): a page below a cursor above it lists it.
+    let new = create_run(&a, &token, "s", "dev").await["id"]
+        .as_i64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let (_, page) = read(&b, &format!("/api/runs?limit=1&before={}", new + 1)).await;
+        if page["items"][0]["id"] == new {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B's runs pages do not list run {new} 2 s after it was created"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let page = until(
+        &b,
+        &format!("/api/runs?limit=2&before={}", new + 1),
+        "assembled",
+    )
+    .await;
+    assert_eq!(page["items"][0]["id"], new);
+    assert_eq!(page["next_before"], new - 1);
+    let assembled = metric(
+        &b,
+        r#"ld_cache_lookups_total{route="/api/runs",result="assembled"}"#,
+    )
+    .await;
+    assert!(assembled >= 2.0, "assembled {assembled}");
+    a.stop().await;
+    b.stop().await;
+}

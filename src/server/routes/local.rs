@@ -1,7 +1,8 @@
 //! Reads answered from the instance's own cache (`LocalCache`): the runs pages, one run
-//! and a run's result pages. `X-Cache` says how: `local`, `miss` (computed and kept) or
-//! `bypass` (a writer's read, `Cache-Control: no-cache`, or memory not confirmed fresh
-//! within the bound).
+//! and a run's result pages. `X-Cache` says how: `local`, `assembled` (not held whole, but
+//! put together from memory without PostgreSQL: a runs page from the run index and the
+//! runs' JSON), `miss` (computed from PostgreSQL and kept) or `bypass` (a writer's read,
+//! `Cache-Control: no-cache`, or memory not confirmed fresh within the bound).
 
 use std::future::Future;
 
@@ -12,6 +13,18 @@ use bytes::Bytes;
 use crate::server::error::ApiResult;
 use crate::server::local_cache::Scope;
 use crate::server::state::AppState;
+
+/// Where a computed answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// At least one PostgreSQL query.
+    Database,
+    /// Only the instance's memory.
+    Memory,
+}
+
+/// A computed answer: its body, the writes it depends on, where it came from.
+pub type Computed = (String, Scope, Source);
 
 /// The answer to the read at `uri` of `route`: from memory when it is there and may
 /// serve (`serves`: `LocalCache::serves` of the request, asked once by the caller),
@@ -25,11 +38,11 @@ pub async fn answer<F>(
     compute: F,
 ) -> ApiResult<Response>
 where
-    F: Future<Output = ApiResult<(String, Scope)>>,
+    F: Future<Output = ApiResult<Computed>>,
 {
     if !serves {
         state.metrics.cache_lookup(route, "bypass");
-        let (body, _) = compute.await?;
+        let (body, _, _) = compute.await?;
         return Ok(respond(Bytes::from(body), "bypass"));
     }
     let key = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
@@ -39,13 +52,17 @@ where
             Ok(respond(body, "local"))
         }
         Err(ticket) => {
-            state.metrics.cache_lookup(route, "miss");
-            let (body, scope) = compute.await?;
+            let (body, scope, source) = compute.await?;
+            let how = match source {
+                Source::Database => "miss",
+                Source::Memory => "assembled",
+            };
+            state.metrics.cache_lookup(route, how);
             let body = Bytes::from(body);
             state
                 .local
                 .put(key.to_string(), body.clone(), scope, ticket);
-            Ok(respond(body, "miss"))
+            Ok(respond(body, how))
         }
     }
 }

@@ -8,9 +8,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use sqlx::QueryBuilder;
 
-use super::{json, local};
+use super::json;
+use super::local::{self, Source};
 use crate::server::auth::token::TokenUser;
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::events::RUN_CREATED;
 use crate::server::extract::{self, JsonBody, Query};
 use crate::server::local_cache::Scope;
 use crate::server::model::{
@@ -37,10 +39,11 @@ pub async fn list(
     };
     let serves = state.local.serves(&headers);
     let compute = async {
-        let (items, next_before) = if serves {
+        let (items, next_before, source) = if serves {
             assembled(&state, &page).await?
         } else {
-            read_whole(&state, &page).await?
+            let (items, next_before) = read_whole(&state, &page).await?;
+            (items, next_before, Source::Database)
         };
         // A write to a run between the page's smallest id (the bottom of the table when
         // the page is the last) and its `before` may change it.
@@ -62,7 +65,11 @@ pub async fn list(
             None => body.extend_from_slice(b"null"),
         }
         body.push(b'}');
-        Ok((String::from_utf8(body).expect("JSON is UTF-8"), scope))
+        Ok((
+            String::from_utf8(body).expect("JSON is UTF-8"),
+            scope,
+            source,
+        ))
     };
     local::answer(&state, "/api/runs", &uri, serves, compute).await
 }
@@ -83,19 +90,36 @@ async fn read_whole(state: &AppState, page: &RunsPage) -> ApiResult<(Vec<Bytes>,
     Ok((runs.iter().map(run_json).collect(), next_before))
 }
 
-/// The page's ids from PostgreSQL (an index-only scan), its runs from the instance's
-/// memory; the runs it does not hold are read in one query and kept.
-async fn assembled(state: &AppState, page: &RunsPage) -> ApiResult<(Vec<Bytes>, Option<i64>)> {
-    let mut ids: Vec<i64> = state
-        .read(|conn| {
-            let page = page.clone();
-            Box::pin(async move {
-                let mut qb = QueryBuilder::new("");
-                page.push_ids(&mut qb);
-                qb.build_query_scalar().fetch_all(conn).await
-            })
-        })
-        .await?;
+/// The page's ids from the run index when the page is unfiltered and the index is loaded,
+/// else from PostgreSQL (an index-only scan); its runs from the instance's memory, the
+/// ones it does not hold read in one query and kept.
+async fn assembled(
+    state: &AppState,
+    page: &RunsPage,
+) -> ApiResult<(Vec<Bytes>, Option<i64>, Source)> {
+    let indexed = if page.is_unfiltered() {
+        load_index(state);
+        state.local.index.page(page.before, page.limit as usize + 1)
+    } else {
+        None
+    };
+    let mut source = Source::Memory;
+    let mut ids = match indexed {
+        Some(ids) => ids,
+        None => {
+            source = Source::Database;
+            state
+                .read(|conn| {
+                    let page = page.clone();
+                    Box::pin(async move {
+                        let mut qb = QueryBuilder::new("");
+                        page.push_ids(&mut qb);
+                        qb.build_query_scalar().fetch_all(conn).await
+                    })
+                })
+                .await?
+        }
+    };
     let next_before = cut(&mut ids, page.limit, |id| *id);
     let (mut found, ticket) = state.local.runs(&ids);
     let missing: Vec<i64> = ids
@@ -105,6 +129,7 @@ async fn assembled(state: &AppState, page: &RunsPage) -> ApiResult<(Vec<Bytes>, 
         .map(|(id, _)| *id)
         .collect();
     if !missing.is_empty() {
+        source = Source::Database;
         let runs: Vec<Run> = state
             .read(|conn| Box::pin(fetch_runs(conn, missing.clone())))
             .await?;
@@ -116,8 +141,36 @@ async fn assembled(state: &AppState, page: &RunsPage) -> ApiResult<(Vec<Bytes>, 
         }
         state.local.put_runs(read, ticket);
     }
-    // A run deleted between the two queries is left out.
-    Ok((found.into_iter().flatten().collect(), next_before))
+    // A run deleted between the two steps is left out.
+    Ok((found.into_iter().flatten().collect(), next_before, source))
+}
+
+/// Starts loading the run index in the background when it is due (not loaded, or aging;
+/// see `RunIndex::begin_load`) and no load is in flight.
+fn load_index(state: &AppState) {
+    let Some(load) = state.local.index.begin_load() else {
+        return;
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        let limit = state.local.index.read_limit();
+        let read = state
+            .read(|conn| {
+                Box::pin(
+                    sqlx::query_scalar("SELECT id FROM validation_runs ORDER BY id LIMIT $1")
+                        .bind(limit)
+                        .fetch_all(conn),
+                )
+            })
+            .await;
+        match read {
+            Ok(ids) => state.local.index.finish_load(load, ids),
+            Err(e) => {
+                tracing::warn!(error = %e.message, "the run index was not loaded; runs pages read their ids from PostgreSQL");
+                state.local.index.fail_load(load);
+            }
+        }
+    });
 }
 
 /// Keeps the first `limit` of `rows` (read one more than that); the next page's cursor
@@ -150,6 +203,7 @@ pub async fn get_one(
         Ok((
             serde_json::to_string(&run).expect("run serializes"),
             Scope::Run(id),
+            Source::Database,
         ))
     };
     let serves = state.local.serves(&headers);
@@ -217,7 +271,7 @@ pub async fn create(
             "the suite was being created concurrently; retry",
         )
     })?;
-    let run = state.commit_write(tx, "run_created", id).await?;
+    let run = state.commit_write(tx, RUN_CREATED, id).await?;
     Ok(json(
         StatusCode::CREATED,
         serde_json::to_string(&run).expect("run serializes"),
