@@ -15,9 +15,10 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
-/// How a cacheable read was answered: `local` (this instance's memory), `hit` (Redis),
-/// `assembled` (put together in memory), `miss` (computed from PostgreSQL and stored), `bypass` (from PostgreSQL, not stored:
-/// a writer's read, `no-cache`, or the cache unavailable).
+/// How a cacheable read was answered: `local` (this instance's memory), `assembled` (put
+/// together in memory), `hit` (Redis), `miss` (computed from PostgreSQL and stored),
+/// `bypass` (from PostgreSQL, not stored: a writer's read, `no-cache`, or the cache
+/// unavailable).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
     pub route: &'static str,
