@@ -66,6 +66,8 @@ pub struct LocalCache {
     /// When the last heartbeat received was sent, in nanoseconds since `base` (0: none
     /// since the listener connected).
     confirmed: AtomicU64,
+    /// When the last invalidation happened (a `clock` stamp).
+    invalidated: AtomicU64,
     /// When a full map was last swept of expired entries (same clock as `confirmed`).
     swept: AtomicU64,
     base: Instant,
@@ -117,6 +119,7 @@ impl LocalCache {
             writes: AtomicU64::new(0),
             confirmed: AtomicU64::new(0),
             swept: AtomicU64::new(0),
+            invalidated: AtomicU64::new(0),
             base: Instant::now(),
             tag: format!("{:016x}", rand::random::<u64>()),
             index: RunIndex::new(INDEX_CAPACITY, max_age),
@@ -257,8 +260,15 @@ impl LocalCache {
         let mut entries = self.entries.lock().expect("local cache lock");
         let mut runs = self.runs.lock().expect("local cache lock");
         self.writes.fetch_add(1, Ordering::AcqRel);
+        self.invalidated
+            .fetch_max(super::clock::now(), Ordering::AcqRel);
         entries.retain(|_, e| !e.scope.holds(run));
         runs.remove(&run);
+    }
+
+    /// When the last invalidation happened (a `clock` stamp; 0: none).
+    pub fn invalidated_at(&self) -> u64 {
+        self.invalidated.load(Ordering::Acquire)
     }
 
     /// Run `run` was created: the run index learns its id.
@@ -270,6 +280,8 @@ impl LocalCache {
     /// missed, so everything goes, and nothing is served until a heartbeat comes back.
     pub fn reset(&self) {
         self.index.reset();
+        self.invalidated
+            .fetch_max(super::clock::now(), Ordering::AcqRel);
         let mut entries = self.entries.lock().expect("local cache lock");
         let mut runs = self.runs.lock().expect("local cache lock");
         self.writes.fetch_add(1, Ordering::AcqRel);

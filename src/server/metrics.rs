@@ -25,6 +25,12 @@ pub struct CacheLabels {
     pub result: &'static str,
 }
 
+/// A streaming replica, by host:port.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReplicaLabels {
+    pub replica: String,
+}
+
 type HistogramFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -44,6 +50,11 @@ pub struct Metrics {
     pub pool_waits: Counter,
     pub db_retries: Counter,
     pub db_uses: Counter,
+    pub replica_reads: Counter,
+    /// Each replica's lag in seconds (-1 when unknown) and whether it serves reads now.
+    pub replica_lag: Family<ReplicaLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    pub replica_serving: Family<ReplicaLabels, Gauge>,
+    pub replica_fallbacks: Counter,
     pub cache_lookups: Family<CacheLabels, Counter>,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
@@ -73,6 +84,10 @@ impl Metrics {
             pool_waits: Counter::default(),
             db_retries: Counter::default(),
             db_uses: Counter::default(),
+            replica_reads: Counter::default(),
+            replica_lag: Family::default(),
+            replica_serving: Family::default(),
+            replica_fallbacks: Counter::default(),
             cache_lookups: Family::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
@@ -121,6 +136,26 @@ impl Metrics {
             "db_uses",
             "Requests' uses of PostgreSQL: a pooled connection taken for one step's statements",
             m.db_uses.clone(),
+        );
+        registry.register(
+            "replica_reads",
+            "Reads answered by a streaming replica",
+            m.replica_reads.clone(),
+        );
+        registry.register(
+            "replica_lag_seconds",
+            "How far each streaming replica is behind the primary (-1: unknown)",
+            m.replica_lag.clone(),
+        );
+        registry.register(
+            "replica_serving",
+            "Whether each streaming replica serves reads now (fresh within database.max_replica_lag_ms)",
+            m.replica_serving.clone(),
+        );
+        registry.register(
+            "replica_fallbacks",
+            "Reads a replica failed, answered by the primary in the same request",
+            m.replica_fallbacks.clone(),
         );
         registry.register(
             "cache_lookups",

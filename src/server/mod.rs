@@ -5,6 +5,7 @@
 pub mod auth;
 mod breaker;
 pub mod cache;
+pub mod clock;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -12,6 +13,8 @@ pub mod local_cache;
 pub mod metrics;
 pub mod model;
 pub mod pages;
+pub mod read_route;
+pub mod replicas;
 mod restarts;
 mod routes;
 pub mod run_index;
@@ -33,12 +36,17 @@ use tokio::sync::watch;
 use crate::settings::{redact_url, ServeSettings};
 use state::{AppState, Inner};
 
-/// Opens the pool, waiting up to `settings.db_wait` for PostgreSQL to accept connections.
-/// Every connection runs in UTC with the configured `statement_timeout`.
-pub async fn connect_pool(settings: &ServeSettings) -> anyhow::Result<PgPool> {
-    let shown = redact_url(settings.database_url.expose());
-    let options = PgConnectOptions::from_str(settings.database_url.expose())
-        .with_context(|| format!("DATABASE_URL {shown} is not a valid PostgreSQL URL"))?
+/// The connection options for `url` (the primary or a replica): every session runs in UTC
+/// with the configured `statement_timeout`.
+/// `what` names the setting in errors.
+fn session_options(
+    settings: &ServeSettings,
+    what: &str,
+    url: &str,
+) -> anyhow::Result<PgConnectOptions> {
+    let shown = redact_url(url);
+    Ok(PgConnectOptions::from_str(url)
+        .with_context(|| format!("{what} {shown} is not a valid PostgreSQL URL"))?
         .application_name("live-dashboard")
         .options([
             (
@@ -50,7 +58,14 @@ pub async fn connect_pool(settings: &ServeSettings) -> anyhow::Result<PgPool> {
             // change the best plan (keyset ranges over indexes); without this PostgreSQL
             // re-plans each execution, which profiled as its biggest cost on a runs page.
             ("plan_cache_mode", "force_generic_plan".to_string()),
-        ]);
+        ]))
+}
+
+/// Opens the pool, waiting up to `settings.db_wait` for PostgreSQL to accept connections.
+/// Every connection runs in UTC with the configured `statement_timeout`.
+pub async fn connect_pool(settings: &ServeSettings) -> anyhow::Result<PgPool> {
+    let shown = redact_url(settings.database_url.expose());
+    let options = session_options(settings, "DATABASE_URL", settings.database_url.expose())?;
     let deadline = Instant::now() + settings.db_wait;
     loop {
         let attempt = PgPoolOptions::new()
@@ -120,6 +135,10 @@ pub async fn launch(
         settings.local_cache_max_age,
         LOCAL_CACHE_ENTRIES,
     ));
+    let replicas = Arc::new(replicas::Replicas::open(&settings, |url| {
+        session_options(&settings, "database.replica_urls:", url)
+    })?);
+    let monitor_task = Arc::clone(&replicas).spawn_monitor(pool.clone());
     let listener_task =
         events.spawn_listener(pool.clone(), Arc::clone(&metrics), Arc::clone(&local));
     let heartbeat_task = events::spawn_heartbeat(pool.clone(), Arc::clone(&local));
@@ -130,6 +149,7 @@ pub async fn launch(
         cache,
         local,
         events,
+        replicas,
         metrics,
         settings,
         draining: AtomicBool::new(false),
@@ -159,7 +179,10 @@ pub async fn launch(
         .context("the HTTP server failed")?;
     // The event listener and the heartbeat hold pooled connections until they stop; then
     // the pool closes.
-    for task in [listener_task, heartbeat_task] {
+    for task in [listener_task, heartbeat_task]
+        .into_iter()
+        .chain(monitor_task)
+    {
         task.abort();
         let _ = task.await;
     }

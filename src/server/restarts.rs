@@ -9,6 +9,12 @@
 //! lost connection is not retried — the outcome is unknown — and the client sees 503
 //! with `Retry-After`, as every request does when PostgreSQL is still gone at the
 //! deadline.
+//!
+//! Reads are also where streaming replicas come in (`replicas.rs`): a read goes to a
+//! replica fresh within `database.max_replica_lag_ms`, and to the primary when there is
+//! none, when the replica fails (within the same request), and always for a request that
+//! carries a bearer token or `Cache-Control: no-cache` (`read_route.rs`) and for work
+//! outside a request.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +23,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
 
 use super::error::ApiResult;
+use super::read_route;
 use super::state::AppState;
 
 /// Whether `e` says the connection (not the statement) failed: PostgreSQL went away, is
@@ -79,10 +86,34 @@ impl AppState {
     /// Runs the read `query` on a pooled connection, again on a fresh one each time the
     /// connection is lost, until the deadline. `query` is called once per attempt, so it
     /// owns (clones) what it needs.
-    pub async fn read<T, F>(&self, query: F) -> ApiResult<T>
+    pub async fn read<T, F>(&self, mut query: F) -> ApiResult<T>
     where
         F: for<'c> FnMut(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
     {
+        if !read_route::primary_only() {
+            if let Some((replica, as_of)) = self.replicas.pick() {
+                let attempt = match replica.pool.acquire().await {
+                    Ok(mut conn) => query(&mut conn).await,
+                    Err(e) => Err(e),
+                };
+                match attempt {
+                    Ok(v) => {
+                        self.metrics.replica_reads.inc();
+                        read_route::note_replica_read(as_of);
+                        return Ok(v);
+                    }
+                    Err(e) => {
+                        // Whatever it was (a lost connection, a query cancelled by
+                        // recovery), the primary answers this read.
+                        self.metrics.replica_fallbacks.inc();
+                        if connection_lost(&e) || matches!(e, sqlx::Error::PoolTimedOut) {
+                            self.replicas.failed(replica);
+                            tracing::warn!(replica = %replica.name, error = %e, "replica read failed; the primary answers");
+                        }
+                    }
+                }
+            }
+        }
         Ok(self.read_keeping(query).await?.1)
     }
 

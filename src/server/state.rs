@@ -24,6 +24,8 @@ pub struct Inner {
     /// Runs pages, runs and result pages, in this instance's memory.
     pub local: Arc<LocalCache>,
     pub events: Events,
+    /// Streaming replicas for reads (none unless `database.replica_urls`).
+    pub replicas: Arc<super::replicas::Replicas>,
     pub metrics: Arc<Metrics>,
     pub settings: ServeSettings,
     pub draining: AtomicBool,
@@ -95,6 +97,15 @@ impl AppState {
         }
         self.cache.invalidate().await;
         self.metrics.events_published.inc();
+    }
+
+    /// Whether an answer just computed may be kept in the local cache as far as replicas
+    /// go: read from the primary only, or from replicas that had replayed every write the
+    /// cache has dropped (an invalidation after a replica's as-of may be a write that
+    /// replica did not show yet).
+    pub fn replica_reads_current(&self) -> bool {
+        super::read_route::replica_as_of()
+            .map_or(true, |as_of| as_of >= self.local.invalidated_at())
     }
 
     pub fn is_draining(&self) -> bool {

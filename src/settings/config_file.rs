@@ -62,6 +62,9 @@ pub struct DatabaseSection {
     pub pool_size: Option<u32>,
     pub acquire_timeout_ms: Option<u64>,
     pub statement_timeout_ms: Option<u64>,
+    /// Streaming replicas' URLs: reads go to them while they are fresh (`restarts.rs`).
+    pub replica_urls: Option<Vec<Secret>>,
+    pub max_replica_lag_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -31,6 +31,10 @@ pub struct ServeSettings {
     /// How long an instance keeps what it read at most: the safety net for writes made
     /// outside the server (psql, a migration), which announce nothing.
     pub local_cache_max_age: Duration,
+    /// Streaming replicas for reads, and how far behind the primary one may be and
+    /// still serve them.
+    pub replica_urls: Vec<Secret>,
+    pub max_replica_lag: Duration,
     pub workers: usize,
     /// How long start-up waits for PostgreSQL before giving up.
     pub db_wait: Duration,
@@ -240,6 +244,22 @@ impl ServeSettings {
                 c.server.local_cache_max_age_s,
                 60,
             )?),
+            replica_urls: match src.pick_opt::<Secret>(None, "PROVISION_DB_REPLICA_URLS", None)? {
+                Some(list) => list
+                    .expose()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(Secret::new)
+                    .collect(),
+                None => c.database.replica_urls.clone().unwrap_or_default(),
+            },
+            max_replica_lag: ms(src.pick(
+                None,
+                "PROVISION_DB_MAX_REPLICA_LAG_MS",
+                c.database.max_replica_lag_ms,
+                1_000,
+            )?),
             workers: src.pick(flags.workers, "PROVISION_WORKERS", c.server.workers, cores)?,
             db_wait: Duration::from_secs(src.pick(None, "PROVISION_DB_WAIT_S", None, 30)?),
             limits: Limits::resolve(src)?,
@@ -293,6 +313,10 @@ impl ServeSettings {
                 "PROVISION_LOCAL_CACHE_MAX_AGE_S (server.local_cache_max_age_s)",
                 self.local_cache_max_age,
             ),
+            (
+                "PROVISION_DB_MAX_REPLICA_LAG_MS (database.max_replica_lag_ms)",
+                self.max_replica_lag,
+            ),
             ("PROVISION_DB_WAIT_S", self.db_wait),
             ("PROVISION_LOGIN_WINDOW_S", self.limits.login_window),
             ("PROVISION_WS_SEND_TIMEOUT_MS", self.limits.ws_send_timeout),
@@ -309,6 +333,17 @@ impl ServeSettings {
                     redact_url(self.database_url.expose())
                 ),
             );
+        }
+        for url in &self.replica_urls {
+            if !url.expose().starts_with("postgres") {
+                return bad(
+                    "PROVISION_DB_REPLICA_URLS (database.replica_urls)",
+                    &format!(
+                        "{} is not a postgres:// or postgresql:// URL",
+                        redact_url(url.expose())
+                    ),
+                );
+            }
         }
         if !self.redis_url.expose().starts_with("redis") {
             return bad(

@@ -55,6 +55,8 @@ pub fn settings(db_url: &str, redis_url: &str, prefix: &str) -> ServeSettings {
         cache_ttl: Duration::from_secs(30),
         local_cache_bound: Duration::from_secs(1),
         local_cache_max_age: Duration::from_secs(60),
+        replica_urls: Vec::new(),
+        max_replica_lag: Duration::from_secs(1),
         workers: 2,
         db_wait: Duration::from_secs(10),
         limits: provision::settings::Limits::default(),
@@ -407,6 +409,53 @@ impl OwnPostgres {
 
     pub fn admin_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A streaming replica of this server: `pg_basebackup -R` (standby.signal and
+    /// primary_conninfo written), started on a port of its own as a hot standby.
+    pub fn replica(&self) -> OwnPostgres {
+        let dir = tempfile::Builder::new()
+            .prefix("pg-replica")
+            .tempdir()
+            .unwrap();
+        for (cmd, arg) in [("chmod", "755"), ("chown", "postgres:postgres")] {
+            let _ = std::process::Command::new(cmd)
+                .args([arg, dir.path().to_str().unwrap()])
+                .status();
+        }
+        let data = dir.path().join("data");
+        let port = self.port.to_string();
+        let out = as_postgres(
+            &format!("{}/pg_basebackup", self.bin),
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+                // An immediate checkpoint: a spread one takes minutes.
+                "-c",
+                "fast",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_basebackup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let replica = OwnPostgres {
+            dir,
+            bin: self.bin.clone(),
+            port: free_port(),
+        };
+        replica.pg_ctl_start();
+        replica
     }
 
     fn data(&self) -> String {

@@ -10,3 +10,4 @@ mod contract;
 mod live;
 mod local_cache;
 mod outage;
+mod replicas;

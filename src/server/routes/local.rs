@@ -59,9 +59,11 @@ where
             };
             state.metrics.cache_lookup(route, how);
             let body = Bytes::from(body);
-            state
-                .local
-                .put(key.to_string(), body.clone(), scope, ticket);
+            if state.replica_reads_current() {
+                state
+                    .local
+                    .put(key.to_string(), body.clone(), scope, ticket);
+            }
             Ok(respond(body, how))
         }
     }

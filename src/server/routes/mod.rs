@@ -112,10 +112,20 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(req.method()).to_owned();
+    // A writer's reads, and reads asking for a fresh answer, use the primary.
+    let primary_only = req
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION)
+        || req
+            .headers()
+            .get(axum::http::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("no-cache"));
+    let next = |req| crate::server::read_route::routed(primary_only, next.run(req));
     let resp = if route == "/ws" {
-        next.run(req).await
+        next(req).await
     } else {
-        match tokio::time::timeout(state.settings.request_timeout, next.run(req)).await {
+        match tokio::time::timeout(state.settings.request_timeout, next(req)).await {
             Ok(resp) => resp,
             Err(_) => {
                 tracing::warn!(route, "request timed out");

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::json;
+use crate::server::metrics::ReplicaLabels;
 use crate::server::state::AppState;
 
 pub async fn health() -> Response {
@@ -47,6 +48,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     if draining {
         body["draining"] = json!(true);
     }
+    if !state.replicas.is_empty() {
+        // A replica down or lagging is not an outage: the primary answers its reads.
+        body["replicas"] = json!(state.replicas.states());
+    }
     let code = if status == "down" {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -58,6 +63,19 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.pool_size.set(state.pool.size() as i64);
     state.metrics.pool_idle.set(state.pool.num_idle() as i64);
+    for r in state.replicas.states() {
+        let labels = ReplicaLabels { replica: r.name };
+        state
+            .metrics
+            .replica_lag
+            .get_or_create(&labels)
+            .set(r.lag_ms.map_or(-1.0, |ms| ms as f64 / 1000.0));
+        state
+            .metrics
+            .replica_serving
+            .get_or_create(&labels)
+            .set(i64::from(r.state == "ok"));
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -139,7 +139,9 @@ async fn assembled(
                 found[i] = Some(json.clone());
             }
         }
-        state.local.put_runs(read, ticket);
+        if state.replica_reads_current() {
+            state.local.put_runs(read, ticket);
+        }
     }
     // A run deleted between the two steps is left out.
     Ok((found.into_iter().flatten().collect(), next_before, source))
