@@ -36,6 +36,12 @@ pub trait Services: Send + Sync {
     fn action(&self, action: Action, name: &str) -> Cmd;
     /// Makes the manager re-read changed service definitions (unit files, program configs).
     fn reload_definitions(&self) -> Option<Cmd>;
+    /// Forgets `name`'s recent starts before a restart an operator asked for, where the
+    /// manager limits how often a service may start (systemd's StartLimitBurst: a crash
+    /// loop guard, which would otherwise refuse the sixth deliberate restart in 10 s).
+    fn forget_starts(&self, _name: &str) -> Option<Cmd> {
+        None
+    }
 }
 
 /// The driver for a detected init system; `None` gets supervisord with its default config.

@@ -25,4 +25,8 @@ impl Services for Systemd {
     fn reload_definitions(&self) -> Option<Cmd> {
         Some(Cmd::new("systemctl", &["daemon-reload"]))
     }
+    fn forget_starts(&self, name: &str) -> Option<Cmd> {
+        // Resets the unit's start rate counter (and a failed state).
+        Some(Cmd::new("systemctl", &["reset-failed", name]))
+    }
 }
