@@ -7,11 +7,13 @@
 //! instance takes `limits.ws_max_clients` at most, refusing more with 503.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::server::error::ApiError;
@@ -55,9 +57,13 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
         .into_response();
     }
     let slot = Slot(state.clone());
+    // Subscribed before the 101 answer leaves: a client that writes as soon as it is
+    // upgraded (verify does) must get that write's event, and the upgraded task may start
+    // after the event is fanned out.
+    let events = state.events.subscribe();
     ws.max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)
-        .on_upgrade(move |socket| client(slot, socket))
+        .on_upgrade(move |socket| client(slot, socket, events))
 }
 
 /// Sends one message, or gives up after the send timeout (the client stopped reading).
@@ -72,9 +78,8 @@ async fn send(state: &AppState, socket: &mut WebSocket, m: Message) -> bool {
     }
 }
 
-async fn client(slot: Slot, mut socket: WebSocket) {
+async fn client(slot: Slot, mut socket: WebSocket, mut events: broadcast::Receiver<Arc<str>>) {
     let state = &slot.0;
-    let mut events = state.events.subscribe();
     state.metrics.ws_clients.inc();
     let _counted = Counted(state);
     let mut shutdown = state.shutdown.clone();
