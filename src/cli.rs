@@ -11,8 +11,8 @@ mod hosts;
 mod ops;
 pub use hosts::{HostsArgs, InventoryArgs, PingArgs};
 pub use ops::{
-    AcrossHosts, BackupArgs, LogComponent, LogsArgs, RestartArgs, RestoreArgs, RestorePhase,
-    RollbackArgs, StatusArgs, UninstallArgs,
+    AcrossHosts, BackupArgs, ClientArgs, LogComponent, LogsArgs, RestartArgs, RestoreArgs,
+    RestorePhase, RollbackArgs, StatusArgs, UninstallArgs,
 };
 
 #[derive(Debug, Parser)]
@@ -163,6 +163,25 @@ pub enum Command {
         Under systemd the instances log to journald; without an init system supervisord keeps\n\
         their output in /var/log/live-dashboard/. PostgreSQL, Redis and nginx write their own files.")]
     Logs(LogsArgs),
+    /// psql on the app's database as its role (the password from the config, never shown)
+    #[command(after_help = "Examples:\n  \
+        provision psql\n  \
+        provision psql -- -c 'SELECT count(*) FROM validation_runs'\n\n\
+        Connects with database.url from provision.yaml (root's, 0600); the password reaches\n\
+        psql as PGPASSWORD in its environment, never on a command line. Arguments after --\n\
+        go to psql. The exit code is psql's.")]
+    Psql(ClientArgs),
+    /// redis-cli as the app's Redis user (the password from the config, never shown)
+    #[command(
+        name = "redis-cli",
+        after_help = "Examples:\n  \
+        provision redis-cli ping\n  \
+        provision redis-cli -- --scan --pattern 'ld:*'\n\n\
+        Connects with redis.url from provision.yaml (root's, 0600): its user (--user) and\n\
+        database (-n); the password reaches redis-cli as REDISCLI_AUTH in its environment.\n\
+        The app's user reaches only the app's keys. The exit code is redis-cli's."
+    )]
+    RedisCli(ClientArgs),
     /// Restart the server instances; --rolling does it one at a time with no failed request
     #[command(after_help = "Examples:\n  \
         provision restart --rolling\n  \

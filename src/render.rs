@@ -42,6 +42,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../templates/nftables/live-dashboard.nft"),
     ),
     (
+        "systemd/live-dashboard.target",
+        include_str!("../templates/systemd/live-dashboard.target"),
+    ),
+    (
         "systemd/live-dashboard-firewall.service",
         include_str!("../templates/systemd/live-dashboard-firewall.service"),
     ),

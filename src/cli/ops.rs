@@ -30,6 +30,17 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Arguments for the client, as they are
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Whose logs
     #[arg(value_enum, default_value = "server")]

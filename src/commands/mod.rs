@@ -110,6 +110,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Init(args) => init::run(&cli.global, args),
         Command::Status(args) => ops::status(&cli.global, &args),
         Command::Logs(args) => ops::logs(&cli.global, args),
+        Command::Psql(args) => ops::psql(&cli.global, args),
+        Command::RedisCli(args) => ops::redis_cli(&cli.global, args),
         Command::Restart(args) => ops::restart(&cli.global, args),
         Command::Backup(args) => ops::backup(&cli.global, args),
         Command::Restore(args) => ops::restore(&cli.global, args),

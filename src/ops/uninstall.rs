@@ -31,6 +31,10 @@ pub struct Uninstalled {
     pub problems: Vec<String>,
 }
 
+/// The unit grouping the instances under systemd, and its file.
+const INSTANCES_TARGET: &str = "live-dashboard.target";
+const INSTANCES_TARGET_FILE: &str = "/etc/systemd/system/live-dashboard.target";
+
 /// The files init writes, whether or not their history was kept (a deployment made before
 /// histories existed): fixed paths, never ones relative to where a `--config` file lives.
 fn init_files(stack: &Stack) -> Vec<PathBuf> {
@@ -39,6 +43,7 @@ fn init_files(stack: &Stack) -> Vec<PathBuf> {
         stack.nginx_site(),
         pg.join("conf.d/live-dashboard.conf"),
         PathBuf::from("/etc/systemd/system/live-dashboard@.service"),
+        PathBuf::from(INSTANCES_TARGET_FILE),
         Path::new(&stack.distro.supervisor_conf_dir).join("live-dashboard.conf"),
         Path::new(CONFIG_DIR).join(".env"),
         PathBuf::from(crate::settings::DEFAULT_CONFIG),
@@ -83,6 +88,11 @@ impl Uninstalled {
 
     /// The instances, stopped first so nothing writes while the rest goes.
     fn stop_instances(&mut self, stack: &Stack, svc: &dyn Services) {
+        // The target first: nothing pulls the instances back up.
+        if stack.is_systemd() && Path::new(INSTANCES_TARGET_FILE).exists() {
+            let _ = svc.action(Action::Stop, INSTANCES_TARGET).run();
+            let _ = svc.action(Action::Disable, INSTANCES_TARGET).run();
+        }
         for i in stack.instances() {
             let name = stack.instance_service(i);
             if is_active(svc, &name).unwrap_or(false) {

@@ -1,11 +1,12 @@
-//! The day-2 commands, one file each: status, logs, restart, backup, restore, rollback,
-//! uninstall; the same command across an inventory's hosts in its `*_hosts` file (and a
+//! The day-2 commands, one file each: status, logs, the database and cache clients,
+//! restart, backup, restore, rollback, uninstall; the same command across an inventory's hosts in its `*_hosts` file (and a
 //! restore's phases, run on each host, in `restore_phase`). Each loads the deployed stack
 //! (a host never initialised gets exit 2 and what to do) and renders what `crate::ops`
 //! returns.
 
 mod backup;
 mod backup_hosts;
+mod clients;
 mod logs;
 mod restart;
 mod restart_hosts;
@@ -19,6 +20,7 @@ mod uninstall;
 mod uninstall_hosts;
 
 pub use backup::backup;
+pub use clients::{psql, redis_cli};
 pub use logs::logs;
 pub use restart::restart;
 pub use restore::restore;
