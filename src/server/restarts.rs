@@ -2,13 +2,11 @@
 //! ends every pooled connection. A read that meets one of them is retried on a fresh
 //! connection — the pool waits for PostgreSQL to accept connections again — until the
 //! read's deadline (`database.acquire_timeout_ms`, 2 s by default) has passed: reads are
-//! idempotent, so a retry can never apply anything twice. A write first proves its
-//! connection alive the same way — `BEGIN` for a transaction, or the bearer token's
-//! check for a write that is one statement on the connection that check used — since
-//! nothing has been applied when that step fails. Once the write's statement is sent, a
-//! lost connection is not retried — the outcome is unknown — and the client sees 503
-//! with `Retry-After`, as every request does when PostgreSQL is still gone at the
-//! deadline.
+//! idempotent, so a retry can never apply anything twice. A write's transaction is begun
+//! the same way (nothing has run when `BEGIN` fails); once its statements have run, a
+//! lost connection is not retried — during `COMMIT` the outcome is unknown — and the
+//! client sees 503 with `Retry-After`, as every request does when PostgreSQL is still
+//! gone at the deadline.
 //!
 //! Reads are also where streaming replicas come in (`replicas.rs`): a read goes to a
 //! replica fresh within `database.max_replica_lag_ms`, and to the primary when there is
@@ -19,7 +17,6 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
 
 use super::error::ApiResult;
@@ -90,49 +87,52 @@ impl AppState {
     where
         F: for<'c> FnMut(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
     {
-        if !read_route::primary_only() {
-            if let Some((replica, as_of)) = self.replicas.pick() {
-                let attempt = match replica.pool.acquire().await {
-                    Ok(mut conn) => query(&mut conn).await,
-                    Err(e) => Err(e),
-                };
-                match attempt {
-                    Ok(v) => {
-                        self.metrics.replica_reads.inc();
-                        read_route::note_replica_read(as_of);
-                        return Ok(v);
-                    }
-                    Err(e) => {
-                        // Whatever it was (a lost connection, a query cancelled by
-                        // recovery), the primary answers this read.
-                        self.metrics.replica_fallbacks.inc();
-                        if connection_lost(&e) || matches!(e, sqlx::Error::PoolTimedOut) {
-                            self.replicas.failed(replica);
-                            tracing::warn!(replica = %replica.name, error = %e, "replica read failed; the primary answers");
-                        }
-                    }
-                }
-            }
+        if let Some(v) = self.on_replica(&mut query).await {
+            return Ok(v);
         }
-        Ok(self.read_keeping(query).await?.1)
-    }
-
-    /// [`read`](Self::read), and the connection it ran on: just proven alive, for a write
-    /// that follows the read.
-    pub async fn read_keeping<T, F>(&self, mut query: F) -> ApiResult<(PoolConnection<Postgres>, T)>
-    where
-        F: for<'c> FnMut(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
-    {
         let mut backoff = Backoff::new(self.settings.acquire_timeout);
         loop {
             let attempt = match self.acquire().await {
-                Ok(mut conn) => query(&mut conn).await.map(|v| (conn, v)),
+                Ok(mut conn) => query(&mut conn).await,
                 Err(e) => Err(e),
             };
             match attempt {
                 Ok(v) => return Ok(v),
                 Err(e) if backoff.again(&e, self).await => {}
                 Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// `query` on a replica fresh within the bound, unless this request's reads must use
+    /// the primary; None when there is none or it failed (the primary answers then).
+    async fn on_replica<T, F>(&self, query: &mut F) -> Option<T>
+    where
+        F: for<'c> FnMut(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
+    {
+        if read_route::primary_only() {
+            return None;
+        }
+        let (replica, as_of) = self.replicas.pick()?;
+        let attempt = match replica.pool.acquire().await {
+            Ok(mut conn) => query(&mut conn).await,
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(v) => {
+                self.metrics.replica_reads.inc();
+                read_route::note_replica_read(as_of);
+                Some(v)
+            }
+            Err(e) => {
+                // Whatever it was (a lost connection, a query cancelled by recovery), the
+                // primary answers this read.
+                self.metrics.replica_fallbacks.inc();
+                if connection_lost(&e) || matches!(e, sqlx::Error::PoolTimedOut) {
+                    self.replicas.failed(replica);
+                    tracing::warn!(replica = %replica.name, error = %e, "replica read failed; the primary answers");
+                }
+                None
             }
         }
     }

@@ -18,18 +18,7 @@ async fn read(app: &App, path: &str) -> (String, serde_json::Value) {
 /// Reads `path` until it is answered from memory (the event listener may still be
 /// connecting when the instance starts: nothing is kept until it listens).
 async fn until_local(app: &App, path: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (how, body) = read(app, path).await;
-        if how == "local" {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path} never answered from memory"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(app, path, "local").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,8 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use sqlx::pool::PoolConnection;
-use sqlx::{Postgres, Row};
+use sqlx::Row;
 use subtle::ConstantTimeEq;
 
 use super::sha256_hex;
@@ -22,17 +21,13 @@ impl FromRequestParts<AppState> for TokenUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(writer(state, &parts.headers).await?.1)
+        check(state, &parts.headers).await
     }
 }
 
-/// The user behind the request's bearer token, and the pooled connection the check ran
-/// on — just proven alive, so a write of one statement can follow on it (see
-/// `restarts.rs`). The check is a read, retried across a PostgreSQL restart.
-pub async fn writer(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(PoolConnection<Postgres>, TokenUser), ApiError> {
+/// The user behind the request's bearer token. The check is a read, retried across a
+/// PostgreSQL restart.
+async fn check(state: &AppState, headers: &HeaderMap) -> Result<TokenUser, ApiError> {
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -46,8 +41,8 @@ pub async fn writer(
             ApiError::unauthorized("the Authorization header is not 'Bearer <token>'")
         })?;
     let hash = sha256_hex(token);
-    let (conn, row) = state
-        .read_keeping(|conn| {
+    let row = state
+        .read(|conn| {
             let hash = hash.clone();
             Box::pin(async move {
                 sqlx::query(
@@ -83,8 +78,7 @@ pub async fn writer(
                 .await;
         });
     }
-    let user = TokenUser {
+    Ok(TokenUser {
         user_id: row.try_get("user_id")?,
-    };
-    Ok((conn, user))
+    })
 }
