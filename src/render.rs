@@ -162,6 +162,8 @@ pub fn nginx_defaults() -> BTreeMap<String, String> {
         ("auth_rate", "10r/m"),
         ("auth_burst", "5"),
         ("ws_per_address", "20"),
+        ("exempt_loopback", "true"),
+        ("max_body_kb", "1024"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -17,6 +17,38 @@ pub enum Tls {
     },
 }
 
+/// What one client address may cost the site (`nginx.*` in the config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteLimits {
+    /// nginx rates: `N r/s` or `N r/m`, written `100r/m`.
+    pub api_rate: String,
+    pub api_burst: u32,
+    pub auth_rate: String,
+    pub auth_burst: u32,
+    pub ws_per_address: u32,
+    /// Loopback is exempt from the API's rate (so verify can load-test from the host).
+    pub exempt_loopback: bool,
+    /// The largest request body, in KiB: nginx's client_max_body_size and the server's.
+    pub max_body_kb: u32,
+}
+
+impl Default for SiteLimits {
+    /// The nginx site's own defaults (`render::nginx_defaults`), one source for both.
+    fn default() -> Self {
+        let d = crate::render::nginx_defaults();
+        let number = |k: &str| d[k].parse().expect("nginx_defaults holds numbers here");
+        SiteLimits {
+            api_rate: d["api_rate"].clone(),
+            api_burst: number("api_burst"),
+            auth_rate: d["auth_rate"].clone(),
+            auth_burst: number("auth_burst"),
+            ws_per_address: number("ws_per_address"),
+            exempt_loopback: d["exempt_loopback"] == "true",
+            max_body_kb: number("max_body_kb"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Answers {
     pub db_name: String,
@@ -31,6 +63,11 @@ pub struct Answers {
     pub http_port: u16,
     pub https_port: u16,
     pub redis_persistence: bool,
+    /// The instances' log files under supervisord: rotated at this size (MB), this many
+    /// kept (journald keeps them under systemd).
+    pub log_max_mb: u32,
+    pub log_keep: u32,
+    pub limits: SiteLimits,
 }
 
 /// A generated password: 40 alphanumeric characters (safe in URLs and EnvironmentFile=).
@@ -54,6 +91,10 @@ impl Answers {
             http_port: 80,
             https_port: 443,
             redis_persistence: false,
+            // supervisord's own defaults.
+            log_max_mb: 50,
+            log_keep: 10,
+            limits: SiteLimits::default(),
         }
     }
 }

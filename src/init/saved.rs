@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::answers::{generate_password, Answers, Tls};
+use super::answers::{generate_password, Answers, SiteLimits, Tls};
 use crate::settings::{ConfigFile, Secret};
 
 /// The first credentials: an admin user for the dashboard and a token for verify.
@@ -79,6 +79,17 @@ pub fn read(c: &ConfigFile) -> (Answers, Credentials, bool) {
         http_port: c.nginx.http_port.unwrap_or(d.http_port),
         https_port: c.nginx.https_port.unwrap_or(d.https_port),
         redis_persistence: i.redis_persistence.unwrap_or(false),
+        log_max_mb: c.service.log_max_mb.unwrap_or(d.log_max_mb),
+        log_keep: c.service.log_keep.unwrap_or(d.log_keep),
+        limits: SiteLimits {
+            api_rate: c.nginx.api_rate.clone().unwrap_or(d.limits.api_rate),
+            api_burst: c.nginx.api_burst.unwrap_or(d.limits.api_burst),
+            auth_rate: c.nginx.auth_rate.clone().unwrap_or(d.limits.auth_rate),
+            auth_burst: c.nginx.auth_burst.unwrap_or(d.limits.auth_burst),
+            ws_per_address: c.nginx.ws_per_address.unwrap_or(d.limits.ws_per_address),
+            exempt_loopback: c.nginx.exempt_loopback.unwrap_or(d.limits.exempt_loopback),
+            max_body_kb: c.nginx.max_body_kb.unwrap_or(d.limits.max_body_kb),
+        },
     };
     let creds = Credentials {
         admin_user: i.admin_user.clone().unwrap_or(fresh.admin_user),
@@ -131,10 +142,19 @@ struct Nginx<'a> {
     tls_cert: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tls_key: Option<&'a str>,
+    api_rate: &'a str,
+    api_burst: u32,
+    auth_rate: &'a str,
+    auth_burst: u32,
+    ws_per_address: u32,
+    exempt_loopback: bool,
+    max_body_kb: u32,
 }
 #[derive(Serialize)]
 struct Service<'a> {
     manager: &'a str,
+    log_max_mb: u32,
+    log_keep: u32,
 }
 #[derive(Serialize)]
 struct Verify<'a> {
@@ -221,8 +241,19 @@ pub fn render(
             server_name: &a.domain,
             tls_cert: cert,
             tls_key: key,
+            api_rate: &a.limits.api_rate,
+            api_burst: a.limits.api_burst,
+            auth_rate: &a.limits.auth_rate,
+            auth_burst: a.limits.auth_burst,
+            ws_per_address: a.limits.ws_per_address,
+            exempt_loopback: a.limits.exempt_loopback,
+            max_body_kb: a.limits.max_body_kb,
         },
-        service: Service { manager },
+        service: Service {
+            manager,
+            log_max_mb: a.log_max_mb,
+            log_keep: a.log_keep,
+        },
         verify: Verify {
             token: c.verify_token.expose(),
         },

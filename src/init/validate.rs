@@ -55,6 +55,14 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
 }
 
+/// An nginx `limit_req_zone` rate: 1 to 999999 requests, per second or per minute.
+fn is_rate(s: &str) -> bool {
+    let Some(n) = s.strip_suffix("r/s").or_else(|| s.strip_suffix("r/m")) else {
+        return false;
+    };
+    !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0')
+}
+
 /// A DNS hostname (labels of letters, digits and inner hyphens, 63 bytes each, 253 in
 /// all), or `_` (nginx's "any name").
 pub fn is_hostname(s: &str) -> bool {
@@ -120,6 +128,51 @@ pub fn answers(a: &Answers, o: &Origins<'_>) -> Result<(), InvalidAnswer> {
                 "plus {} instances passes port 65535; give a lower base port",
                 a.instances
             ),
+        ));
+    }
+    let l = &a.limits;
+    for (key, rate) in [
+        ("nginx.api_rate", &l.api_rate),
+        ("nginx.auth_rate", &l.auth_rate),
+    ] {
+        if !is_rate(rate) {
+            return Err(fail(
+                key,
+                &[],
+                Some(rate),
+                "is not an nginx rate: a number of requests per second or per minute, like 100r/m or 5r/s",
+            ));
+        }
+    }
+    for (key, value, range) in [
+        ("nginx.api_burst", l.api_burst, 0..=100_000),
+        ("nginx.auth_burst", l.auth_burst, 0..=100_000),
+        ("nginx.ws_per_address", l.ws_per_address, 1..=100_000),
+        ("nginx.max_body_kb", l.max_body_kb, 1..=1_048_576),
+    ] {
+        if !range.contains(&value) {
+            return Err(fail(
+                key,
+                &[],
+                Some(&value.to_string()),
+                &format!("must be {} to {}", range.start(), range.end()),
+            ));
+        }
+    }
+    if !(1..=10_240).contains(&a.log_max_mb) {
+        return Err(fail(
+            "service.log_max_mb",
+            &[],
+            Some(&a.log_max_mb.to_string()),
+            "must be 1 to 10240 (MB per log file before it is rotated)",
+        ));
+    }
+    if a.log_keep > 1000 {
+        return Err(fail(
+            "service.log_keep",
+            &[],
+            Some(&a.log_keep.to_string()),
+            "must be 0 to 1000 (rotated log files kept)",
         ));
     }
     if !is_hostname(&a.domain) {
@@ -239,6 +292,37 @@ mod tests {
             .to_string();
         assert!(
             e.starts_with("server.base_port (/etc/live-dashboard/provision.yaml:2)"),
+            "{e}"
+        );
+        for (yaml, key) in [
+            ("nginx:\n  api_rate: 100/m\n", "nginx.api_rate"),
+            ("nginx:\n  auth_rate: 0r/s\n", "nginx.auth_rate"),
+            ("nginx:\n  max_body_kb: 0\n", "nginx.max_body_kb"),
+        ] {
+            let mut a = Answers::defaults();
+            match key {
+                "nginx.api_rate" => a.limits.api_rate = "100/m".into(),
+                "nginx.auth_rate" => a.limits.auth_rate = "0r/s".into(),
+                _ => a.limits.max_body_kb = 0,
+            }
+            let e = answers(&a, &origins(yaml)).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{key} (/etc/live-dashboard/provision.yaml:2)")),
+                "{e}"
+            );
+        }
+        let mut a = Answers::defaults();
+        a.limits.api_rate = "5r/s".into();
+        assert!(answers(&a, &origins("")).is_ok());
+        let a = Answers {
+            log_max_mb: 0,
+            ..Answers::defaults()
+        };
+        let e = answers(&a, &origins("service:\n  log_max_mb: 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("service.log_max_mb (/etc/live-dashboard/provision.yaml:2)"),
             "{e}"
         );
     }

@@ -1,4 +1,5 @@
-//! Request parsing with docs/api.md's status codes: bodies over 1 MiB are 413, bytes that are
+//! Request parsing with docs/api.md's status codes: bodies over `limits.max_body` (1 MiB
+//! unless `nginx.max_body_kb` says otherwise) are 413, bytes that are
 //! not UTF-8 or not JSON are 400, well-formed JSON that breaks a rule is 422, and query
 //! or path values that don't parse are 400 — all in the JSON error shape.
 
@@ -8,9 +9,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-
-/// The largest accepted body (nginx's `client_max_body_size` matches).
-pub const MAX_BODY: usize = 1024 * 1024;
+use super::state::AppState;
 
 /// The deepest nesting of arrays and objects accepted in a body: deeper documents are a
 /// 422 before anything parses them (PostgreSQL's jsonb and every reader recurse on them).
@@ -65,30 +64,30 @@ pub fn json_field(name: &str, raw: &serde_json::value::RawValue) -> Result<(), A
 /// A JSON body of type `T` (whose serde derive should `deny_unknown_fields`).
 pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
-        let bytes = read_body(req.into_body()).await?;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req.into_body(), state.settings.limits.max_body).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
 
-pub fn too_large() -> ApiError {
+pub fn too_large(max: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
-        format!("the request body is over {MAX_BODY} bytes; send less per request"),
+        format!("the request body is over {max} bytes; send less per request"),
     )
 }
 
-/// Reads the whole body, refusing more than [`MAX_BODY`] bytes.
-pub async fn read_body(body: Body) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+/// Reads the whole body, refusing more than `max` bytes (`limits.max_body`).
+pub async fn read_body(body: Body, max: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, max).await.map_err(|e| {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(s) = source {
             if s.is::<http_body_util::LengthLimitError>() {
-                return too_large();
+                return too_large(max);
             }
             source = s.source();
         }

@@ -102,6 +102,16 @@ pub struct NginxSection {
     /// Certificate and key files; TLS is on when both are set.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// What one client address may cost: nginx's request rates (`100r/m`, `5r/s`) and
+    /// bursts for the API and for logins, WebSockets at once, whether loopback is exempt
+    /// from the API's rate, and the largest request body (nginx and the server alike).
+    pub api_rate: Option<String>,
+    pub api_burst: Option<u32>,
+    pub auth_rate: Option<String>,
+    pub auth_burst: Option<u32>,
+    pub ws_per_address: Option<u32>,
+    pub exempt_loopback: Option<bool>,
+    pub max_body_kb: Option<u32>,
 }
 
 /// How the instances are supervised.
@@ -112,6 +122,10 @@ pub struct ServiceSection {
     pub manager: Option<String>,
     /// supervisord's configuration, when the manager is supervisor.
     pub supervisor_config: Option<PathBuf>,
+    /// Where supervisord writes the instances' logs: each file rotates at this size (MB),
+    /// and this many rotated files are kept.
+    pub log_max_mb: Option<u32>,
+    pub log_keep: Option<u32>,
 }
 
 /// `provision verify`: where to look, its token, the load and the targets.

@@ -60,6 +60,9 @@ pub struct Limits {
     pub trusted_proxies: Proxies,
     /// How long one send to a WebSocket client may take before the client is dropped.
     pub ws_send_timeout: Duration,
+    /// The largest request body, in bytes (`PROVISION_MAX_BODY_KB`: init renders
+    /// `nginx.max_body_kb`, which nginx's client_max_body_size also follows).
+    pub max_body: usize,
 }
 
 impl Default for Limits {
@@ -74,6 +77,7 @@ impl Default for Limits {
             ws_max_clients: 4096,
             trusted_proxies: Proxies::default(),
             ws_send_timeout: Duration::from_secs(10),
+            max_body: 1024 * 1024,
         }
     }
 }
@@ -120,6 +124,7 @@ impl Limits {
                 None,
                 d.ws_send_timeout.as_millis() as u64,
             )?),
+            max_body: src.pick(None, "PROVISION_MAX_BODY_KB", None, d.max_body / 1024)? * 1024,
         })
     }
 }

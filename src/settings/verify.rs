@@ -90,6 +90,8 @@ pub struct VerifySettings {
     pub load: Option<LoadSettings>,
     pub targets: TargetsSection,
     pub check_timeout: Duration,
+    /// nginx's login burst (`nginx.auth_burst`): the rate-limit check sends more than it.
+    pub auth_burst: u32,
     /// A non-loopback address of this host, for "refused through the public address".
     pub public_address: Option<IpAddr>,
     /// Certificates to trust besides the system's (`--ca-cert`, or on the host the site's
@@ -149,6 +151,8 @@ impl VerifySettings {
             load: (!flags.no_load).then_some(load),
             targets: c.verify.targets.clone(),
             check_timeout: Duration::from_secs(10),
+            // The nginx site's default burst when the config names none.
+            auth_burst: c.nginx.auth_burst.unwrap_or(5),
             public_address: flags.public_address,
             // On the host, the site's own certificate — where the host holds nginx.
             ca_cert: flags.ca_cert.clone().or_else(|| {

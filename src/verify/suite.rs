@@ -10,8 +10,9 @@ use super::check::{self, CheckResult, Passed, Scope, Verdict};
 use super::{client, host_checks, http_checks, metrics, tls};
 use crate::settings::VerifySettings;
 
-/// How many logins the rate-limit check sends at once: well over nginx's burst of 5.
-const LOGIN_BURST: usize = 20;
+/// How many logins beyond nginx's configured burst (`nginx.auth_burst`, 5 by default) the
+/// rate-limit check sends at once: well over it, whatever the rate.
+const LOGINS_OVER_BURST: usize = 15;
 
 /// A non-loopback address of this host: the source address of its default route.
 pub fn public_address() -> Option<IpAddr> {
@@ -88,7 +89,7 @@ pub async fn remote_checks(
             "auth rate limit",
             Scope::Remote,
             t,
-            http_checks::auth_rate_limit(client, url, LOGIN_BURST)
+            http_checks::auth_rate_limit(client, url, s.auth_burst as usize + LOGINS_OVER_BURST)
         ),
         check::run(
             "websocket via nginx",

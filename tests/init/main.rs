@@ -41,6 +41,15 @@ fn write_config(c: &Container) -> Vec<String> {
     let answers = Answers {
         db_password: Secret::new("TestDbPassw0rdTestDbPassw0rdTestDbPassw0"),
         redis_password: Secret::new("TestRedisPassw0rdTestRedisPassw0rdTestRe"),
+        // Not supervisord's defaults: day 2 checks they reach its program definitions.
+        log_max_mb: 5,
+        log_keep: 3,
+        // A login limit of its own: verify's 429 check must follow it.
+        limits: provision::init::answers::SiteLimits {
+            auth_rate: "6r/m".into(),
+            auth_burst: 8,
+            ..Default::default()
+        },
         ..Answers::defaults()
     };
     let creds = Credentials {

@@ -253,6 +253,33 @@ async fn raw_request(
     (status, body)
 }
 
+/// The body limit is a setting (`nginx.max_body_kb`, rendered as PROVISION_MAX_BODY_KB):
+/// at 8 KiB, a 9 KiB batch is a 413 naming the limit, and a 7 KiB one is read (and
+/// judged on its merits).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_body_limit_is_the_configured_one() {
+    let db = new_database().await;
+    let mut s = settings(&db, &required_env("PROVISION_TEST_REDIS"), &unique("b"));
+    s.limits.max_body = 8 * 1024;
+    let app = spawn_app_on(s).await;
+    let user = seed_user(&app.pool, "w", "x", true).await;
+    let token = seed_token(&app.pool, user).await;
+    let run = create_run(&app, &token, "body", "dev").await;
+    let path = format!("/api/runs/{}/results", run["id"]);
+    let batch = |kb: usize| {
+        format!(
+            r#"{{"results":[{{"check_name":"c","status":"pass","message":"{}"}}]}}"#,
+            "m".repeat(kb * 1024 - 100)
+        )
+    };
+    let (status, text) = raw_request(app.addr, "POST", &path, &token, batch(9).as_bytes()).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("over 8192 bytes"), "{text}");
+    let (status, text) = raw_request(app.addr, "POST", &path, &token, batch(7).as_bytes()).await;
+    assert_ne!(status, 413, "{text}");
+    app.stop().await;
+}
+
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),

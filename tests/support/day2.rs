@@ -141,6 +141,35 @@ fn status_and_logs(c: &Container, m: &Manager) {
         assert!(text(&o).contains("serving"), "{}", text(&o));
     }
 
+    if !m.systemd {
+        // The instances' log files rotate at the configured size and count (init's test
+        // config: 5 MB, 3 kept), and supervisord runs them with that definition.
+        let conf =
+            std::fs::read_to_string(c.merged.join("etc/supervisor/conf.d/live-dashboard.conf"))
+                .expect("supervisord's program definitions");
+        for line in [
+            "stdout_logfile_maxbytes=5MB",
+            "stdout_logfile_backups=3",
+            "stderr_logfile_maxbytes=5MB",
+            "stderr_logfile_backups=3",
+        ] {
+            assert_eq!(
+                conf.matches(line).count(),
+                2,
+                "{line} for both instances: {conf}"
+            );
+        }
+        // The login limit is the config's (init's test config: 6r/m, burst 8), and verify's
+        // 429 check sends more than that burst.
+        let site = std::fs::read_to_string(c.merged.join("etc/nginx/sites-enabled/live-dashboard"))
+            .expect("the nginx site");
+        assert!(site.contains("zone=ld_auth:10m rate=6r/m;"), "{site}");
+        assert!(site.contains("zone=ld_auth burst=8 nodelay"), "{site}");
+        let (code, out) = run(c, &["verify", "--no-load"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(" of 23 burst logins answered 429"), "{out}");
+    }
+
     // The clients, as the app, with the credentials from the config.
     let (code, out) = run(
         c,

@@ -95,7 +95,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Res
         .map(|c| c.0);
     let proxies = &state.settings.limits.trusted_proxies.0;
     let client = throttle::client_address(peer, req.headers(), proxies);
-    let bytes = extract::read_body(req.into_body()).await?;
+    let bytes = extract::read_body(req.into_body(), state.settings.limits.max_body).await?;
     let body: Login = extract::parse_json(&bytes)?;
     let failed = || ApiError::unauthorized("unknown user, wrong password or inactive account");
     // PostgreSQL text cannot hold NUL: such a name cannot exist.

@@ -166,7 +166,10 @@ fn json_errors(resp: Response) -> Response {
         404 => ("not_found", "no such route"),
         405 => ("method_not_allowed", "method not allowed on this route"),
         408 => ("request_timeout", "the request took too long"),
-        413 => ("body_too_large", "the request body is over 1 MiB"),
+        413 => (
+            "body_too_large",
+            "the request body is over the server's limit (nginx.max_body_kb)",
+        ),
         415 => (
             "unsupported_media_type",
             "send the body as application/json",
