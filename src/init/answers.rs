@@ -68,6 +68,10 @@ pub struct Answers {
     pub log_max_mb: u32,
     pub log_keep: u32,
     pub limits: SiteLimits,
+    /// Streaming replicas the instances read from (`database.replica_urls`), and how far
+    /// behind the primary one may be (`database.max_replica_lag_ms`).
+    pub replica_urls: Vec<Secret>,
+    pub max_replica_lag_ms: u64,
 }
 
 /// A generated password: 40 alphanumeric characters (safe in URLs and EnvironmentFile=).
@@ -95,6 +99,8 @@ impl Answers {
             log_max_mb: 50,
             log_keep: 10,
             limits: SiteLimits::default(),
+            replica_urls: Vec::new(),
+            max_replica_lag_ms: 1000,
         }
     }
 }

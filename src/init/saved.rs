@@ -81,6 +81,11 @@ pub fn read(c: &ConfigFile) -> (Answers, Credentials, bool) {
         redis_persistence: i.redis_persistence.unwrap_or(false),
         log_max_mb: c.service.log_max_mb.unwrap_or(d.log_max_mb),
         log_keep: c.service.log_keep.unwrap_or(d.log_keep),
+        replica_urls: c.database.replica_urls.clone().unwrap_or_default(),
+        max_replica_lag_ms: c
+            .database
+            .max_replica_lag_ms
+            .unwrap_or(d.max_replica_lag_ms),
         limits: SiteLimits {
             api_rate: c.nginx.api_rate.clone().unwrap_or(d.limits.api_rate),
             api_burst: c.nginx.api_burst.unwrap_or(d.limits.api_burst),
@@ -121,6 +126,9 @@ struct Deployment {
 struct Db {
     url: String,
     pool_size: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    replica_urls: Vec<String>,
+    max_replica_lag_ms: u64,
 }
 #[derive(Serialize)]
 struct Url {
@@ -219,6 +227,12 @@ pub fn render(
         database: Db {
             url: database_url(a, vars).expose().to_string(),
             pool_size: vars["pool_size"].parse().unwrap_or(8),
+            replica_urls: a
+                .replica_urls
+                .iter()
+                .map(|u| u.expose().to_string())
+                .collect(),
+            max_replica_lag_ms: a.max_replica_lag_ms,
         },
         redis: Url {
             url: format!(
@@ -305,6 +319,14 @@ mod tests {
             instances: 3,
             tls: Tls::SelfSigned,
             domain: "dash.example.com".into(),
+            replica_urls: vec![Secret::new("postgresql://app:pw@192.0.2.11:5432/dash")],
+            max_replica_lag_ms: 500,
+            limits: SiteLimits {
+                auth_burst: 9,
+                exempt_loopback: false,
+                ..SiteLimits::default()
+            },
+            log_keep: 4,
             ..Answers::defaults()
         };
         let c = Credentials::generate();
@@ -315,6 +337,18 @@ mod tests {
         assert!(given);
         assert_eq!(a2.instances, 3);
         assert_eq!(a2.tls, Tls::SelfSigned);
+        assert_eq!(a2.limits, a.limits);
+        assert_eq!((a2.log_keep, a2.max_replica_lag_ms), (4, 500));
+        assert_eq!(a2.replica_urls[0].expose(), a.replica_urls[0].expose());
+        // The instances' .env carries the replicas.
+        let env = crate::render::Templates::default()
+            .render("live-dashboard/env", &v)
+            .unwrap();
+        assert!(
+            env.contains("\nPROVISION_DB_REPLICA_URLS=postgresql://app:pw@192.0.2.11:5432/dash\n")
+                && env.contains("\nPROVISION_DB_MAX_REPLICA_LAG_MS=500\n"),
+            "{env}"
+        );
         assert_eq!(a2.db_password.expose(), a.db_password.expose());
         assert_eq!(c2.verify_token.expose(), c.verify_token.expose());
         assert_eq!(

@@ -159,6 +159,31 @@ pub fn answers(a: &Answers, o: &Origins<'_>) -> Result<(), InvalidAnswer> {
             ));
         }
     }
+    for url in &a.replica_urls {
+        let text = url.expose();
+        let plain = !text
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == ',');
+        let postgres = url::Url::parse(text).is_ok_and(|u| {
+            matches!(u.scheme(), "postgres" | "postgresql") && u.host_str().is_some()
+        });
+        if !plain || !postgres {
+            return Err(fail(
+                "database.replica_urls",
+                &[],
+                None,
+                "holds a value that is not a postgres:// URL with a host (and no spaces, commas or control characters)",
+            ));
+        }
+    }
+    if !(1..=86_400_000).contains(&a.max_replica_lag_ms) {
+        return Err(fail(
+            "database.max_replica_lag_ms",
+            &[],
+            Some(&a.max_replica_lag_ms.to_string()),
+            "must be 1 to 86400000 (milliseconds)",
+        ));
+    }
     if !(1..=10_240).contains(&a.log_max_mb) {
         return Err(fail(
             "service.log_max_mb",
@@ -314,6 +339,24 @@ mod tests {
         let mut a = Answers::defaults();
         a.limits.api_rate = "5r/s".into();
         assert!(answers(&a, &origins("")).is_ok());
+        // A replica URL that would add a line to the .env, and one that is not PostgreSQL's.
+        for bad in [
+            "postgres://u:p@192.0.2.5/db\nPROVISION_LOG=trace",
+            "redis://192.0.2.5/0",
+        ] {
+            let a = Answers {
+                replica_urls: vec![Secret::new(bad)],
+                ..Answers::defaults()
+            };
+            let e = answers(&a, &origins("database:\n  replica_urls: [x]\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("database.replica_urls ("), "{e}");
+            assert!(
+                !e.contains("trace") && !e.contains(":p@"),
+                "the value is not shown: {e}"
+            );
+        }
         let a = Answers {
             log_max_mb: 0,
             ..Answers::defaults()

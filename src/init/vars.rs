@@ -92,6 +92,15 @@ pub fn vars_for(
         ),
         ("redis_maxmemory_mb", t.redis_maxmemory_mb.to_string()),
         ("log_max_mb", a.log_max_mb.to_string()),
+        (
+            "replica_urls",
+            a.replica_urls
+                .iter()
+                .map(|u| u.expose())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ("max_replica_lag_ms", a.max_replica_lag_ms.to_string()),
         ("api_rate", a.limits.api_rate.clone()),
         ("api_burst", a.limits.api_burst.to_string()),
         ("auth_rate", a.limits.auth_rate.clone()),
