@@ -370,16 +370,21 @@ fn as_postgres(cmd: &str, args: &[&str]) -> std::process::Output {
     c.args(args).output().expect("run a PostgreSQL binary")
 }
 
+/// A temporary directory the postgres user owns (its data directory goes inside).
+fn postgres_dir(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    for (cmd, arg) in [("chmod", "755"), ("chown", "postgres:postgres")] {
+        let _ = std::process::Command::new(cmd)
+            .args([arg, dir.path().to_str().unwrap()])
+            .status();
+    }
+    dir
+}
+
 impl OwnPostgres {
     pub fn start() -> Self {
         let bin = required_env("PROVISION_TEST_PG_BIN");
-        let dir = tempfile::Builder::new().prefix("pg-own").tempdir().unwrap();
-        let _ = std::process::Command::new("chmod")
-            .args(["755", dir.path().to_str().unwrap()])
-            .status();
-        let _ = std::process::Command::new("chown")
-            .args(["postgres:postgres", dir.path().to_str().unwrap()])
-            .status();
+        let dir = postgres_dir("pg-own");
         let data = dir.path().join("data");
         let out = as_postgres(
             &format!("{bin}/initdb"),
@@ -414,15 +419,7 @@ impl OwnPostgres {
     /// A streaming replica of this server: `pg_basebackup -R` (standby.signal and
     /// primary_conninfo written), started on a port of its own as a hot standby.
     pub fn replica(&self) -> OwnPostgres {
-        let dir = tempfile::Builder::new()
-            .prefix("pg-replica")
-            .tempdir()
-            .unwrap();
-        for (cmd, arg) in [("chmod", "755"), ("chown", "postgres:postgres")] {
-            let _ = std::process::Command::new(cmd)
-                .args([arg, dir.path().to_str().unwrap()])
-                .status();
-        }
+        let dir = postgres_dir("pg-replica");
         let data = dir.path().join("data");
         let port = self.port.to_string();
         let out = as_postgres(

@@ -135,6 +135,26 @@ struct Inserted<'a> {
 /// The event a batch of results announces.
 const RESULTS_ADDED: &str = "results_added";
 
+/// A batch's one statement (see `add`), built once.
+static ADD_RESULTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH r AS ( \
+             UPDATE validation_runs SET \
+                 total_checks = coalesce(total_checks, 0) + $7, \
+                 passed_checks = coalesce(passed_checks, 0) + $8, \
+                 failed_checks = coalesce(failed_checks, 0) + $9 \
+             WHERE id = $1 RETURNING *), \
+         added AS ( \
+             INSERT INTO validation_results \
+                 (run_id, check_name, status, duration_ms, message, details) \
+             SELECT r.id, u.name, u.status, u.duration, u.message, u.details::jsonb \
+             FROM r, UNNEST($2::text[], $3::text[], $4::float8[], $5::text[], $6::text[]) \
+                  AS u(name, status, duration, message, details)) \
+         SELECT {RUN_COLUMNS}, pg_notify($10, $11) \
+         FROM r JOIN validation_suites s ON s.id = r.suite_id"
+    )
+});
+
 pub async fn add(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -174,35 +194,20 @@ pub async fn add(
     // waits on a lock must not commit later, and an open transaction rolls back when its
     // connection goes.
     let mut tx = state.begin().await?;
-    let run: Option<Run> = sqlx::query_as(&format!(
-        "WITH r AS ( \
-             UPDATE validation_runs SET \
-                 total_checks = coalesce(total_checks, 0) + $7, \
-                 passed_checks = coalesce(passed_checks, 0) + $8, \
-                 failed_checks = coalesce(failed_checks, 0) + $9 \
-             WHERE id = $1 RETURNING *), \
-         added AS ( \
-             INSERT INTO validation_results \
-                 (run_id, check_name, status, duration_ms, message, details) \
-             SELECT r.id, u.name, u.status, u.duration, u.message, u.details::jsonb \
-             FROM r, UNNEST($2::text[], $3::text[], $4::float8[], $5::text[], $6::text[]) \
-                  AS u(name, status, duration, message, details)) \
-         SELECT {RUN_COLUMNS}, pg_notify($10, $11) \
-         FROM r JOIN validation_suites s ON s.id = r.suite_id"
-    ))
-    .bind(run_id)
-    .bind(&names)
-    .bind(&statuses)
-    .bind(&durations)
-    .bind(&messages)
-    .bind(&details)
-    .bind(n as i64)
-    .bind(passed)
-    .bind(failed)
-    .bind(events::CHANNEL)
-    .bind(events::payload(RESULTS_ADDED, run_id))
-    .fetch_optional(&mut *tx)
-    .await?;
+    let run: Option<Run> = sqlx::query_as(&ADD_RESULTS)
+        .bind(run_id)
+        .bind(&names)
+        .bind(&statuses)
+        .bind(&durations)
+        .bind(&messages)
+        .bind(&details)
+        .bind(n as i64)
+        .bind(passed)
+        .bind(failed)
+        .bind(events::CHANNEL)
+        .bind(events::payload(RESULTS_ADDED, run_id))
+        .fetch_optional(&mut *tx)
+        .await?;
     let Some(run) = run else {
         return Err(ApiError::not_found(format!("no run with id {run_id}")));
     };
