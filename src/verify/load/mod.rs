@@ -432,10 +432,13 @@ mod tests {
             "late {} of 400 against a healthy target",
             r.late
         );
-        assert_eq!(r.sent, 400);
-        assert_eq!(r.dropped, 0);
+        // Every scheduled request is accounted for; on a busy 2-core CI machine the last
+        // one or two, due just before the end, may start after it and count as dropped
+        // (CI once saw 399 sent, 1 dropped) — as `late` is allowed a little too.
+        assert_eq!(r.sent + r.dropped, 400);
+        assert!(r.dropped <= 2, "dropped {} of 400", r.dropped);
         let count = |c| r.count(c);
-        assert_eq!(count(Class::Ok2xx) + count(Class::RateLimited429), 400);
+        assert_eq!(count(Class::Ok2xx) + count(Class::RateLimited429), r.sent);
         assert!(count(Class::RateLimited429) > 100, "{:?}", r.by_class);
         assert!(r.corrected.p50_ms < 20.0, "{:?}", r.corrected);
         assert!(
