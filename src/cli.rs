@@ -287,6 +287,10 @@ pub struct InitArgs {
     /// Keep Redis's data across restarts (sessions survive)
     #[arg(long)]
     pub redis_persistence: bool,
+    /// Prometheus with the node, PostgreSQL, Redis and nginx exporters on loopback, scraping
+    /// every instance, with the dashboard's alert rules (saved: `monitoring` in the config)
+    #[arg(long)]
+    pub monitoring: bool,
     /// Show what would change and touch nothing (exit 1 when something would)
     #[arg(long, alias = "dry-run")]
     pub check: bool,

@@ -49,6 +49,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "systemd/live-dashboard-firewall.service",
         include_str!("../templates/systemd/live-dashboard-firewall.service"),
     ),
+    (
+        "systemd/live-dashboard-backup.service",
+        include_str!("../templates/systemd/live-dashboard-backup.service"),
+    ),
+    (
+        "systemd/live-dashboard-backup.timer",
+        include_str!("../templates/systemd/live-dashboard-backup.timer"),
+    ),
+    (
+        "cron/live-dashboard-backup",
+        include_str!("../templates/cron/live-dashboard-backup"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +176,9 @@ pub fn nginx_defaults() -> BTreeMap<String, String> {
         ("ws_per_address", "20"),
         ("exempt_loopback", "true"),
         ("max_body_kb", "1024"),
+        // Monitoring's loopback stub_status server (off unless init turns it on).
+        ("monitoring", "false"),
+        ("nginx_status_port", "9180"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

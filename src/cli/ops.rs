@@ -102,6 +102,16 @@ pub struct BackupArgs {
     /// checksum into DIR here, checked against its sha256
     #[arg(long, value_name = "DIR")]
     pub fetch: Option<PathBuf>,
+    /// What the daily timer (cron without systemd) runs, on this host: a backup, then the
+    /// scheduled backups pruned to backups.keep_daily and keep_weekly (manual ones are never
+    /// pruned); the outcome is recorded for `provision status` and the metrics
+    #[arg(long, conflicts_with_all = ["list", "fetch", "verify_restore"])]
+    pub scheduled: bool,
+    /// The restore drill: the newest backup (or FILE) restored into a scratch database,
+    /// each table's rows and content digest compared with its manifest, the scratch
+    /// database dropped; the live database is not touched. Exit 3 if they differ
+    #[arg(long, value_name = "FILE", num_args = 0..=1, conflicts_with_all = ["list", "fetch"])]
+    pub verify_restore: Option<Option<PathBuf>>,
     #[command(flatten)]
     pub hosts: AcrossHosts,
 }

@@ -49,6 +49,91 @@ impl Default for SiteLimits {
     }
 }
 
+/// The scheduled backups (`backups.*` in the config): a daily `provision backup
+/// --scheduled` at `at` (the host's local time), pruned to the newest of each of the last
+/// `keep_daily` days and `keep_weekly` weeks that have one (restic's `--keep-daily` and
+/// `--keep-weekly`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupPolicy {
+    pub scheduled: bool,
+    /// `HH:MM`.
+    pub at: String,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+}
+
+impl Default for BackupPolicy {
+    fn default() -> Self {
+        BackupPolicy {
+            scheduled: true,
+            at: "03:30".into(),
+            keep_daily: 7,
+            keep_weekly: 4,
+        }
+    }
+}
+
+impl BackupPolicy {
+    /// The config file's `backups` section, each absent key at its default.
+    pub fn from_config(c: &crate::settings::ConfigFile) -> Self {
+        let d = BackupPolicy::default();
+        let b = &c.backups;
+        BackupPolicy {
+            scheduled: b.scheduled.unwrap_or(d.scheduled),
+            at: b.at.clone().unwrap_or(d.at),
+            keep_daily: b.keep_daily.unwrap_or(d.keep_daily),
+            keep_weekly: b.keep_weekly.unwrap_or(d.keep_weekly),
+        }
+    }
+
+    /// `at` as (hour, minute) when it is a valid `HH:MM`.
+    pub fn hour_minute(&self) -> Option<(u32, u32)> {
+        let (h, m) = self.at.split_once(':')?;
+        let ok = |s: &str, max: u32| {
+            (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<u32>().ok())
+                .flatten()
+                .filter(|n| *n <= max)
+        };
+        Some((ok(h, 23)?, ok(m, 59)?))
+    }
+}
+
+/// Prometheus and its exporters on this host (`monitoring` in the config, `--monitoring`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitoring {
+    pub enabled: bool,
+    pub scrape_interval_s: u32,
+    pub alert_after_s: u32,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring {
+            enabled: false,
+            scrape_interval_s: 15,
+            alert_after_s: 60,
+        }
+    }
+}
+
+impl Monitoring {
+    /// The config file's `monitoring` (a switch or a section), absent keys at their defaults.
+    pub fn from_config(c: &crate::settings::ConfigFile) -> Self {
+        use crate::settings::MonitoringSetting;
+        let d = Monitoring::default();
+        match &c.monitoring {
+            None => d,
+            Some(MonitoringSetting::On(on)) => Monitoring { enabled: *on, ..d },
+            Some(MonitoringSetting::Section(s)) => Monitoring {
+                enabled: s.enabled.unwrap_or(true),
+                scrape_interval_s: s.scrape_interval_s.unwrap_or(d.scrape_interval_s),
+                alert_after_s: s.alert_after_s.unwrap_or(d.alert_after_s),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Answers {
     pub db_name: String,
@@ -72,6 +157,10 @@ pub struct Answers {
     /// behind the primary one may be (`database.max_replica_lag_ms`).
     pub replica_urls: Vec<Secret>,
     pub max_replica_lag_ms: u64,
+    pub backups: BackupPolicy,
+    pub monitoring: Monitoring,
+    /// The Redis exporter's password (its own Redis user, allowed INFO and little else).
+    pub monitor_password: Secret,
 }
 
 /// A generated password: 40 alphanumeric characters (safe in URLs and EnvironmentFile=).
@@ -101,6 +190,9 @@ impl Answers {
             limits: SiteLimits::default(),
             replica_urls: Vec::new(),
             max_replica_lag_ms: 1000,
+            backups: BackupPolicy::default(),
+            monitoring: Monitoring::default(),
+            monitor_password: generate_password(),
         }
     }
 }
@@ -115,5 +207,23 @@ mod tests {
         assert_eq!(a.expose().len(), 40);
         assert!(a.expose().chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a.expose(), generate_password().expose());
+    }
+
+    #[test]
+    fn a_backup_time_is_hh_mm() {
+        let at = |s: &str| {
+            BackupPolicy {
+                at: s.into(),
+                ..BackupPolicy::default()
+            }
+            .hour_minute()
+        };
+        assert_eq!(at("03:30"), Some((3, 30)));
+        assert_eq!(at("23:59"), Some((23, 59)));
+        for bad in [
+            "24:00", "3:30", "03:60", "03:3", "0330", "03:30\n", "+3:30", "",
+        ] {
+            assert_eq!(at(bad), None, "{bad:?}");
+        }
     }
 }

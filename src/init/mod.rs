@@ -8,6 +8,7 @@ pub mod managed;
 pub mod playbook;
 pub mod relocate;
 pub mod saved;
+pub mod saved_file;
 pub mod tuning;
 pub mod validate;
 pub mod vars;

@@ -57,6 +57,7 @@ mod tests {
             "supervisor_conf_dir",
             "instance_service_suffix",
             "supervisor_config",
+            "cron_service",
         ] {
             v.insert(k.into(), format!("/x/{k}"));
         }

@@ -88,6 +88,7 @@ fn four_hosts_each_wired_to_its_peers() {
                 "redis" => Role::Redis,
                 "nginx" => Role::Nginx,
                 "nftables" => return true,
+                _ if name.contains("backup") => Role::Postgres,
                 _ if name.contains("firewall") => return true,
                 _ => Role::App,
             };

@@ -200,6 +200,30 @@ pub fn answers(a: &Answers, o: &Origins<'_>) -> Result<(), InvalidAnswer> {
             "must be 0 to 1000 (rotated log files kept)",
         ));
     }
+    if a.backups.hour_minute().is_none() {
+        return Err(fail(
+            "backups.at",
+            &[],
+            Some(&a.backups.at),
+            "must be a time of day as HH:MM (00:00 to 23:59, the host's local time)",
+        ));
+    }
+    if !(1..=3660).contains(&a.backups.keep_daily) {
+        return Err(fail(
+            "backups.keep_daily",
+            &[],
+            Some(&a.backups.keep_daily.to_string()),
+            "must be 1 to 3660 (days whose newest scheduled backup is kept; the newest backup is always kept)",
+        ));
+    }
+    if a.backups.keep_weekly > 520 {
+        return Err(fail(
+            "backups.keep_weekly",
+            &[],
+            Some(&a.backups.keep_weekly.to_string()),
+            "must be 0 to 520 (weeks whose newest scheduled backup is kept)",
+        ));
+    }
     if !is_hostname(&a.domain) {
         return Err(fail(
             "nginx.server_name",
@@ -323,11 +347,17 @@ mod tests {
             ("nginx:\n  api_rate: 100/m\n", "nginx.api_rate"),
             ("nginx:\n  auth_rate: 0r/s\n", "nginx.auth_rate"),
             ("nginx:\n  max_body_kb: 0\n", "nginx.max_body_kb"),
+            ("backups:\n  at: 3:30\n", "backups.at"),
+            ("backups:\n  keep_daily: 0\n", "backups.keep_daily"),
+            ("backups:\n  keep_weekly: 9999\n", "backups.keep_weekly"),
         ] {
             let mut a = Answers::defaults();
             match key {
                 "nginx.api_rate" => a.limits.api_rate = "100/m".into(),
                 "nginx.auth_rate" => a.limits.auth_rate = "0r/s".into(),
+                "backups.at" => a.backups.at = "3:30".into(),
+                "backups.keep_daily" => a.backups.keep_daily = 0,
+                "backups.keep_weekly" => a.backups.keep_weekly = 9999,
                 _ => a.limits.max_body_kb = 0,
             }
             let e = answers(&a, &origins(yaml)).unwrap_err().to_string();

@@ -10,7 +10,7 @@ use super::tuning::tune;
 use crate::inventory::Role;
 
 /// Variables whose values are secrets.
-pub const SECRET_VARS: [&str; 2] = ["db_password", "redis_password"];
+pub const SECRET_VARS: [&str; 3] = ["db_password", "redis_password", "monitor_password"];
 
 /// Paths and names from docs/architecture.md's conventions. Nothing root later reads, writes into or
 /// executes lives where the service user can write: the service user owns no directory.
@@ -38,6 +38,21 @@ pub const FIREWALL_RULES: &str = "/etc/live-dashboard/firewall.nft";
 pub const FIREWALL_UNIT: &str = "live-dashboard-firewall.service";
 /// The dashboard's Redis user (the default user is off).
 pub const REDIS_USER: &str = "live-dashboard";
+/// Monitoring, all on loopback: Prometheus, its exporters, nginx's stub_status, and the
+/// Redis user the Redis exporter logs in as (INFO and little else).
+pub const PROMETHEUS_PORT: u16 = 9090;
+pub const NODE_EXPORTER_PORT: u16 = 9100;
+pub const POSTGRES_EXPORTER_PORT: u16 = 9187;
+pub const REDIS_EXPORTER_PORT: u16 = 9121;
+pub const NGINX_EXPORTER_PORT: u16 = 9113;
+pub const NGINX_STATUS_PORT: u16 = 9180;
+pub const MONITOR_REDIS_USER: &str = "live-dashboard-monitor";
+/// The PostgreSQL role the exporter logs in as over the socket (peer: the OS user of
+/// Debian's exporter), a member of `pg_monitor`.
+pub const MONITOR_PG_ROLE: &str = "prometheus";
+/// The node exporter's textfile collector directory (Debian's default): the backups'
+/// figures go there.
+pub const TEXTFILE_DIR: &str = "/var/lib/prometheus/node-exporter";
 
 /// Every variable init's playbook and templates use, for the single host.
 pub fn vars(a: &Answers, cpus: usize, memory_mb: u64, init: &str) -> BTreeMap<String, String> {
@@ -72,6 +87,8 @@ pub fn vars_for(
         ),
         Tls::Files { cert, key } => ("true", cert.clone(), key.clone()),
     };
+    // (Validated before anything is rendered; 03:30 for a value that is not HH:MM.)
+    let (hour, minute) = a.backups.hour_minute().unwrap_or((3, 30));
     let mut v: BTreeMap<String, String> = [
         ("db_name", a.db_name.clone()),
         ("db_user", a.db_user.clone()),
@@ -151,6 +168,29 @@ pub fn vars_for(
         ("log_dir", LOG_DIR.into()),
         ("service_user", SERVICE_USER.into()),
         ("binary", BINARY.into()),
+        ("config_file", crate::settings::DEFAULT_CONFIG.into()),
+        ("backup_scheduled", a.backups.scheduled.to_string()),
+        ("backup_hour", format!("{hour:02}")),
+        ("backup_minute", format!("{minute:02}")),
+        ("monitoring", a.monitoring.enabled.to_string()),
+        ("monitor_password", a.monitor_password.expose().to_string()),
+        (
+            "scrape_interval_s",
+            a.monitoring.scrape_interval_s.to_string(),
+        ),
+        ("alert_after_s", a.monitoring.alert_after_s.to_string()),
+        // The alerts' bounds: verify's default targets.
+        ("alert_p99_ms", "500".into()),
+        ("alert_cache_hit_ratio", "0.7".into()),
+        ("prometheus_port", PROMETHEUS_PORT.to_string()),
+        ("node_exporter_port", NODE_EXPORTER_PORT.to_string()),
+        ("postgres_exporter_port", POSTGRES_EXPORTER_PORT.to_string()),
+        ("redis_exporter_port", REDIS_EXPORTER_PORT.to_string()),
+        ("nginx_exporter_port", NGINX_EXPORTER_PORT.to_string()),
+        ("nginx_status_port", NGINX_STATUS_PORT.to_string()),
+        ("monitor_redis_user", MONITOR_REDIS_USER.into()),
+        ("monitor_pg_role", MONITOR_PG_ROLE.into()),
+        ("textfile_dir", TEXTFILE_DIR.into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -194,6 +234,10 @@ pub fn playbook_vars(
     packages.push("openssl".into());
     if deployment.is_some() {
         packages.push("nftables".into());
+    }
+    // Where no init system runs, cron starts the scheduled backup.
+    if init != "systemd" && holds(Role::Postgres) {
+        packages.extend(distro.packages.get("cron").cloned().unwrap_or_default());
     }
     if init != "systemd" && holds(Role::App) {
         packages.extend(
@@ -252,6 +296,7 @@ pub fn playbook_vars(
         ),
         ("tls_self_signed", (a.tls == Tls::SelfSigned).to_string()),
         ("tls_common_name", common_name),
+        ("cron_service", service("cron")),
     ] {
         v.insert(k.to_string(), val);
     }

@@ -1,8 +1,8 @@
 //! `provision backup` and `provision restore`: the app database in pg_dump's custom
 //! format, in a dated file beside its checksum and a manifest of each table's rows.
 //!
-//! A backup counts the rows in the very snapshot pg_dump reads (`pg_export_snapshot`
-//! shared with `pg_dump --snapshot`), checks the archive lists every table's data, and only
+//! A backup counts and digests the rows in the very snapshot pg_dump reads
+//! (`pg_export_snapshot` shared with `pg_dump --snapshot`), checks the archive lists every table's data, and only
 //! then gives the file its name (`restore` reads what is written here). The app's role
 //! logs in with its password from the environment of pg_dump and pg_restore, never their
 //! argv.
@@ -48,6 +48,10 @@ pub struct Manifest {
     pub server_version: String,
     /// Rows per table (`schema.table`), counted in the dump's own snapshot.
     pub tables: BTreeMap<String, i64>,
+    /// Each table's content digest in the same snapshot (`backup_digest`), which the
+    /// restore drill compares with the restored copy. Absent in older manifests.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub digests: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -219,9 +223,11 @@ pub async fn backup(url: &Secret, dir: &Path, reason: &str) -> Result<Backup, Ba
         .fetch_one(&mut db)
         .await
         .map_err(db_err)?;
-    let tables = count_tables(&mut db)
+    let sums = super::backup_digest::digest_tables(&mut db)
         .await
         .map_err(|e| BackupError::Database(format!("{shown}: {e}")))?;
+    let tables: BTreeMap<String, i64> = sums.iter().map(|(t, s)| (t.clone(), s.rows)).collect();
+    let digests = sums.into_iter().map(|(t, s)| (t, s.digest)).collect();
     let now = chrono::Utc::now();
     let name = format!("{}-{}.dump", c.database, now.format("%Y%m%dT%H%M%SZ"));
     let file = dir.join(&name);
@@ -265,6 +271,7 @@ pub async fn backup(url: &Secret, dir: &Path, reason: &str) -> Result<Backup, Ba
         bytes,
         server_version,
         tables,
+        digests,
     };
     std::fs::write(sidecar(&file, "sha256"), format!("{sha256}  {name}\n")).map_err(failed)?;
     std::fs::write(

@@ -6,9 +6,13 @@
 //! lock, file history, handlers) and `settings`; prints nothing.
 
 pub mod backup;
+pub mod backup_digest;
+pub mod backup_record;
+pub mod backup_retention;
 pub mod logs;
 mod probes;
 pub mod restore;
+pub mod restore_drill;
 pub mod retire;
 pub mod rollback;
 pub mod rolling;

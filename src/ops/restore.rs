@@ -56,13 +56,13 @@ pub async fn restore(
     })
 }
 
-fn app_url(stack: &Stack) -> Result<&Secret, BackupError> {
+pub(super) fn app_url(stack: &Stack) -> Result<&Secret, BackupError> {
     stack.database_url().ok_or_else(|| {
         BackupError::Database("the config file has no database.url (run `provision init`)".into())
     })
 }
 
-fn admin(stack: &Stack) -> Admin {
+pub(super) fn admin(stack: &Stack) -> Admin {
     Admin {
         socket_dir: stack.distro.postgresql.socket_dir.clone(),
         port: stack.postgres_port(),
@@ -82,6 +82,7 @@ pub async fn stage_file(
         file,
         &stack.backup_dir(),
         unchecked,
+        "restore",
     )
     .await
 }
@@ -169,13 +170,15 @@ pub struct Restored {
 }
 
 /// Checks `file` (checksum unless `unchecked`, archive, manifest) and loads it into a new
-/// database, compared with the manifest. Returns the new database's name.
+/// database, `DB_LABEL_TIMESTAMP`, compared with the manifest. Returns the new database's
+/// name.
 pub async fn stage(
     url: &Secret,
     admin: &Admin,
     file: &Path,
     dir: &Path,
     unchecked: bool,
+    label: &str,
 ) -> Result<(String, BTreeMap<String, i64>), BackupError> {
     if !file.is_file() {
         return Err(BackupError::Missing {
@@ -196,7 +199,7 @@ pub async fn stage(
         .and_then(|u| u.user())
         .ok_or_else(|| BackupError::Database("database.url names no role".into()))?;
     let staging = format!(
-        "{}_restore_{}",
+        "{}_{label}_{}",
         c.database,
         chrono::Utc::now().format("%Y%m%d%H%M%S")
     );

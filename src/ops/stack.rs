@@ -82,6 +82,8 @@ pub struct Stack {
     cache_prefix: String,
     /// On a host of several: the parts it holds (None: every part, the single host).
     roles: Option<Vec<String>>,
+    /// The scheduled backups' settings (`backups.*`).
+    pub backups: crate::init::answers::BackupPolicy,
 }
 
 impl Stack {
@@ -119,6 +121,7 @@ impl Stack {
         )?;
         let roles = sources.config.deployment.as_ref().map(|d| d.roles.clone());
         Ok(Stack {
+            backups: crate::init::answers::BackupPolicy::from_config(&sources.config),
             roles,
             pool_size,
             database_url: sources.config.database.url.clone(),

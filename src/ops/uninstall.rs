@@ -1,6 +1,6 @@
 //! `provision uninstall`: takes away what init made — the instances and their service
 //! definitions, the nginx site, the settings files, the config and `.env`, the installed
-//! binary, the host firewall of a host of several, the service user — and puts back the files init had replaced (PostgreSQL's
+//! binary, the host firewall of a host of several, the scheduled backup's timer or cron file, the service user — and puts back the files init had replaced (PostgreSQL's
 //! pg_hba.conf, redis.conf, nginx's default site) as they were before provision first
 //! wrote them, from the oldest recorded versions. provision's own files are removed even
 //! when something stood there before (a hand-written config). The data stays (the database and its
@@ -52,8 +52,17 @@ fn init_files(stack: &Stack) -> Vec<PathBuf> {
         PathBuf::from(AGENT_BINARY),
         PathBuf::from(FIREWALL_RULES),
         Path::new("/etc/systemd/system").join(FIREWALL_UNIT),
+        Path::new("/etc/systemd/system").join(BACKUP_SERVICE),
+        Path::new("/etc/systemd/system").join(BACKUP_TIMER),
+        PathBuf::from(BACKUP_CRON),
+        Path::new(crate::ops::backup_record::TEXTFILE_DIR).join(crate::ops::backup_record::METRICS),
     ]
 }
+
+/// The scheduled backup's units (systemd) and its cron file (no init system).
+const BACKUP_TIMER: &str = super::status::backups::TIMER;
+const BACKUP_SERVICE: &str = "live-dashboard-backup.service";
+const BACKUP_CRON: &str = super::status::backups::CRON_FILE;
 
 pub fn uninstall(
     stack: &Stack,
@@ -63,6 +72,7 @@ pub fn uninstall(
     let mut u = Uninstalled::default();
     let svc = stack.services();
     u.stop_instances(stack, svc.as_ref());
+    u.backup_timer(stack, svc.as_ref());
     u.firewall(stack, svc.as_ref());
     u.files(stack, managed);
     u.reload_services(stack, svc.as_ref());
@@ -104,6 +114,15 @@ impl Uninstalled {
             if stack.is_systemd() {
                 let _ = svc.action(Action::Disable, &name).run();
             }
+        }
+    }
+
+    /// The scheduled backup's timer stopped and disabled (before its files go); the cron
+    /// file needs no more than its removal.
+    fn backup_timer(&mut self, stack: &Stack, svc: &dyn Services) {
+        if stack.is_systemd() && Path::new("/etc/systemd/system").join(BACKUP_TIMER).exists() {
+            let _ = svc.action(Action::Stop, BACKUP_TIMER).run();
+            let _ = svc.action(Action::Disable, BACKUP_TIMER).run();
         }
     }
 

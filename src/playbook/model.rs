@@ -188,6 +188,9 @@ pub struct PostgresRoleStep {
     /// The var holding the password (list it under `secrets:`).
     #[serde(default)]
     pub password_var: Option<String>,
+    /// Roles it is granted (`pg_monitor`, say).
+    #[serde(default)]
+    pub member_of: Vec<String>,
     #[serde(default = "default_socket_dir")]
     pub socket_dir: String,
     #[serde(default = "default_pg_port")]

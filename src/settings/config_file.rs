@@ -25,6 +25,10 @@ pub struct ConfigFile {
     pub verify: VerifySection,
     #[serde(default)]
     pub init: InitSection,
+    #[serde(default)]
+    pub backups: BackupsSection,
+    /// Prometheus and its exporters: `monitoring: true`, or a section.
+    pub monitoring: Option<MonitoringSetting>,
     /// The inventory file (several hosts); relative to this file's directory.
     pub inventory: Option<PathBuf>,
     /// On a host of a deployment of several: which one it is and what it holds.
@@ -53,6 +57,8 @@ pub struct InitSection {
     pub redis_persistence: Option<bool>,
     pub admin_user: Option<String>,
     pub admin_password: Option<Secret>,
+    /// The Redis user Prometheus' Redis exporter logs in as (monitoring).
+    pub monitor_password: Option<Secret>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +118,41 @@ pub struct NginxSection {
     pub ws_per_address: Option<u32>,
     pub exempt_loopback: Option<bool>,
     pub max_body_kb: Option<u32>,
+}
+
+/// The scheduled backups on the database's host (a systemd timer, or cron where no init
+/// system runs): when, and how many of them are kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupsSection {
+    /// Whether a backup is taken every day.
+    pub scheduled: Option<bool>,
+    /// When, in the host's local time: `HH:MM`.
+    pub at: Option<String>,
+    /// The newest scheduled backup of each of this many days (that have one) is kept...
+    pub keep_daily: Option<u32>,
+    /// ...and of each of this many weeks; every other scheduled backup is pruned.
+    pub keep_weekly: Option<u32>,
+}
+
+/// `monitoring: true` (or false), or the section with its intervals.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MonitoringSetting {
+    On(bool),
+    Section(MonitoringSection),
+}
+
+/// Prometheus on this host, with the node, PostgreSQL, Redis and nginx exporters, all on
+/// loopback, and the dashboard's alert rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringSection {
+    pub enabled: Option<bool>,
+    /// How often Prometheus scrapes and evaluates the rules.
+    pub scrape_interval_s: Option<u32>,
+    /// How long a condition holds before its alert fires.
+    pub alert_after_s: Option<u32>,
 }
 
 /// How the instances are supervised.
@@ -241,6 +282,19 @@ mod tests {
             .unwrap();
         assert_eq!(c.server.listen.as_deref(), Some("127.0.0.1:9000"));
         assert_eq!(c.database.pool_size, Some(7));
+    }
+
+    #[test]
+    fn monitoring_is_a_switch_or_a_section() {
+        let c = ConfigFile::parse("monitoring: true\n").unwrap();
+        assert!(matches!(c.monitoring, Some(MonitoringSetting::On(true))));
+        let c =
+            ConfigFile::parse("monitoring:\n  enabled: true\n  scrape_interval_s: 1\n").unwrap();
+        let Some(MonitoringSetting::Section(m)) = c.monitoring else {
+            panic!("a section")
+        };
+        assert_eq!((m.enabled, m.scrape_interval_s), (Some(true), Some(1)));
+        assert!(ConfigFile::parse("monitoring:\n  enabld: true\n").is_err());
     }
 
     #[test]

@@ -13,7 +13,9 @@ mod verify;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-pub use config_file::{ConfigFile, DeploymentSection, MixEntry, TargetsSection};
+pub use config_file::{
+    ConfigFile, DeploymentSection, MixEntry, MonitoringSection, MonitoringSetting, TargetsSection,
+};
 pub use env_file::EnvFile;
 pub use rate::Rate;
 pub use secret::{mask_all, redact_url, url_has_password, Secret};

@@ -16,6 +16,8 @@ mod day2;
 mod load_report;
 #[path = "../support/root.rs"]
 mod root;
+#[path = "../support/scheduled_backups.rs"]
+mod scheduled_backups;
 #[path = "../support/stages.rs"]
 mod stages;
 

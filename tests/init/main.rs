@@ -18,6 +18,8 @@ mod day2;
 mod load_report;
 #[path = "../support/root.rs"]
 mod root;
+#[path = "../support/scheduled_backups.rs"]
+mod scheduled_backups;
 #[path = "../support/stages.rs"]
 mod stages;
 
@@ -58,7 +60,7 @@ fn write_config(c: &Container) -> Vec<String> {
         verify_token: Secret::new("TestVerifyT0kenTestVerifyT0kenTestVerify"),
     };
     let vars = provision::init::vars::vars(&answers, 2, 4096, "none");
-    let text = saved::render(&answers, &creds, "supervisor", &vars);
+    let text = provision::init::saved_file::render(&answers, &creds, "supervisor", &vars);
     std::fs::create_dir_all(c.merged.join("etc/live-dashboard")).unwrap();
     saved::write(&c.merged.join(CONFIG), &text).unwrap();
     vec![

@@ -71,6 +71,7 @@ pub fn all(c: &Container, m: &Manager) {
     status_and_logs(c, m);
     rolling_restart_under_load(c, m);
     backup_and_restore(c);
+    crate::scheduled_backups::scheduled_backups_and_the_restore_drill(c, m);
     rollback_after_a_bad_template(c);
     // The boundaries hold after a rollback too.
     crate::attacks::service_user_boundaries(c);
@@ -417,6 +418,9 @@ fn uninstall_keeps_the_data(c: &Container) {
         "etc/live-dashboard/provision.yaml",
         "usr/local/bin/provision",
         "etc/systemd/system/live-dashboard.target",
+        "etc/systemd/system/live-dashboard-backup.timer",
+        "etc/systemd/system/live-dashboard-backup.service",
+        "etc/cron.d/live-dashboard-backup",
     ] {
         assert!(!c.merged.join(gone).exists(), "{gone} is still there");
     }

@@ -71,6 +71,9 @@ fn apply_flags(a: &mut Answers, args: &InitArgs) -> Result<(), CommandError> {
     if args.redis_persistence {
         a.redis_persistence = true;
     }
+    if args.monitoring {
+        a.monitoring.enabled = true;
+    }
     Ok(())
 }
 
@@ -158,13 +161,23 @@ fn prepare(
     creds: &Credentials,
     deployment: Option<&Deployment>,
 ) -> Result<Prepared, CommandError> {
-    let vars = host_vars(answers, &facts, deployment);
+    let mut vars = host_vars(answers, &facts, deployment);
+    // The scheduled backup runs provision with this config file.
+    let config = config_path(global);
+    let absolute = std::path::absolute(&config).unwrap_or_else(|_| config.clone());
+    let shown = absolute.display().to_string();
+    if shown.contains(|c: char| c.is_whitespace() || c.is_control() || "\"'\\%$;`".contains(c)) {
+        return Err(usage(format!(
+            "{shown:?}: the config file's path goes into the scheduled backup's command line; give a path without spaces, quotes, $, ; or %"
+        )));
+    }
+    vars.insert("config_file".into(), shown);
     let manager = match facts.init {
         InitSystem::Systemd => "systemd",
         InitSystem::OpenRc => "openrc",
         _ => "supervisor",
     };
-    let config_text = saved::render(answers, creds, manager, &vars);
+    let config_text = crate::init::saved_file::render(answers, creds, manager, &vars);
     let book = crate::init::playbook::load(&fact_values(&facts), &vars, args.templates.as_deref())
         .map_err(|e| usage(e.to_string()))?;
     let svc: Box<dyn Services> = match facts.init {
@@ -185,7 +198,7 @@ fn prepare(
         }
     }
     Ok(Prepared {
-        config: config_path(global),
+        config,
         facts,
         vars,
         config_text,

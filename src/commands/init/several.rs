@@ -36,7 +36,7 @@ pub fn run(
     let inventory_path = std::fs::canonicalize(&inv.path).unwrap_or(inv.path.clone());
     let config_text = format!(
         "{}inventory: {}\n",
-        saved::render(&answers, &creds, "auto", &vars),
+        crate::init::saved_file::render(&answers, &creds, "auto", &vars),
         serde_json::to_string(&inventory_path.display().to_string()).expect("a string")
     );
     // One deployment of this inventory at a time.

@@ -5,6 +5,7 @@
 //! returns.
 
 mod backup;
+mod backup_drill;
 mod backup_hosts;
 mod clients;
 mod logs;

@@ -49,10 +49,18 @@ pub fn text(r: &Report) -> String {
     if let Some(i) = &r.init {
         out.push_str(&format!("\ninit: {i}\n"));
     }
+    if let Some(b) = &r.backups {
+        out.push_str(&b.line());
+    }
     let problems: Vec<String> = r
         .parts
         .iter()
         .flat_map(|p| p.problems.iter().map(move |x| format!("  {}: {x}", p.name)))
+        .chain(
+            r.backups
+                .iter()
+                .flat_map(|b| b.problems.iter().map(|x| format!("  backups: {x}"))),
+        )
         .collect();
     if !problems.is_empty() {
         out.push_str("\nproblems:\n");

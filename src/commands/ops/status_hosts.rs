@@ -81,6 +81,25 @@ fn text(answers: &[Answer]) -> String {
                         problems.push(format!("  {} {name}: {}", a.host, x.as_str().unwrap_or("")));
                     }
                 }
+                // The database's host: its backups, as a part of their own.
+                let b = &r["backups"];
+                if b.is_object() {
+                    t.add_row(vec![
+                        a.host.clone(),
+                        "backups".into(),
+                        b["state"].as_str().unwrap_or("?").to_string(),
+                        b["last_success"]["at"]
+                            .as_str()
+                            .map_or("no backup yet".into(), |at| format!("last good {at}")),
+                    ]);
+                    for x in b["problems"].as_array().into_iter().flatten() {
+                        problems.push(format!(
+                            "  {} backups: {}",
+                            a.host,
+                            x.as_str().unwrap_or("")
+                        ));
+                    }
+                }
             }
             Err(e) => {
                 t.add_row(vec![

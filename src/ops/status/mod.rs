@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+pub mod backups;
 mod look;
 
 use super::probes::{self, Disk};
@@ -109,6 +110,8 @@ pub struct Report {
     pub refused_last_hour: usize,
     /// An init that stopped part-way (handlers still owed), or one running now.
     pub init: Option<String>,
+    /// On the database's host: the schedule and the last backup and drill.
+    pub backups: Option<backups::Backups>,
 }
 
 /// Free space below this share of a filesystem makes the stack degraded.
@@ -142,7 +145,13 @@ pub async fn gather(stack: &Stack) -> Report {
     let disks = probes::disks(stack);
     let (recent_errors, refused) = recent_errors(stack);
     let init = probes::unfinished_init(stack);
+    let backups = stack
+        .holds(Component::Postgres)
+        .then(|| backups::look(stack));
     let mut state = parts.iter().map(|p| p.state).max().unwrap_or(State::Ok);
+    if let Some(b) = &backups {
+        state = state.max(b.state);
+    }
     if init.is_some()
         || disks
             .iter()
@@ -167,6 +176,7 @@ pub async fn gather(stack: &Stack) -> Report {
         recent_errors,
         refused_last_hour: refused,
         init,
+        backups,
     }
 }
 

@@ -115,7 +115,36 @@ pub fn query_role(step: &PostgresRoleStep, ctx: &Ctx<'_>) -> Result<Plan, StepEr
             )));
         }
     }
+    let missing = missing_memberships(step)?;
+    if !missing.is_empty() {
+        return Ok(Plan::Modify(format!(
+            "grant {} to role {}",
+            missing.join(", "),
+            step.name
+        )));
+    }
     Ok(Plan::Matched)
+}
+
+/// The roles of `member_of` the role is not yet a member of.
+fn missing_memberships(step: &PostgresRoleStep) -> Result<Vec<String>, StepError> {
+    let mut out = Vec::new();
+    for group in &step.member_of {
+        let o = psql(
+            &step.socket_dir,
+            step.port,
+            format!(
+                "SELECT pg_has_role({}, {}, 'MEMBER');",
+                literal(&step.name),
+                literal(group)
+            ),
+        )
+        .run()?;
+        if o.stdout.trim() != "t" {
+            out.push(group.clone());
+        }
+    }
+    Ok(out)
 }
 
 pub fn apply_role(step: &PostgresRoleStep, ctx: &Ctx<'_>) -> Result<(), StepError> {
@@ -129,6 +158,13 @@ pub fn apply_role(step: &PostgresRoleStep, ctx: &Ctx<'_>) -> Result<(), StepErro
         sql.push_str(&format!(" PASSWORD {}", literal(&scram_verifier(&pw))));
     }
     sql.push(';');
+    for group in &step.member_of {
+        sql.push_str(&format!(
+            "\nGRANT {} TO {};",
+            ident(group),
+            ident(&step.name)
+        ));
+    }
     psql(&step.socket_dir, step.port, sql).run()?;
     Ok(())
 }
