@@ -256,6 +256,9 @@ pub enum Command {
 pub enum TlsArg {
     Off,
     SelfSigned,
+    /// A certificate from an ACME server (Let's Encrypt unless --acme-directory), obtained
+    /// and renewed by certbot through nginx; needs --domain
+    Acme,
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +287,17 @@ pub struct InitArgs {
     /// Private key file (PEM) for nginx
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// --tls acme: the account's e-mail (expiry notices) [config: nginx.acme_email]
+    #[arg(long, value_name = "EMAIL")]
+    pub acme_email: Option<String>,
+    /// --tls acme: the ACME directory URL [config: nginx.acme_directory; default: Let's
+    /// Encrypt]
+    #[arg(long, value_name = "URL")]
+    pub acme_directory: Option<String>,
+    /// --tls acme: a CA certificate to trust for a private ACME server (added to the host's
+    /// trust store) [config: nginx.acme_ca_cert]
+    #[arg(long, value_name = "FILE")]
+    pub acme_ca_cert: Option<PathBuf>,
     /// Keep Redis's data across restarts (sessions survive)
     #[arg(long)]
     pub redis_persistence: bool,

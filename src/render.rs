@@ -58,8 +58,52 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../templates/systemd/live-dashboard-backup.timer"),
     ),
     (
+        "certbot/deploy-hook",
+        include_str!("../templates/certbot/deploy-hook"),
+    ),
+    (
         "cron/live-dashboard-backup",
         include_str!("../templates/cron/live-dashboard-backup"),
+    ),
+    (
+        "prometheus/prometheus.yml",
+        include_str!("../templates/prometheus/prometheus.yml"),
+    ),
+    (
+        "prometheus/live-dashboard.rules.yml",
+        include_str!("../templates/prometheus/live-dashboard.rules.yml"),
+    ),
+    (
+        "prometheus/prometheus.default",
+        include_str!("../templates/prometheus/prometheus.default"),
+    ),
+    (
+        "prometheus/node-exporter.default",
+        include_str!("../templates/prometheus/node-exporter.default"),
+    ),
+    (
+        "prometheus/postgres-exporter.default",
+        include_str!("../templates/prometheus/postgres-exporter.default"),
+    ),
+    (
+        "prometheus/redis-exporter.default",
+        include_str!("../templates/prometheus/redis-exporter.default"),
+    ),
+    (
+        "prometheus/redis-exporter.json",
+        include_str!("../templates/prometheus/redis-exporter.json"),
+    ),
+    (
+        "prometheus/nginx-exporter.default",
+        include_str!("../templates/prometheus/nginx-exporter.default"),
+    ),
+    (
+        "prometheus/blackbox.yml",
+        include_str!("../templates/prometheus/blackbox.yml"),
+    ),
+    (
+        "prometheus/blackbox-exporter.default",
+        include_str!("../templates/prometheus/blackbox-exporter.default"),
     ),
 ];
 
@@ -178,6 +222,8 @@ pub fn nginx_defaults() -> BTreeMap<String, String> {
         ("max_body_kb", "1024"),
         // Monitoring's loopback stub_status server (off unless init turns it on).
         ("monitoring", "false"),
+        ("tls_acme", "false"),
+        ("acme_webroot", "/var/www/live-dashboard-acme"),
         ("nginx_status_port", "9180"),
     ]
     .into_iter()

@@ -15,7 +15,24 @@ pub enum Tls {
         cert: String,
         key: String,
     },
+    /// A certificate from an ACME server (Let's Encrypt by default) that certbot obtains
+    /// through nginx (webroot) and renews; kept where the self-signed one would be.
+    Acme(Acme),
 }
+
+/// Where and how the ACME certificate is asked for (`nginx.acme_*` in the config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acme {
+    /// The account's e-mail for expiry notices; none: registered without one.
+    pub email: Option<String>,
+    /// The ACME directory URL.
+    pub directory: String,
+    /// A CA to trust for the ACME server itself (a private one: step-ca, pebble).
+    pub ca_cert: Option<String>,
+}
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 /// What one client address may cost the site (`nginx.*` in the config).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,19 +28,37 @@ impl Managed {
     ) -> Result<Managed, PlaybookError> {
         let (answers, _, _) = super::saved::read(config);
         let distro = crate::host::distro::for_host(facts);
-        let vars = super::vars::playbook_vars(&answers, facts, &distro, None);
-        let book =
-            super::playbook::load(&crate::playbook::engine::fact_values(facts), &vars, None)?;
+        let facts_v = crate::playbook::engine::fact_values(facts);
+        let book_of = |a: &super::answers::Answers| {
+            let vars = super::vars::playbook_vars(a, facts, &distro, None);
+            super::playbook::load(&facts_v, &vars, None)
+        };
+        let book = book_of(&answers)?;
+        // The files of the optional parts too (monitoring, ACME), which an earlier
+        // configuration may have had init write: their history is init's to put back even
+        // when the present configuration has them off.
+        let mut every = answers.clone();
+        every.monitoring.enabled = true;
+        every.tls = super::answers::Tls::Acme(super::answers::Acme {
+            email: None,
+            directory: super::answers::LETS_ENCRYPT.into(),
+            ca_cert: None,
+        });
+        let optional = book_of(&every)?;
         let mut paths: BTreeSet<PathBuf> = book
             .steps
             .iter()
+            .chain(&optional.steps)
             .filter_map(|s| s.kind().writes().map(Path::to_path_buf))
             .collect();
         paths.insert(config_path.to_path_buf());
-        Ok(Managed {
-            paths,
-            handlers: book.handlers,
-        })
+        let mut handlers = book.handlers;
+        for h in optional.handlers {
+            if !handlers.iter().any(|x| x.name == h.name) {
+                handlers.push(h);
+            }
+        }
+        Ok(Managed { paths, handlers })
     }
 
     pub fn has_path(&self, p: &Path) -> bool {

@@ -30,21 +30,100 @@ mod tests {
         steps_for(init, tls, None)
     }
 
+    /// Monitoring adds Prometheus and every exporter of the host's parts (and the
+    /// certificate probe with TLS), after nginx; without it, none of them.
+    #[test]
+    fn monitoring_adds_its_steps_only_when_on() {
+        let names = |monitoring: bool, tls: Tls| {
+            let mut a = Answers {
+                tls,
+                ..Answers::defaults()
+            };
+            a.monitoring.enabled = monitoring;
+            let book = book_for(&a, "systemd", None);
+            let handlers: Vec<String> = book.handlers.iter().map(|h| h.name.clone()).collect();
+            (
+                book.steps
+                    .iter()
+                    .map(|s| s.name.clone())
+                    .collect::<Vec<_>>(),
+                handlers,
+            )
+        };
+        let (on, handlers) = names(true, Tls::SelfSigned);
+        for step in [
+            "monitoring packages",
+            "postgres exporter role",
+            "redis exporter password",
+            "nginx exporter running",
+            "blackbox exporter running",
+            "alert rules",
+            "prometheus ready",
+        ] {
+            assert!(on.contains(&step.to_string()), "{step}: {on:?}");
+        }
+        let pos = |n: &str| on.iter().position(|s| s == n).unwrap();
+        assert!(pos("nginx running") < pos("nginx exporter running"));
+        assert!(
+            pos("alert rules") < pos("prometheus settings"),
+            "promtool checks the rules the config names"
+        );
+        assert!(handlers.contains(&"restart prometheus".to_string()));
+        let (plain, _) = names(true, Tls::Off);
+        assert!(!plain.iter().any(|s| s.contains("blackbox")), "{plain:?}");
+        let acme = Tls::Acme(crate::init::answers::Acme {
+            email: None,
+            directory: crate::init::answers::LETS_ENCRYPT.into(),
+            ca_cert: Some("/etc/ssl/ca.pem".into()),
+        });
+        let (with_acme, handlers) = names(false, acme);
+        for step in [
+            "self-signed certificate",
+            "acme webroot",
+            "acme server trusted",
+            "acme certificate",
+            "certificate renewal",
+        ] {
+            assert!(
+                with_acme.contains(&step.to_string()),
+                "{step}: {with_acme:?}"
+            );
+        }
+        let at = |n: &str| with_acme.iter().position(|s| s == n).unwrap();
+        assert!(
+            at("nginx running") < at("acme certificate"),
+            "the challenge is served first"
+        );
+        assert!(handlers.contains(&"update trusted certificates".to_string()));
+        let (off, handlers) = names(false, Tls::SelfSigned);
+        assert!(
+            !off.iter()
+                .any(|s| s.contains("prometheus") || s.contains("exporter")),
+            "{off:?}"
+        );
+        assert!(!handlers.iter().any(|h| h.contains("prometheus")));
+    }
+
     fn steps_for(
         init: &str,
         tls: Tls,
         deployment: Option<&crate::init::deployment::Deployment>,
     ) -> Vec<String> {
-        let mut v = crate::init::vars::vars_for(
-            &Answers {
-                tls,
-                ..Answers::defaults()
-            },
-            2,
-            4096,
-            init,
-            deployment,
-        );
+        let a = Answers {
+            tls,
+            ..Answers::defaults()
+        };
+        let book = book_for(&a, init, deployment);
+        book.steps.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// The playbook for these answers under `init`, with stand-ins for the host's paths.
+    fn book_for(
+        a: &Answers,
+        init: &str,
+        deployment: Option<&crate::init::deployment::Deployment>,
+    ) -> Playbook {
+        let mut v = crate::init::vars::vars_for(a, 2, 4096, init, deployment);
         v.insert("packages".into(), "postgresql, redis-server, nginx".into());
         for k in [
             "pg_conf_dir",
@@ -67,18 +146,12 @@ mod tests {
             "restart_instances".into(),
             "\"restart instance 8001\", \"restart instance 8002\"".into(),
         );
-        v.insert(
-            "tls_self_signed".into(),
-            (tls_is_self_signed(&v)).to_string(),
-        );
+        // Self-signed, or ACME's self-signed placeholder: init's own certificate paths.
+        let own = v["tls_cert"].starts_with("/etc/live-dashboard/tls/");
+        v.insert("tls_self_signed".into(), own.to_string());
         v.insert("tls_common_name".into(), "localhost".into());
         let facts: BTreeMap<String, String> = [("init".to_string(), init.to_string())].into();
-        let book = load(&facts, &v, None).unwrap();
-        book.steps.iter().map(|s| s.name.clone()).collect()
-    }
-
-    fn tls_is_self_signed(v: &BTreeMap<String, String>) -> bool {
-        v["tls_cert"].starts_with("/etc/live-dashboard/tls/")
+        load(&facts, &v, None).unwrap()
     }
 
     #[test]

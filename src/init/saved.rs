@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use super::answers::{generate_password, Answers, BackupPolicy, Monitoring, SiteLimits, Tls};
+use super::answers::{
+    generate_password, Acme, Answers, BackupPolicy, Monitoring, SiteLimits, Tls, LETS_ENCRYPT,
+};
 use crate::settings::{ConfigFile, Secret};
 
 /// The first credentials: an admin user for the dashboard and a token for verify.
@@ -47,6 +49,19 @@ pub fn read(c: &ConfigFile) -> (Answers, Credentials, bool) {
         from_url(|u| Some(u.path().trim_start_matches('/').to_string()).filter(|s| !s.is_empty()));
     let tls = match (i.tls.as_deref(), &c.nginx.tls_cert, &c.nginx.tls_key) {
         (Some("self-signed"), _, _) => Tls::SelfSigned,
+        (Some("acme"), _, _) => Tls::Acme(Acme {
+            email: c.nginx.acme_email.clone(),
+            directory: c
+                .nginx
+                .acme_directory
+                .clone()
+                .unwrap_or_else(|| LETS_ENCRYPT.to_string()),
+            ca_cert: c
+                .nginx
+                .acme_ca_cert
+                .as_ref()
+                .map(|p| p.display().to_string()),
+        }),
         (Some("off"), _, _) => Tls::Off,
         (_, Some(cert), Some(key)) => Tls::Files {
             cert: cert.display().to_string(),

@@ -62,6 +62,12 @@ struct Nginx<'a> {
     ws_per_address: u32,
     exempt_loopback: bool,
     max_body_kb: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acme_email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acme_directory: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acme_ca_cert: Option<&'a str>,
 }
 #[derive(Serialize)]
 struct Service<'a> {
@@ -116,6 +122,15 @@ pub fn render(
             Some(vars["tls_key"].as_str()),
         ),
         Tls::Files { cert, key } => ("files", Some(cert.as_str()), Some(key.as_str())),
+        Tls::Acme(_) => (
+            "acme",
+            Some(vars["tls_cert"].as_str()),
+            Some(vars["tls_key"].as_str()),
+        ),
+    };
+    let acme = match &a.tls {
+        Tls::Acme(acme) => Some(acme),
+        _ => None,
     };
     let file = File {
         database: Db {
@@ -156,6 +171,9 @@ pub fn render(
             ws_per_address: a.limits.ws_per_address,
             exempt_loopback: a.limits.exempt_loopback,
             max_body_kb: a.limits.max_body_kb,
+            acme_email: acme.and_then(|x| x.email.as_deref()),
+            acme_directory: acme.map(|x| x.directory.as_str()),
+            acme_ca_cert: acme.and_then(|x| x.ca_cert.as_deref()),
         },
         service: Service {
             manager,
@@ -210,6 +228,30 @@ mod tests {
     use super::super::saved::{read, write};
     use super::*;
     use crate::settings::{ConfigFile, Secret};
+
+    #[test]
+    fn an_acme_answer_is_saved_and_read_back() {
+        use super::super::answers::Acme;
+        let a = Answers {
+            domain: "dash.example.com".into(),
+            tls: Tls::Acme(Acme {
+                email: Some("ops@example.com".into()),
+                directory: "https://acme.example.com/dir".into(),
+                ca_cert: Some("/etc/ssl/private-ca.pem".into()),
+            }),
+            ..Answers::defaults()
+        };
+        let c = Credentials::generate();
+        let v = super::super::vars::vars(&a, 2, 4096, "systemd");
+        assert_eq!(
+            (v["tls"].as_str(), v["tls_acme"].as_str()),
+            ("true", "true")
+        );
+        let text = render(&a, &c, "systemd", &v);
+        assert!(text.contains("tls: acme"), "{text}");
+        let (a2, _, _) = read(&ConfigFile::parse(&text).unwrap());
+        assert_eq!(a2.tls, a.tls);
+    }
 
     #[test]
     fn what_init_writes_it_reads_back() {

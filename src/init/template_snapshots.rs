@@ -1,5 +1,6 @@
 //! Snapshot tests of every shipped template, rendered for a few host shapes: 1 vs 8 CPUs,
-//! 2 vs 64 GB, 2 vs 4 instances, TLS off / self-signed, systemd vs no init system. A
+//! 2 vs 64 GB, 2 vs 4 instances, TLS off / self-signed, monitoring off / on, systemd vs no
+//! init system. A
 //! change to a template or to the sizing shows up as a reviewed snapshot diff
 //! (`cargo insta review`).
 
@@ -13,6 +14,7 @@ fn answers(instances: u32, tls: Tls) -> Answers {
     Answers {
         db_password: Secret::new("DbPasswordForSnapshots0000000000000000000"),
         redis_password: Secret::new("RedisPasswordForSnapshots00000000000000000"),
+        monitor_password: Secret::new("MonitorPasswordForSnapshots000000000000000"),
         instances,
         tls,
         ..Answers::defaults()
@@ -23,8 +25,11 @@ fn render_all(shape: &str, a: &Answers, cpus: usize, memory_mb: u64, init: &str)
     render_vars(shape, &vars(a, cpus, memory_mb, init));
 }
 
+/// Every template; monitoring's only where it is on.
 fn render_vars(shape: &str, v: &std::collections::BTreeMap<String, String>) {
-    render_some(shape, v, &|_| true);
+    render_some(shape, v, &|name| {
+        !name.starts_with("prometheus/") || v["monitoring"] == "true"
+    });
 }
 
 fn render_some(
@@ -33,8 +38,14 @@ fn render_some(
     wanted: &dyn Fn(&str) -> bool,
 ) {
     let t = Templates::default();
+    // The one playbook variable a template needs beyond init's (the distribution's).
+    let mut v = v.clone();
+    v.entry("pg_socket_dir".into())
+        .or_insert_with(|| "/var/run/postgresql".into());
     for (name, _) in EMBEDDED.iter().filter(|(n, _)| wanted(n)) {
-        let text = t.render(name, v).unwrap_or_else(|e| panic!("{shape}: {e}"));
+        let text = t
+            .render(name, &v)
+            .unwrap_or_else(|e| panic!("{shape}: {e}"));
         let snap = format!("{shape}__{}", name.replace(['/', '@', '.'], "_"));
         insta::assert_snapshot!(snap, text);
     }
@@ -47,13 +58,11 @@ fn a_small_host_under_systemd_without_tls() {
 
 #[test]
 fn a_large_host_under_systemd_with_self_signed_tls() {
-    render_all(
-        "large",
-        &answers(4, Tls::SelfSigned),
-        8,
-        64 * 1024,
-        "systemd",
-    );
+    // With monitoring (a short scrape interval) and its TLS probe.
+    let mut a = answers(4, Tls::SelfSigned);
+    a.monitoring.enabled = true;
+    a.monitoring.scrape_interval_s = 5;
+    render_all("large", &a, 8, 64 * 1024, "systemd");
 }
 
 #[test]
@@ -88,6 +97,7 @@ fn four_hosts_each_wired_to_its_peers() {
                 "redis" => Role::Redis,
                 "nginx" => Role::Nginx,
                 "nftables" => return true,
+                "prometheus" => return false,
                 _ if name.contains("backup") => Role::Postgres,
                 _ if name.contains("firewall") => return true,
                 _ => Role::App,

@@ -87,6 +87,66 @@ pub fn is_safe_path(s: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || ";\"'{}$#\\".contains(c))
 }
 
+/// How an answer is refused: key, alternative keys, the value shown, the rule.
+type Fail<'a> = dyn Fn(&str, &[&str], Option<&str>, &str) -> InvalidAnswer + 'a;
+
+/// `--tls acme`: a name an ACME server can validate (not `_`, not `localhost`), an e-mail
+/// and a directory URL that add nothing to certbot's command line, a CA file that exists.
+fn acme_answers(
+    a: &Answers,
+    acme: &super::answers::Acme,
+    fail: &Fail<'_>,
+) -> Result<(), InvalidAnswer> {
+    if a.domain == "_" || a.domain == "localhost" || !a.domain.contains('.') {
+        return Err(fail(
+            "nginx.server_name",
+            &[],
+            Some(&a.domain),
+            "must be the site's public DNS name for --tls acme (the ACME server validates it over HTTP on port 80); give --domain",
+        ));
+    }
+    if let Some(e) = &acme.email {
+        let ok = e
+            .split_once('@')
+            .is_some_and(|(u, d)| !u.is_empty() && is_hostname(d) && d != "_")
+            && e.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@.-_+".contains(c));
+        if !ok {
+            return Err(fail(
+                "nginx.acme_email",
+                &[],
+                Some(e),
+                "is not an e-mail address (letters, digits and . - _ + around one @)",
+            ));
+        }
+    }
+    let url_ok = url::Url::parse(&acme.directory)
+        .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some())
+        && !acme
+            .directory
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'`$;".contains(c));
+    if !url_ok {
+        return Err(fail(
+            "nginx.acme_directory",
+            &[],
+            Some(&acme.directory),
+            "must be an https:// ACME directory URL",
+        ));
+    }
+    if let Some(f) = &acme.ca_cert {
+        if !is_safe_path(f) || !Path::new(f).is_file() {
+            return Err(fail(
+                "nginx.acme_ca_cert",
+                &[],
+                Some(f),
+                "must be an existing PEM file, by an absolute path without white space or ; \" ' { } $ # \\",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A password rendered into a URL, `EnvironmentFile=` and redis.conf unescaped: 1 to 256
 /// of `A-Z a-z 0-9 . _ ~ -` (generated ones are 40 alphanumerics).
 pub fn is_safe_password(s: &str) -> bool {
@@ -200,6 +260,22 @@ pub fn answers(a: &Answers, o: &Origins<'_>) -> Result<(), InvalidAnswer> {
             "must be 0 to 1000 (rotated log files kept)",
         ));
     }
+    if !(1..=3600).contains(&a.monitoring.scrape_interval_s) {
+        return Err(fail(
+            "monitoring.scrape_interval_s",
+            &[],
+            Some(&a.monitoring.scrape_interval_s.to_string()),
+            "must be 1 to 3600 (seconds between scrapes)",
+        ));
+    }
+    if a.monitoring.alert_after_s > 86_400 {
+        return Err(fail(
+            "monitoring.alert_after_s",
+            &[],
+            Some(&a.monitoring.alert_after_s.to_string()),
+            "must be 0 to 86400 (seconds a condition holds before its alert fires)",
+        ));
+    }
     if a.backups.hour_minute().is_none() {
         return Err(fail(
             "backups.at",
@@ -244,6 +320,9 @@ pub fn answers(a: &Answers, o: &Origins<'_>) -> Result<(), InvalidAnswer> {
             }
         }
     }
+    if let Tls::Acme(acme) = &a.tls {
+        acme_answers(a, acme, &fail)?;
+    }
     for (k, v) in [
         ("init.db_password", a.db_password.expose()),
         ("init.redis_password", a.redis_password.expose()),
@@ -271,6 +350,55 @@ mod tests {
             config_text: Some(text),
             flags: vec![("nginx.server_name", "--domain")],
         }
+    }
+
+    #[test]
+    fn acme_needs_a_public_name_and_values_that_add_nothing_to_certbots_command() {
+        use crate::init::answers::Acme;
+        let with = |domain: &str, email: Option<&str>, directory: &str| Answers {
+            domain: domain.into(),
+            tls: Tls::Acme(Acme {
+                email: email.map(str::to_string),
+                directory: directory.into(),
+                ca_cert: None,
+            }),
+            ..Answers::defaults()
+        };
+        let le = crate::init::answers::LETS_ENCRYPT;
+        assert!(answers(
+            &with("dash.example.com", Some("ops@example.com"), le),
+            &origins("")
+        )
+        .is_ok());
+        for (a, key) in [
+            (with("_", None, le), "nginx.server_name"),
+            (with("localhost", None, le), "nginx.server_name"),
+            (
+                with("dash.example.com", Some("ops@example.com --staging"), le),
+                "nginx.acme_email",
+            ),
+            (
+                with("dash.example.com", Some("nobody"), le),
+                "nginx.acme_email",
+            ),
+            (
+                with("dash.example.com", None, "http://acme.example.com/dir"),
+                "nginx.acme_directory",
+            ),
+            (
+                with("dash.example.com", None, "https://acme.example.com/dir --x"),
+                "nginx.acme_directory",
+            ),
+        ] {
+            let e = answers(&a, &origins("")).unwrap_err().to_string();
+            assert!(e.starts_with(key), "{key}: {e}");
+        }
+        let mut a = with("dash.example.com", None, le);
+        if let Tls::Acme(x) = &mut a.tls {
+            x.ca_cert = Some("/no/such/ca.pem".into());
+        }
+        let e = answers(&a, &origins("")).unwrap_err().to_string();
+        assert!(e.starts_with("nginx.acme_ca_cert"), "{e}");
     }
 
     #[test]

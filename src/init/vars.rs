@@ -36,6 +36,8 @@ pub const AGENT_BINARY: &str = "/var/lib/provision/bin/provision";
 /// The host firewall (several hosts): its rules and the unit that loads them at boot.
 pub const FIREWALL_RULES: &str = "/etc/live-dashboard/firewall.nft";
 pub const FIREWALL_UNIT: &str = "live-dashboard-firewall.service";
+/// Where certbot puts the ACME challenges nginx serves (`--tls acme`): root's, 0755.
+pub const ACME_WEBROOT: &str = "/var/www/live-dashboard-acme";
 /// The dashboard's Redis user (the default user is off).
 pub const REDIS_USER: &str = "live-dashboard";
 /// Monitoring, all on loopback: Prometheus, its exporters, nginx's stub_status, and the
@@ -46,6 +48,7 @@ pub const POSTGRES_EXPORTER_PORT: u16 = 9187;
 pub const REDIS_EXPORTER_PORT: u16 = 9121;
 pub const NGINX_EXPORTER_PORT: u16 = 9113;
 pub const NGINX_STATUS_PORT: u16 = 9180;
+pub const BLACKBOX_EXPORTER_PORT: u16 = 9115;
 pub const MONITOR_REDIS_USER: &str = "live-dashboard-monitor";
 /// The PostgreSQL role the exporter logs in as over the socket (peer: the OS user of
 /// Debian's exporter), a member of `pg_monitor`.
@@ -86,6 +89,15 @@ pub fn vars_for(
             format!("{CONFIG_DIR}/tls/key.pem"),
         ),
         Tls::Files { cert, key } => ("true", cert.clone(), key.clone()),
+        Tls::Acme(_) => (
+            "true",
+            format!("{CONFIG_DIR}/tls/cert.pem"),
+            format!("{CONFIG_DIR}/tls/key.pem"),
+        ),
+    };
+    let acme = match &a.tls {
+        Tls::Acme(acme) => Some(acme.clone()),
+        _ => None,
     };
     // (Validated before anything is rendered; 03:30 for a value that is not HH:MM.)
     let (hour, minute) = a.backups.hour_minute().unwrap_or((3, 30));
@@ -159,6 +171,26 @@ pub fn vars_for(
         ("http_port", a.http_port.to_string()),
         ("https_port", a.https_port.to_string()),
         ("tls", tls.into()),
+        ("tls_acme", acme.is_some().to_string()),
+        ("acme_webroot", ACME_WEBROOT.into()),
+        (
+            "acme_directory",
+            acme.as_ref()
+                .map(|x| x.directory.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            "acme_email",
+            acme.as_ref()
+                .and_then(|x| x.email.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            "acme_ca_cert",
+            acme.as_ref()
+                .and_then(|x| x.ca_cert.clone())
+                .unwrap_or_default(),
+        ),
         ("tls_cert", cert),
         ("tls_key", key),
         ("config_dir", CONFIG_DIR.into()),
@@ -173,6 +205,7 @@ pub fn vars_for(
         ("backup_hour", format!("{hour:02}")),
         ("backup_minute", format!("{minute:02}")),
         ("monitoring", a.monitoring.enabled.to_string()),
+        ("init_system", init.to_string()),
         ("monitor_password", a.monitor_password.expose().to_string()),
         (
             "scrape_interval_s",
@@ -188,6 +221,7 @@ pub fn vars_for(
         ("redis_exporter_port", REDIS_EXPORTER_PORT.to_string()),
         ("nginx_exporter_port", NGINX_EXPORTER_PORT.to_string()),
         ("nginx_status_port", NGINX_STATUS_PORT.to_string()),
+        ("blackbox_exporter_port", BLACKBOX_EXPORTER_PORT.to_string()),
         ("monitor_redis_user", MONITOR_REDIS_USER.into()),
         ("monitor_pg_role", MONITOR_PG_ROLE.into()),
         ("textfile_dir", TEXTFILE_DIR.into()),
@@ -232,6 +266,13 @@ pub fn playbook_vars(
     .flat_map(|(k, _)| distro.packages.get(*k).cloned().unwrap_or_default())
     .collect();
     packages.push("openssl".into());
+    if matches!(a.tls, Tls::Acme(_)) && holds(Role::Nginx) {
+        packages.push("certbot".into());
+        if init != "systemd" {
+            // certbot's package renews from cron where systemd does not run its timer.
+            packages.extend(distro.packages.get("cron").cloned().unwrap_or_default());
+        }
+    }
     if deployment.is_some() {
         packages.push("nftables".into());
     }
@@ -294,7 +335,11 @@ pub fn playbook_vars(
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
-        ("tls_self_signed", (a.tls == Tls::SelfSigned).to_string()),
+        // With ACME, a self-signed placeholder lets nginx start before the first certificate.
+        (
+            "tls_self_signed",
+            matches!(a.tls, Tls::SelfSigned | Tls::Acme(_)).to_string(),
+        ),
         ("tls_common_name", common_name),
         ("cron_service", service("cron")),
     ] {

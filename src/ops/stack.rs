@@ -84,6 +84,8 @@ pub struct Stack {
     roles: Option<Vec<String>>,
     /// The scheduled backups' settings (`backups.*`).
     pub backups: crate::init::answers::BackupPolicy,
+    /// Whether init set up Prometheus here (`monitoring`).
+    pub monitoring: crate::init::answers::Monitoring,
 }
 
 impl Stack {
@@ -122,6 +124,7 @@ impl Stack {
         let roles = sources.config.deployment.as_ref().map(|d| d.roles.clone());
         Ok(Stack {
             backups: crate::init::answers::BackupPolicy::from_config(&sources.config),
+            monitoring: crate::init::answers::Monitoring::from_config(&sources.config),
             roles,
             pool_size,
             database_url: sources.config.database.url.clone(),

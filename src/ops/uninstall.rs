@@ -17,8 +17,8 @@ use crate::host::exec::Cmd;
 use crate::host::psql::{ident, literal};
 use crate::host::services::{is_active, Action, Services};
 use crate::init::vars::{
-    AGENT_BINARY, BACKUP_DIR, BINARY, CONFIG_DIR, FIREWALL_RULES, FIREWALL_UNIT, LOG_DIR,
-    PROVISION_STATE_DIR, SERVICE_HOME, SERVICE_USER,
+    ACME_WEBROOT, AGENT_BINARY, BACKUP_DIR, BINARY, CONFIG_DIR, FIREWALL_RULES, FIREWALL_UNIT,
+    LOG_DIR, PROVISION_STATE_DIR, SERVICE_HOME, SERVICE_USER,
 };
 use crate::playbook::history;
 
@@ -55,9 +55,23 @@ fn init_files(stack: &Stack) -> Vec<PathBuf> {
         Path::new("/etc/systemd/system").join(BACKUP_SERVICE),
         Path::new("/etc/systemd/system").join(BACKUP_TIMER),
         PathBuf::from(BACKUP_CRON),
+        PathBuf::from("/etc/prometheus/live-dashboard.rules.yml"),
+        PathBuf::from("/etc/prometheus/redis-exporter.json"),
+        PathBuf::from("/etc/prometheus/live-dashboard-blackbox.yml"),
         Path::new(crate::ops::backup_record::TEXTFILE_DIR).join(crate::ops::backup_record::METRICS),
     ]
 }
+
+/// What monitoring runs: stopped and disabled by uninstall (the packages stay; their
+/// settings go back to the packages' own, which listen on every address).
+const MONITORING_SERVICES: [&str; 6] = [
+    "prometheus",
+    "prometheus-node-exporter",
+    "prometheus-postgres-exporter",
+    "prometheus-redis-exporter",
+    "prometheus-nginx-exporter",
+    "prometheus-blackbox-exporter",
+];
 
 /// The scheduled backup's units (systemd) and its cron file (no init system).
 const BACKUP_TIMER: &str = super::status::backups::TIMER;
@@ -73,6 +87,8 @@ pub fn uninstall(
     let svc = stack.services();
     u.stop_instances(stack, svc.as_ref());
     u.backup_timer(stack, svc.as_ref());
+    u.monitoring(stack, svc.as_ref());
+    u.acme();
     u.firewall(stack, svc.as_ref());
     u.files(stack, managed);
     u.reload_services(stack, svc.as_ref());
@@ -123,6 +139,74 @@ impl Uninstalled {
         if stack.is_systemd() && Path::new("/etc/systemd/system").join(BACKUP_TIMER).exists() {
             let _ = svc.action(Action::Stop, BACKUP_TIMER).run();
             let _ = svc.action(Action::Disable, BACKUP_TIMER).run();
+        }
+    }
+
+    /// Prometheus and its exporters, where init set them up: stopped and disabled, so
+    /// nothing listens with the packages' defaults once provision's settings go.
+    fn monitoring(&mut self, stack: &Stack, svc: &dyn Services) {
+        if !stack.monitoring.enabled {
+            return;
+        }
+        for name in MONITORING_SERVICES {
+            if is_active(svc, name).unwrap_or(false) {
+                self.run(format!("{name} (stopped)"), svc.action(Action::Stop, name));
+            }
+            if stack.is_systemd() {
+                let _ = svc.action(Action::Disable, name).run();
+            }
+        }
+        self.kept.push(format!(
+            "the monitoring packages (stopped and disabled) and the PostgreSQL role {} (DROP ROLE it when no longer needed)",
+            crate::init::vars::MONITOR_PG_ROLE
+        ));
+    }
+
+    /// `--tls acme`: the certificates whose renewal runs init's deploy hook are deleted
+    /// from certbot (so its timer stops renewing them), the challenges' webroot and the
+    /// trusted ACME CA go. certbot's account stays.
+    fn acme(&mut self) {
+        let hook = Path::new(CONFIG_DIR).join("tls/acme-deploy");
+        let ours = format!("renew_hook = {}", hook.display());
+        for conf in std::fs::read_dir("/etc/letsencrypt/renewal")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = conf.path();
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".conf"))
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            if std::fs::read_to_string(&path).is_ok_and(|t| t.lines().any(|l| l.trim() == ours)) {
+                self.run(
+                    format!("certbot's certificate {name} (deleted: no more renewals)"),
+                    Cmd::new(
+                        "certbot",
+                        &["delete", "--non-interactive", "--cert-name", &name],
+                    ),
+                );
+            }
+        }
+        if Path::new(ACME_WEBROOT).is_dir() {
+            match std::fs::remove_dir_all(ACME_WEBROOT) {
+                Ok(()) => self.removed.push(ACME_WEBROOT.to_string()),
+                Err(e) => self.problems.push(format!("{ACME_WEBROOT}: {e}")),
+            }
+        }
+        let ca = Path::new("/usr/local/share/ca-certificates/live-dashboard-acme.crt");
+        if ca.exists() {
+            match std::fs::remove_file(ca) {
+                Ok(()) => self.run(
+                    format!("{} (the ACME server's CA, no longer trusted)", ca.display()),
+                    Cmd::new("update-ca-certificates", &["--fresh"]),
+                ),
+                Err(e) => self.problems.push(format!("{}: {e}", ca.display())),
+            }
         }
     }
 
@@ -228,10 +312,12 @@ impl Uninstalled {
             // The database, and the ones restores kept (psql runs each DROP it selects).
             sql.push_str(&format!(
             "SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database \
-             WHERE datname = {db} OR starts_with(datname, {kept}) OR starts_with(datname, {staged}) \\gexec\n",
+             WHERE datname = {db} OR starts_with(datname, {kept}) OR starts_with(datname, {staged}) \
+             OR starts_with(datname, {drill}) \\gexec\n",
             db = literal(db),
             kept = literal(&format!("{db}_before_restore_")),
             staged = literal(&format!("{db}_restore_")),
+            drill = literal(&format!("{db}_drill_")),
         ));
         }
         if let Some(r) = &role {

@@ -118,6 +118,11 @@ pub struct NginxSection {
     pub ws_per_address: Option<u32>,
     pub exempt_loopback: Option<bool>,
     pub max_body_kb: Option<u32>,
+    /// `init.tls: acme`: the account's e-mail, the ACME directory (Let's Encrypt's by
+    /// default) and a CA to trust for a private ACME server.
+    pub acme_email: Option<String>,
+    pub acme_directory: Option<String>,
+    pub acme_ca_cert: Option<PathBuf>,
 }
 
 /// The scheduled backups on the database's host (a systemd timer, or cron where no init

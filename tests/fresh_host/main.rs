@@ -5,6 +5,8 @@
 //! `systemd-analyze security` exposure; then the day-2 commands of
 //! `tests/support/day2.rs` under systemd. Each phase prints its time.
 
+#[path = "../support/acme.rs"]
+mod acme;
 #[path = "../support/attacks.rs"]
 #[allow(dead_code)]
 mod attacks;
@@ -14,6 +16,8 @@ mod container;
 mod day2;
 #[path = "../support/load_report.rs"]
 mod load_report;
+#[path = "../support/monitoring.rs"]
+mod monitoring;
 #[path = "../support/root.rs"]
 mod root;
 #[path = "../support/scheduled_backups.rs"]

@@ -8,6 +8,8 @@
 //! healed; TLS with a self-signed certificate is verified over https. Then the day-2
 //! commands of `tests/support/day2.rs` on the supervisord path.
 
+#[path = "../support/acme.rs"]
+mod acme;
 #[path = "../support/attacks.rs"]
 mod attacks;
 #[path = "../support/container.rs"]
@@ -16,6 +18,8 @@ mod container;
 mod day2;
 #[path = "../support/load_report.rs"]
 mod load_report;
+#[path = "../support/monitoring.rs"]
+mod monitoring;
 #[path = "../support/root.rs"]
 mod root;
 #[path = "../support/scheduled_backups.rs"]

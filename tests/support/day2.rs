@@ -32,15 +32,19 @@ pub struct Manager {
 }
 
 impl Manager {
-    fn stop(&self, c: &Container, port: u16) {
+    pub fn start(&self, c: &Container, port: u16) {
+        self.act(c, "start", port);
+    }
+
+    pub fn stop(&self, c: &Container, port: u16) {
+        self.act(c, "stop", port);
+    }
+
+    fn act(&self, c: &Container, verb: &str, port: u16) {
         let o = if self.systemd {
-            c.exec(&[
-                "systemctl",
-                "stop",
-                &format!("live-dashboard@{port}.service"),
-            ])
+            c.exec(&["systemctl", verb, &format!("live-dashboard@{port}.service")])
         } else {
-            c.exec(&["supervisorctl", "stop", &format!("live-dashboard-{port}")])
+            c.exec(&["supervisorctl", verb, &format!("live-dashboard-{port}")])
         };
         assert!(o.status.success(), "{}", text(&o));
     }
@@ -72,6 +76,8 @@ pub fn all(c: &Container, m: &Manager) {
     rolling_restart_under_load(c, m);
     backup_and_restore(c);
     crate::scheduled_backups::scheduled_backups_and_the_restore_drill(c, m);
+    crate::monitoring::monitoring_and_an_alert(c, m);
+    crate::acme::acme_certificate_and_renewal(c, m);
     rollback_after_a_bad_template(c);
     // The boundaries hold after a rollback too.
     crate::attacks::service_user_boundaries(c);
@@ -421,6 +427,8 @@ fn uninstall_keeps_the_data(c: &Container) {
         "etc/systemd/system/live-dashboard-backup.timer",
         "etc/systemd/system/live-dashboard-backup.service",
         "etc/cron.d/live-dashboard-backup",
+        "etc/prometheus/live-dashboard.rules.yml",
+        "etc/prometheus/redis-exporter.json",
     ] {
         assert!(!c.merged.join(gone).exists(), "{gone} is still there");
     }

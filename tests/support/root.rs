@@ -10,14 +10,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when the recipe below changes: a cached root of another version is rebuilt.
-const RECIPE: &str = "bookworm-minbase-systemd-v6";
+const RECIPE: &str = "bookworm-minbase-systemd-v9";
 const CACHE: &str = "/var/cache/provision-test";
 /// What init installs on Debian: under systemd, (supervisor and cron) where no init runs, and
 /// (nftables) on the hosts of a deployment of several, and Prometheus with its exporters
-/// (`monitoring: true`).
+/// (`monitoring: true`), certbot (`--tls acme`) and pebble to test it against.
 const PACKAGES: &str = "postgresql redis-server nginx openssl supervisor cron nftables \
      prometheus prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter \
-     prometheus-nginx-exporter";
+     prometheus-nginx-exporter prometheus-blackbox-exporter daemon \
+     certbot pebble";
 /// The container's address on its veth, in the documentation range (a /24 with a gateway
 /// that nothing answers: a default route, as a real host has).
 pub const ADDRESS: &str = "192.0.2.2";

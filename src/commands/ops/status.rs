@@ -52,6 +52,9 @@ pub fn text(r: &Report) -> String {
     if let Some(b) = &r.backups {
         out.push_str(&b.line());
     }
+    if let Some(a) = &r.alerts {
+        out.push_str(&a.text());
+    }
     let problems: Vec<String> = r
         .parts
         .iter()

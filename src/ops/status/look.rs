@@ -47,6 +47,10 @@ impl<'a> Look<'a> {
         }
     }
 
+    pub(super) fn client(&self) -> Option<&reqwest::Client> {
+        self.client.as_ref()
+    }
+
     fn listen_on(&self, port: u16) -> Vec<String> {
         self.listening
             .iter()

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+pub mod alerts;
 pub mod backups;
 mod look;
 
@@ -112,6 +113,8 @@ pub struct Report {
     pub init: Option<String>,
     /// On the database's host: the schedule and the last backup and drill.
     pub backups: Option<backups::Backups>,
+    /// Where init set up monitoring: Prometheus' firing alerts.
+    pub alerts: Option<alerts::Alerts>,
 }
 
 /// Free space below this share of a filesystem makes the stack degraded.
@@ -148,9 +151,17 @@ pub async fn gather(stack: &Stack) -> Report {
     let backups = stack
         .holds(Component::Postgres)
         .then(|| backups::look(stack));
+    let alerts = match stack.monitoring.enabled {
+        true => Some(alerts::look(look.client()).await),
+        false => None,
+    };
     let mut state = parts.iter().map(|p| p.state).max().unwrap_or(State::Ok);
-    if let Some(b) = &backups {
-        state = state.max(b.state);
+    for s in backups
+        .iter()
+        .map(|b| b.state)
+        .chain(alerts.iter().map(|a| a.state))
+    {
+        state = state.max(s);
     }
     if init.is_some()
         || disks
@@ -177,6 +188,7 @@ pub async fn gather(stack: &Stack) -> Report {
         refused_last_hour: refused,
         init,
         backups,
+        alerts,
     }
 }
 
