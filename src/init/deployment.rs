@@ -25,6 +25,9 @@ pub struct Deployment {
     /// Every app host: address and instances.
     pub apps: Vec<(IpAddr, u16)>,
     pub nginx: Vec<IpAddr>,
+    /// Every host's private address (monitoring scrapes each one's node exporter).
+    #[serde(default)]
+    pub hosts: Vec<IpAddr>,
     /// This host's firewall: (first port, last port, what, allowed sources; none = any).
     pub firewall: Vec<(u16, u16, String, Vec<IpAddr>)>,
     /// Addresses or networks exempt from nginx's per-address API limit.
@@ -53,6 +56,7 @@ impl Deployment {
                 .map(|h| (h.private_address, h.instances))
                 .collect(),
             nginx: inv.with(Role::Nginx).map(|h| h.private_address).collect(),
+            hosts: inv.hosts.iter().map(|h| h.private_address).collect(),
             firewall: inv
                 .access(host, base_port)
                 .into_iter()
@@ -73,7 +77,7 @@ impl Deployment {
 }
 
 /// The nftables rules of a firewall, one per line.
-fn nft_rules(firewall: &[(u16, u16, String, Vec<IpAddr>)]) -> String {
+pub(super) fn nft_rules(firewall: &[(u16, u16, String, Vec<IpAddr>)]) -> String {
     let mut lines = Vec::new();
     for (first, last, what, from) in firewall {
         let ports = if first == last {
@@ -282,6 +286,7 @@ mod tests {
             redis: "2001:db8::11".parse().unwrap(),
             apps: vec![(v6, 2)],
             nginx: vec!["2001:db8::30".parse().unwrap()],
+            hosts: Vec::new(),
             firewall: vec![(8001, 8002, "dashboard instances".into(), vec![v6])],
             rate_limit_exempt: vec!["2001:db8::1".into()],
         };

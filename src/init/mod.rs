@@ -5,6 +5,7 @@ pub mod answers;
 pub mod credentials;
 pub mod deployment;
 pub mod managed;
+mod monitoring_wiring;
 pub mod playbook;
 pub mod relocate;
 pub mod saved;

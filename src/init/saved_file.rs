@@ -26,6 +26,9 @@ struct File<'a> {
 struct Deployment {
     host: String,
     roles: Vec<&'static str>,
+    /// Whether Prometheus runs here (monitoring: the first nginx host).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    prometheus: bool,
 }
 #[derive(Serialize)]
 struct Db {
@@ -208,6 +211,7 @@ pub fn render(
         deployment: Some(&vars["deployment_host"])
             .filter(|h| !h.is_empty())
             .map(|host| Deployment {
+                prometheus: vars["monitoring"] == "true" && vars["prometheus_here"] == "true",
                 host: host.clone(),
                 roles: ["postgres", "redis", "app", "nginx"]
                     .into_iter()

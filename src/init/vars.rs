@@ -40,15 +40,12 @@ pub const FIREWALL_UNIT: &str = "live-dashboard-firewall.service";
 pub const ACME_WEBROOT: &str = "/var/www/live-dashboard-acme";
 /// The dashboard's Redis user (the default user is off).
 pub const REDIS_USER: &str = "live-dashboard";
-/// Monitoring, all on loopback: Prometheus, its exporters, nginx's stub_status, and the
-/// Redis user the Redis exporter logs in as (INFO and little else).
-pub const PROMETHEUS_PORT: u16 = 9090;
-pub const NODE_EXPORTER_PORT: u16 = 9100;
-pub const POSTGRES_EXPORTER_PORT: u16 = 9187;
-pub const REDIS_EXPORTER_PORT: u16 = 9121;
-pub const NGINX_EXPORTER_PORT: u16 = 9113;
-pub const NGINX_STATUS_PORT: u16 = 9180;
-pub const BLACKBOX_EXPORTER_PORT: u16 = 9115;
+/// Monitoring's ports (all on loopback on the single host).
+pub use super::monitoring_wiring::{
+    BLACKBOX_EXPORTER_PORT, NGINX_EXPORTER_PORT, NGINX_STATUS_PORT, NODE_EXPORTER_PORT,
+    POSTGRES_EXPORTER_PORT, PROMETHEUS_PORT, REDIS_EXPORTER_PORT,
+};
+/// The Redis user the Redis exporter logs in as (INFO and little else).
 pub const MONITOR_REDIS_USER: &str = "live-dashboard-monitor";
 /// The PostgreSQL role the exporter logs in as over the socket (peer: the OS user of
 /// Debian's exporter), a member of `pg_monitor`.
@@ -239,6 +236,17 @@ pub fn vars_for(
         a.instances,
         a.base_port,
     ));
+    v.extend(
+        super::monitoring_wiring::wiring(deployment, a.instances, a.base_port)
+            .into_iter()
+            .map(|(k, val)| (k.to_string(), val)),
+    );
+    // Several hosts with monitoring: the firewall admits Prometheus to the exporters too.
+    if let (Some(d), true) = (deployment, a.monitoring.enabled) {
+        let mut rules = d.firewall.clone();
+        rules.extend(super::monitoring_wiring::firewall(d, a.base_port));
+        v.insert("nft_rules".into(), super::deployment::nft_rules(&rules));
+    }
     v
 }
 

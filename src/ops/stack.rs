@@ -84,8 +84,10 @@ pub struct Stack {
     roles: Option<Vec<String>>,
     /// The scheduled backups' settings (`backups.*`).
     pub backups: crate::init::answers::BackupPolicy,
-    /// Whether init set up Prometheus here (`monitoring`).
+    /// Whether init set up monitoring (`monitoring`): the exporters here, and Prometheus
+    /// when `prometheus_here` (the single host, or the first nginx host of several).
     pub monitoring: crate::init::answers::Monitoring,
+    pub prometheus_here: bool,
 }
 
 impl Stack {
@@ -125,6 +127,11 @@ impl Stack {
         Ok(Stack {
             backups: crate::init::answers::BackupPolicy::from_config(&sources.config),
             monitoring: crate::init::answers::Monitoring::from_config(&sources.config),
+            prometheus_here: sources
+                .config
+                .deployment
+                .as_ref()
+                .map_or(true, |d| d.prometheus),
             roles,
             pool_size,
             database_url: sources.config.database.url.clone(),

@@ -42,6 +42,9 @@ pub struct DeploymentSection {
     pub host: String,
     /// postgres, redis, app, nginx.
     pub roles: Vec<String>,
+    /// Whether Prometheus runs here (monitoring across hosts: the first nginx host).
+    #[serde(default)]
+    pub prometheus: bool,
 }
 
 /// What `init` decided and generated, kept so a re-run asks nothing and changes nothing.

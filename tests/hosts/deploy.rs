@@ -179,21 +179,25 @@ pub fn second_run(bed: &Bed, inv: &std::path::Path) {
     assert_eq!(recap_lines(&plan).len(), 5, "{}", show(&plan));
 }
 
+/// Whether `from` can open a TCP connection to `to:port` within 3 s.
+pub fn reaches(bed: &Bed, from: &str, to: &str, port: u16) -> bool {
+    bed.exec(
+        from,
+        &[
+            "timeout",
+            "3",
+            "bash",
+            "-c",
+            &format!("exec 3<>/dev/tcp/{to}/{port}"),
+        ],
+    )
+    .status
+    .success()
+}
+
 /// From the load balancer, PostgreSQL and Redis are refused; from an app host they answer.
 pub fn firewall(bed: &Bed) {
-    let probe = |from: &str, to: &str, port: &str| {
-        let out = bed.exec(
-            from,
-            &[
-                "timeout",
-                "3",
-                "bash",
-                "-c",
-                &format!("exec 3<>/dev/tcp/{to}/{port}"),
-            ],
-        );
-        out.status.success()
-    };
+    let probe = |from: &str, to: &str, port: &str| reaches(bed, from, to, port.parse().unwrap());
     let db = &bed.host("db1").address;
     let cache = &bed.host("cache1").address;
     assert!(probe("app1", db, "5432"), "app1 → postgres");

@@ -20,6 +20,7 @@ mod stages;
 mod day2;
 mod deploy;
 mod grow;
+mod monitoring;
 mod restore;
 mod tls;
 mod uninstall;
@@ -63,6 +64,9 @@ fn five_hosts() {
     });
     stages.run("TLS between the hosts", || {
         tls::tls_between_hosts(&bed, &inv)
+    });
+    stages.run("monitoring across the hosts", || {
+        monitoring::monitoring_across(&bed, &inv)
     });
     stages.run("uninstall", || uninstall::uninstall_everywhere(&bed, &inv));
     stages.finish();

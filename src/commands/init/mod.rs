@@ -200,11 +200,6 @@ fn prepare(
     creds: &Credentials,
     deployment: Option<&Deployment>,
 ) -> Result<Prepared, CommandError> {
-    if deployment.is_some() && answers.monitoring.enabled {
-        return Err(usage(
-            "monitoring: Prometheus is set up on a single host so far; across an inventory's hosts it is not built yet (set monitoring: false in the config, or run without --monitoring)",
-        ));
-    }
     let mut vars = host_vars(answers, &facts, deployment);
     // The scheduled backup runs provision with this config file.
     let config = config_path(global);

@@ -81,6 +81,24 @@ fn text(answers: &[Answer]) -> String {
                         problems.push(format!("  {} {name}: {}", a.host, x.as_str().unwrap_or("")));
                     }
                 }
+                // Prometheus' host: what fires, anywhere.
+                for f in r["alerts"]["firing"].as_array().into_iter().flatten() {
+                    problems.push(format!(
+                        "  {} alert {} [{}] {}: {} — {}",
+                        a.host,
+                        f["name"].as_str().unwrap_or("?"),
+                        f["severity"].as_str().unwrap_or("?"),
+                        f["about"].as_str().unwrap_or(""),
+                        f["summary"].as_str().unwrap_or(""),
+                        f["action"].as_str().unwrap_or("")
+                    ));
+                }
+                if let Some(e) = r["alerts"]["error"].as_str() {
+                    problems.push(format!(
+                        "  {} alerts: Prometheus cannot be asked ({e})",
+                        a.host
+                    ));
+                }
                 // The database's host: its backups, as a part of their own.
                 let b = &r["backups"];
                 if b.is_object() {

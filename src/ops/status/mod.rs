@@ -151,7 +151,7 @@ pub async fn gather(stack: &Stack) -> Report {
     let backups = stack
         .holds(Component::Postgres)
         .then(|| backups::look(stack));
-    let alerts = match stack.monitoring.enabled {
+    let alerts = match stack.monitoring.enabled && stack.prometheus_here {
         true => Some(alerts::look(look.client()).await),
         false => None,
     };
