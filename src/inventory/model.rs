@@ -116,6 +116,13 @@ impl Inventory {
         self.hosts.iter().filter(move |h| h.has(role))
     }
 
+    /// The database's host (a validated inventory has exactly one).
+    pub fn postgres_host(&self) -> &Host {
+        self.with(Role::Postgres)
+            .next()
+            .expect("a validated inventory has a postgres host")
+    }
+
     pub fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.name == name)
     }

@@ -144,15 +144,8 @@ pub(super) fn archive_tables(file: &Path) -> Result<Vec<String>, BackupError> {
 pub(super) async fn count_tables(
     conn: &mut sqlx::PgConnection,
 ) -> Result<BTreeMap<String, i64>, String> {
-    let tables: Vec<(String, String)> = sqlx::query_as(
-        "SELECT schemaname::text, tablename::text FROM pg_tables \
-         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| e.to_string())?;
     let mut counts = BTreeMap::new();
-    for (s, t) in tables {
+    for (s, t) in super::backup_digest::user_tables(conn).await? {
         let n: i64 =
             sqlx::query_scalar(&format!("SELECT count(*) FROM {}.{}", ident(&s), ident(&t)))
                 .fetch_one(&mut *conn)

@@ -33,15 +33,8 @@ pub async fn digest_tables(
             .await
             .map_err(|e| format!("{set}: {e}"))?;
     }
-    let tables: Vec<(String, String)> = sqlx::query_as(
-        "SELECT schemaname::text, tablename::text FROM pg_tables \
-         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| e.to_string())?;
     let mut out = BTreeMap::new();
-    for (s, t) in tables {
+    for (s, t) in user_tables(conn).await? {
         let (rows, digest): (i64, String) = sqlx::query_as(&format!(
             "SELECT count(*), coalesce(sum(('x' || left(md5(r::text), 16))::bit(64)::bigint), 0)::text \
              FROM {}.{} AS r",
@@ -54,6 +47,19 @@ pub async fn digest_tables(
         out.insert(format!("{s}.{t}"), TableSum { rows, digest });
     }
     Ok(out)
+}
+
+/// Every user table (schema, name), in order.
+pub(super) async fn user_tables(
+    conn: &mut sqlx::PgConnection,
+) -> Result<Vec<(String, String)>, String> {
+    sqlx::query_as(
+        "SELECT schemaname::text, tablename::text FROM pg_tables \
+         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// The tables whose rows or digest differ between `want` (the manifest) and `got`, each

@@ -32,13 +32,12 @@ pub struct Drill {
     pub seconds: f64,
 }
 
-/// The backup a drill checks: `given`, or the newest in the stack's backup directory.
-pub fn pick(stack: &Stack, given: Option<&Path>) -> Result<PathBuf, BackupError> {
+/// The backup a drill checks: `given`, or the newest in `dir` (see `backup::directory`).
+pub fn pick(dir: &Path, given: Option<&Path>) -> Result<PathBuf, BackupError> {
     if let Some(f) = given {
         return Ok(f.to_path_buf());
     }
-    let dir = stack.backup_dir();
-    list(&dir)
+    list(dir)
         .into_iter()
         .next()
         .map(|(f, _, _)| f)
@@ -50,8 +49,9 @@ pub fn pick(stack: &Stack, given: Option<&Path>) -> Result<PathBuf, BackupError>
         })
 }
 
-/// Restores `file` into a scratch database, compares it with its manifest, drops it.
-pub async fn drill(stack: &Stack, file: &Path) -> Result<Drill, BackupError> {
+/// Restores `file` (of the backups in `dir`) into a scratch database, compares it with its
+/// manifest, drops it.
+pub async fn drill(stack: &Stack, dir: &Path, file: &Path) -> Result<Drill, BackupError> {
     let started = Instant::now();
     let manifest: Manifest = std::fs::read_to_string(sidecar(file, "json"))
         .ok()
@@ -65,7 +65,7 @@ pub async fn drill(stack: &Stack, file: &Path) -> Result<Drill, BackupError> {
         })?;
     let url = app_url(stack)?;
     let admin = admin(stack);
-    let (scratch, counts) = stage(url, &admin, file, &stack.backup_dir(), false, "drill").await?;
+    let (scratch, counts) = stage(url, &admin, file, dir, false, "drill").await?;
     let compared = compare(url, &scratch, &manifest).await;
     let dropped = discard(stack, &scratch);
     let wrong = compared?;

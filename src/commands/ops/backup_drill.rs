@@ -8,7 +8,7 @@ use std::path::Path;
 use super::{fail, load_stack, runtime, CommandError, ExitStatus};
 use crate::cli::{BackupArgs, GlobalArgs};
 use crate::init::vars::BINARY;
-use crate::inventory::{Inventory, Role};
+use crate::inventory::Inventory;
 use crate::ops::backup::BackupError;
 use crate::ops::backup_record::Outcome;
 use crate::ops::restore_drill::{self, REASON};
@@ -25,9 +25,10 @@ pub fn verify_restore(
         return across_hosts(global, args, file, &inv);
     }
     let stack = load_stack(global)?;
-    let picked = restore_drill::pick(&stack, file);
+    let dir = crate::ops::backup::directory(args.dir.as_deref());
+    let picked = restore_drill::pick(&dir, file);
     let ran = match &picked {
-        Ok(f) => runtime()?.block_on(restore_drill::drill(&stack, f)),
+        Ok(f) => runtime()?.block_on(restore_drill::drill(&stack, &dir, f)),
         Err(e) => Err(BackupError::Failed(e.to_string())),
     };
     let mut o = Outcome::now(ran.is_ok(), REASON);
@@ -65,12 +66,12 @@ fn across_hosts(
     file: Option<&Path>,
     inv: &Inventory,
 ) -> Result<ExitStatus, CommandError> {
-    let db = inv
-        .with(Role::Postgres)
-        .next()
-        .expect("a validated inventory has a postgres host");
+    let db = inv.postgres_host();
     let transport = Transport::new(&args.hosts.state_dir.join("ssh"), false)?;
     let mut remote = vec![BINARY.to_string(), "--json".into(), "backup".into()];
+    if let Some(d) = &args.dir {
+        remote.push(format!("--dir={}", d.display()));
+    }
     remote.push(match file {
         Some(f) => format!("--verify-restore={}", f.display()),
         None => "--verify-restore".into(),

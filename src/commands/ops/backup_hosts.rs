@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{fail, CommandError, ExitStatus};
 use crate::cli::{BackupArgs, GlobalArgs};
 use crate::init::vars::BINARY;
-use crate::inventory::{Inventory, Role};
+use crate::inventory::Inventory;
 use crate::ops::backup::{checksum, sidecar};
 use crate::remote::{Input, RemoteError, Transport};
 
@@ -16,10 +16,7 @@ pub fn backup(
     args: &BackupArgs,
     inv: &Inventory,
 ) -> Result<ExitStatus, CommandError> {
-    let db = inv
-        .with(Role::Postgres)
-        .next()
-        .expect("a validated inventory has a postgres host");
+    let db = inv.postgres_host();
     let transport = Transport::new(&args.hosts.state_dir.join("ssh"), false)?;
     let mut remote = vec![BINARY.to_string(), "--json".into(), "backup".into()];
     if let Some(d) = &args.dir {

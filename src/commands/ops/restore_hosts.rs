@@ -28,10 +28,7 @@ pub fn restore(
             format!("{}: no such file on this machine (--push)", file.display()),
         ));
     }
-    let db = inv
-        .with(Role::Postgres)
-        .next()
-        .expect("a validated inventory has a postgres host");
+    let db = inv.postgres_host();
     let apps: Vec<&Host> = inv.with(Role::App).collect();
     let transport = Transport::new(&args.hosts.state_dir.join("ssh"), false)?;
     let me = crate::commands::own_binary()?;
