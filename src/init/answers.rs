@@ -151,6 +151,14 @@ impl Monitoring {
     }
 }
 
+/// What the config file says for verify beyond its token (kept as it is).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VerifyKept {
+    pub url: Option<String>,
+    pub load: crate::settings::LoadSection,
+    pub targets: crate::settings::TargetsSection,
+}
+
 #[derive(Debug, Clone)]
 pub struct Answers {
     pub db_name: String,
@@ -176,6 +184,9 @@ pub struct Answers {
     pub max_replica_lag_ms: u64,
     pub backups: BackupPolicy,
     pub monitoring: Monitoring,
+    /// verify's own settings (`verify.url`, `verify.load`, `verify.targets`): init does not
+    /// use them but keeps them, as given, when it writes the config back.
+    pub verify: VerifyKept,
     /// The Redis exporter's password (its own Redis user, allowed INFO and little else).
     pub monitor_password: Secret,
 }
@@ -209,6 +220,7 @@ impl Answers {
             max_replica_lag_ms: 1000,
             backups: BackupPolicy::default(),
             monitoring: Monitoring::default(),
+            verify: VerifyKept::default(),
             monitor_password: generate_password(),
         }
     }

@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use super::answers::{
-    generate_password, Acme, Answers, BackupPolicy, Monitoring, SiteLimits, Tls, LETS_ENCRYPT,
+    generate_password, Acme, Answers, BackupPolicy, Monitoring, SiteLimits, Tls, VerifyKept,
+    LETS_ENCRYPT,
 };
 use crate::settings::{ConfigFile, Secret};
 
@@ -110,6 +111,11 @@ pub fn read(c: &ConfigFile) -> (Answers, Credentials, bool) {
         },
         backups: BackupPolicy::from_config(c),
         monitoring: Monitoring::from_config(c),
+        verify: VerifyKept {
+            url: c.verify.url.clone(),
+            load: c.verify.load.clone(),
+            targets: c.verify.targets.clone(),
+        },
         monitor_password: i.monitor_password.clone().unwrap_or(d.monitor_password),
     };
     let creds = Credentials {

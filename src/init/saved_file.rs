@@ -80,7 +80,13 @@ struct Service<'a> {
 }
 #[derive(Serialize)]
 struct Verify<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
     token: &'a str,
+    #[serde(skip_serializing_if = "crate::settings::LoadSection::is_empty")]
+    load: &'a crate::settings::LoadSection,
+    #[serde(skip_serializing_if = "crate::settings::TargetsSection::is_empty")]
+    targets: &'a crate::settings::TargetsSection,
 }
 #[derive(Serialize)]
 struct Init<'a> {
@@ -184,7 +190,10 @@ pub fn render(
             log_keep: a.log_keep,
         },
         verify: Verify {
+            url: a.verify.url.as_deref(),
             token: c.verify_token.expose(),
+            load: &a.verify.load,
+            targets: &a.verify.targets,
         },
         init: Init {
             db_name: &a.db_name,
@@ -271,6 +280,23 @@ mod tests {
                 ..SiteLimits::default()
             },
             log_keep: 4,
+            verify: super::super::answers::VerifyKept {
+                url: Some("https://dash.example.com".into()),
+                load: crate::settings::LoadSection {
+                    rate: Some("300".into()),
+                    mix: Some(vec![crate::settings::MixEntry {
+                        method: "GET".into(),
+                        path: "/api/runs?limit=50".into(),
+                        weight: 3,
+                        body: None,
+                    }]),
+                    ..Default::default()
+                },
+                targets: crate::settings::TargetsSection {
+                    p99_ms: Some(20.0),
+                    ..Default::default()
+                },
+            },
             monitoring: Monitoring {
                 enabled: true,
                 scrape_interval_s: 2,
@@ -296,6 +322,7 @@ mod tests {
         assert_eq!((a2.log_keep, a2.max_replica_lag_ms), (4, 500));
         assert_eq!(a2.backups, a.backups);
         assert_eq!(a2.monitoring, a.monitoring);
+        assert_eq!(a2.verify, a.verify, "verify's own settings are kept");
         assert_eq!(a2.monitor_password.expose(), a.monitor_password.expose());
         assert_eq!(a2.replica_urls[0].expose(), a.replica_urls[0].expose());
         // The instances' .env carries the replicas.

@@ -209,9 +209,15 @@ pub fn vars_for(
             a.monitoring.scrape_interval_s.to_string(),
         ),
         ("alert_after_s", a.monitoring.alert_after_s.to_string()),
-        // The alerts' bounds: verify's default targets.
-        ("alert_p99_ms", "500".into()),
-        ("alert_cache_hit_ratio", "0.7".into()),
+        // The alerts' bounds: verify's targets (its defaults unless the config sets them).
+        (
+            "alert_p99_ms",
+            a.verify.targets.p99_ms.unwrap_or(500.0).to_string(),
+        ),
+        (
+            "alert_cache_hit_ratio",
+            a.verify.targets.cache_hit_ratio.unwrap_or(0.7).to_string(),
+        ),
         ("prometheus_port", PROMETHEUS_PORT.to_string()),
         ("node_exporter_port", NODE_EXPORTER_PORT.to_string()),
         ("postgres_exporter_port", POSTGRES_EXPORTER_PORT.to_string()),

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Secret, SettingsError};
 
@@ -191,19 +191,30 @@ pub struct VerifySection {
     pub targets: TargetsSection,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSection {
     /// Requests per second, `N/min`, or `max`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub warmup_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
     /// The route mix; the default is the dashboard's reads (plus writes with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mix: Option<Vec<MixEntry>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+impl LoadSection {
+    pub fn is_empty(&self) -> bool {
+        *self == LoadSection::default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MixEntry {
     #[serde(default = "get")]
@@ -212,6 +223,7 @@ pub struct MixEntry {
     #[serde(default = "one")]
     pub weight: u32,
     /// A JSON body (sent with the verify token).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
 
@@ -223,16 +235,29 @@ fn one() -> u32 {
 }
 
 /// Load targets; each absent one keeps its default (the original plan's).
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetsSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub p50_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub p95_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub p99_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub success_ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_requests_per_minute: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_hit_ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_pool_waits: Option<u64>,
+}
+
+impl TargetsSection {
+    pub fn is_empty(&self) -> bool {
+        *self == TargetsSection::default()
+    }
 }
 
 impl ConfigFile {

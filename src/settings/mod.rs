@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use config_file::{
-    ConfigFile, DeploymentSection, MixEntry, MonitoringSection, MonitoringSetting, TargetsSection,
+    ConfigFile, DeploymentSection, LoadSection, MixEntry, MonitoringSection, MonitoringSetting,
+    TargetsSection,
 };
 pub use env_file::EnvFile;
 pub use rate::Rate;
