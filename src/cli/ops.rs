@@ -107,6 +107,10 @@ pub struct BackupArgs {
     /// pruned); the outcome is recorded for `provision status` and the metrics
     #[arg(long, conflicts_with_all = ["list", "fetch", "verify_restore"])]
     pub scheduled: bool,
+    /// Dump from a streaming replica (database.replica_urls: the first that is a standby
+    /// within database.max_replica_lag_ms), so the dump's reads do not load the primary
+    #[arg(long, conflicts_with_all = ["list", "verify_restore"])]
+    pub from_replica: bool,
     /// The restore drill: the newest backup (or FILE) restored into a scratch database,
     /// each table's rows and content digest compared with its manifest, the scratch
     /// database dropped; the live database is not touched. Exit 3 if they differ

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod backup_digest;
 pub mod backup_record;
 pub mod backup_retention;
+pub mod backup_source;
 pub mod logs;
 mod probes;
 pub mod restore;

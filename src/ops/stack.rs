@@ -88,6 +88,10 @@ pub struct Stack {
     /// when `prometheus_here` (the single host, or the first nginx host of several).
     pub monitoring: crate::init::answers::Monitoring,
     pub prometheus_here: bool,
+    /// Streaming replicas (`database.replica_urls`, from the config file) and how far
+    /// behind one may be (`backup --from-replica`).
+    pub replica_urls: Vec<Secret>,
+    pub max_replica_lag: std::time::Duration,
 }
 
 impl Stack {
@@ -127,6 +131,15 @@ impl Stack {
         Ok(Stack {
             backups: crate::init::answers::BackupPolicy::from_config(&sources.config),
             monitoring: crate::init::answers::Monitoring::from_config(&sources.config),
+            replica_urls: sources
+                .config
+                .database
+                .replica_urls
+                .clone()
+                .unwrap_or_default(),
+            max_replica_lag: std::time::Duration::from_millis(
+                sources.config.database.max_replica_lag_ms.unwrap_or(1000),
+            ),
             prometheus_here: sources
                 .config
                 .deployment

@@ -207,3 +207,43 @@ async fn reads_go_to_a_fresh_replica_and_to_the_primary_when_it_stops() {
     assert!(metric(&app, "ld_replica_reads_total").await - before >= 10.0);
     app.stop().await;
 }
+
+/// `backup --from-replica`'s source: the primary is passed over (not a standby), the
+/// replica taken; the dump read there (its snapshot exported on the standby) holds the
+/// primary's rows, counted and digested in that snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_from_the_replica_holds_the_primarys_rows() {
+    use provision::ops::{backup, backup_source};
+    use provision::settings::Secret;
+    let primary = OwnPostgres::start();
+    let db_url = create_database_on(&primary.admin_url()).await;
+    let db = db_url.rsplit('/').next().unwrap().to_string();
+    let pool = sqlx::PgPool::connect(&db_url).await.unwrap();
+    sqlx::query("CREATE TABLE facts (id int PRIMARY KEY, note text)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO facts SELECT g, 'row ' || g FROM generate_series(1, 500) g")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let replica = primary.replica();
+    let on_replica = with_database(&replica.admin_url(), &db);
+    let urls = [Secret::new(db_url.clone()), Secret::new(on_replica.clone())];
+    let chosen = backup_source::replica(&urls, Duration::from_secs(5))
+        .await
+        .expect("the replica qualifies");
+    assert_eq!(chosen.url.expose(), on_replica);
+    let e = backup_source::replica(&urls[..1], Duration::from_secs(5))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a standby"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let b = backup::backup(&chosen.url, dir.path(), "manual")
+        .await
+        .expect("a dump from the standby");
+    assert_eq!(b.manifest.tables.get("public.facts"), Some(&500));
+    assert!(b.manifest.digests.contains_key("public.facts"));
+    assert!(b.file.is_file());
+}

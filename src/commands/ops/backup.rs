@@ -39,7 +39,36 @@ pub fn backup(global: &GlobalArgs, args: BackupArgs) -> Result<ExitStatus, Comma
         )
     })?;
     let reason = if args.scheduled { SCHEDULED } else { "manual" };
-    let taken = runtime()?.block_on(backup::backup(url, &dir, reason));
+    let rt = runtime()?;
+    let source = if args.from_replica {
+        let chosen = rt.block_on(crate::ops::backup_source::replica(
+            &stack.replica_urls,
+            stack.max_replica_lag,
+        ));
+        match chosen {
+            Ok(c) => {
+                if !global.quiet && !global.json {
+                    println!(
+                        "from the replica {} ({} ms behind the primary)",
+                        crate::settings::redact_url(c.url.expose()),
+                        c.lag.as_millis()
+                    );
+                }
+                Some(c.url)
+            }
+            Err(e) => {
+                if args.scheduled {
+                    let mut o = Outcome::now(false, reason);
+                    o.error = Some(e.to_string());
+                    backup_record::record(&stack, o);
+                }
+                return Err(fail(ExitStatus::Failure, e));
+            }
+        }
+    } else {
+        None
+    };
+    let taken = rt.block_on(backup::backup(source.as_ref().unwrap_or(url), &dir, reason));
     let policy = stack.backups.clone();
     let (outcome, result) = match taken {
         Ok(b) => {

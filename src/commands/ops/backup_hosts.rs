@@ -22,6 +22,9 @@ pub fn backup(
     if let Some(d) = &args.dir {
         remote.push(format!("--dir={}", d.display()));
     }
+    if args.from_replica {
+        remote.push("--from-replica".into());
+    }
     let words: Vec<&str> = remote.iter().map(String::as_str).collect();
     let taken = transport.run(db, &words, Input::Nothing);
     let result = taken.and_then(|out| {
