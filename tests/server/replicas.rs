@@ -113,6 +113,16 @@ async fn reads_go_to_a_fresh_replica_and_to_the_primary_when_it_stops() {
     )
     .await;
     assert!((0.0..1.0).contains(&lag), "lag {lag}");
+    // `provision status` reads the same /metrics: the replica, serving, under a second.
+    let mut seen = provision::ops::status::replicas::Seen::default();
+    seen.add(&app.get("/metrics").await.text().await.unwrap());
+    let replicas = seen.replicas();
+    assert_eq!(replicas.len(), 1, "{replicas:?}");
+    assert_eq!(replicas[0].name, format!("127.0.0.1:{}", replica.port));
+    assert!(
+        replicas[0].serving && replicas[0].lag_ms.is_some_and(|ms| ms < 1000),
+        "{replicas:?}"
+    );
 
     // A replica behind a write the instance has already dropped from memory: its answer
     // (stale, within the bound) is given but not kept, so once the bound passes the

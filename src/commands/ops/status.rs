@@ -55,6 +55,9 @@ pub fn text(r: &Report) -> String {
     if let Some(a) = &r.alerts {
         out.push_str(&a.text());
     }
+    for replica in &r.replicas {
+        out.push_str(&replica.line());
+    }
     let problems: Vec<String> = r
         .parts
         .iter()

@@ -99,6 +99,18 @@ fn text(answers: &[Answer]) -> String {
                         a.host
                     ));
                 }
+                // An app host's view of the replicas it reads from.
+                for rep in r["replicas"].as_array().into_iter().flatten() {
+                    let serving = rep["serving"].as_bool().unwrap_or(false);
+                    t.add_row(vec![
+                        a.host.clone(),
+                        format!("replica {}", rep["name"].as_str().unwrap_or("?")),
+                        if serving { "ok" } else { "degraded" }.to_string(),
+                        rep["lag_ms"]
+                            .as_u64()
+                            .map_or("lag unknown".into(), |ms| format!("{ms} ms behind")),
+                    ]);
+                }
                 // The database's host: its backups, as a part of their own.
                 let b = &r["backups"];
                 if b.is_object() {

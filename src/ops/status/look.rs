@@ -18,6 +18,7 @@ pub(super) struct Tally {
     pub pool: Pool,
     pub ws: u64,
     pub metrics_read: usize,
+    pub replicas: super::replicas::Seen,
 }
 
 /// One look at the host: its services, its listening sockets, an HTTP client.
@@ -203,6 +204,7 @@ impl<'a> Look<'a> {
             tally.pool.open += g("ld_db_pool_connections");
             tally.pool.idle += g("ld_db_pool_idle");
             tally.ws += g("ld_websocket_clients");
+            tally.replicas.add(&text);
         }
         p
     }

@@ -9,6 +9,7 @@ use serde::Serialize;
 pub mod alerts;
 pub mod backups;
 mod look;
+pub mod replicas;
 
 use super::probes::{self, Disk};
 use super::stack::{Component, Stack};
@@ -115,6 +116,9 @@ pub struct Report {
     pub backups: Option<backups::Backups>,
     /// Where init set up monitoring: Prometheus' firing alerts.
     pub alerts: Option<alerts::Alerts>,
+    /// Streaming replicas the instances read from (`database.replica_urls`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<replicas::Replica>,
 }
 
 /// Free space below this share of a filesystem makes the stack degraded.
@@ -163,6 +167,10 @@ pub async fn gather(stack: &Stack) -> Report {
     {
         state = state.max(s);
     }
+    let replicas = tally.replicas.replicas();
+    if replicas.iter().any(|r| !r.serving) {
+        state = state.max(State::Degraded);
+    }
     if init.is_some()
         || disks
             .iter()
@@ -189,6 +197,7 @@ pub async fn gather(stack: &Stack) -> Report {
         init,
         backups,
         alerts,
+        replicas,
     }
 }
 
